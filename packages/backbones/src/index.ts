@@ -1,0 +1,4 @@
+export { DenseHybridError } from '@densehybrid/metrics-openiou';
+export type { DenseHybridErrorCode } from '@densehybrid/metrics-openiou';
+
+export type { SegmentationModel, SegmentationOutput, ApplyOptions } from './model.js';

@@ -1,0 +1,2 @@
+export { DenseHybridError } from '@densehybrid/metrics-openiou';
+export type { DenseHybridErrorCode } from '@densehybrid/metrics-openiou';
