@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { registerTrainingKernels } from './kernels/register.js';
+import type { WebGpuAdapterReport } from './backend-webgpu.js';
 
 /** The TensorFlow.js backends {@link initBackend} knows, in its order of preference. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -53,8 +54,8 @@ export interface BackendReport {
   readonly simd?: boolean;
   /** wasm: threads in use. */
   readonly threads?: number;
-  /** webgpu: the adapter's name and whether it is a software (CPU) adapter. */
-  readonly adapter?: { readonly name: string; readonly software: boolean };
+  /** webgpu: the adapter's name, whether it is a software (CPU) adapter, its Dawn backend. */
+  readonly adapter?: WebGpuAdapterReport;
 }
 
 /** A loader for one backend: resolves to the report fields, or throws why it cannot load. */
@@ -66,7 +67,7 @@ export type BackendLoader = (
   readonly warnings?: readonly string[];
   readonly simd?: boolean;
   readonly threads?: number;
-  readonly adapter?: { readonly name: string; readonly software: boolean };
+  readonly adapter?: WebGpuAdapterReport;
 }>;
 
 async function importOptional(name: string): Promise<unknown> {
