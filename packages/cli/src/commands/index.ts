@@ -1,0 +1,13 @@
+import type { AnyCommand } from '../command.js';
+
+/**
+ * Every `densehybrid` sub-command, in the order `--help` lists them.
+ *
+ * To add a command: write a module exporting `defineCommand({ name, summary, flags, run })`
+ * (see ../command.ts), import it here and add it to the list. The demo command (issue 8) lives
+ * in ../demo/command.ts and is added as:
+ *
+ *   import { demoCommand } from '../demo/command.js';
+ *   export const COMMANDS = [demoCommand, trainCommand, ...];
+ */
+export const COMMANDS: readonly AnyCommand[] = [];

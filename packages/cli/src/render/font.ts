@@ -1,0 +1,189 @@
+import type { RgbImage } from '@densehybrid/data-mixing';
+
+/**
+ * A 5×7 bitmap font (upper case, digits, common punctuation) so that plots and legends need no
+ * canvas dependency. Lower-case letters are drawn as upper case; unknown characters as `?`.
+ */
+const GLYPHS: Readonly<Record<string, readonly string[]>> = {
+  ' ': ['.....', '.....', '.....', '.....', '.....', '.....', '.....'],
+  A: ['.###.', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  B: ['####.', '#...#', '#...#', '####.', '#...#', '#...#', '####.'],
+  C: ['.###.', '#...#', '#....', '#....', '#....', '#...#', '.###.'],
+  D: ['####.', '#...#', '#...#', '#...#', '#...#', '#...#', '####.'],
+  E: ['#####', '#....', '#....', '####.', '#....', '#....', '#####'],
+  F: ['#####', '#....', '#....', '####.', '#....', '#....', '#....'],
+  G: ['.###.', '#...#', '#....', '#.###', '#...#', '#...#', '.####'],
+  H: ['#...#', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  I: ['.###.', '..#..', '..#..', '..#..', '..#..', '..#..', '.###.'],
+  J: ['..###', '...#.', '...#.', '...#.', '...#.', '#..#.', '.##..'],
+  K: ['#...#', '#..#.', '#.#..', '##...', '#.#..', '#..#.', '#...#'],
+  L: ['#....', '#....', '#....', '#....', '#....', '#....', '#####'],
+  M: ['#...#', '##.##', '#.#.#', '#.#.#', '#...#', '#...#', '#...#'],
+  N: ['#...#', '#...#', '##..#', '#.#.#', '#..##', '#...#', '#...#'],
+  O: ['.###.', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
+  P: ['####.', '#...#', '#...#', '####.', '#....', '#....', '#....'],
+  Q: ['.###.', '#...#', '#...#', '#...#', '#.#.#', '#..#.', '.##.#'],
+  R: ['####.', '#...#', '#...#', '####.', '#.#..', '#..#.', '#...#'],
+  S: ['.####', '#....', '#....', '.###.', '....#', '....#', '####.'],
+  T: ['#####', '..#..', '..#..', '..#..', '..#..', '..#..', '..#..'],
+  U: ['#...#', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
+  V: ['#...#', '#...#', '#...#', '#...#', '#...#', '.#.#.', '..#..'],
+  W: ['#...#', '#...#', '#...#', '#.#.#', '#.#.#', '#.#.#', '.#.#.'],
+  X: ['#...#', '#...#', '.#.#.', '..#..', '.#.#.', '#...#', '#...#'],
+  Y: ['#...#', '#...#', '.#.#.', '..#..', '..#..', '..#..', '..#..'],
+  Z: ['#####', '....#', '...#.', '..#..', '.#...', '#....', '#####'],
+  '0': ['.###.', '#...#', '#..##', '#.#.#', '##..#', '#...#', '.###.'],
+  '1': ['..#..', '.##..', '..#..', '..#..', '..#..', '..#..', '.###.'],
+  '2': ['.###.', '#...#', '....#', '...#.', '..#..', '.#...', '#####'],
+  '3': ['#####', '...#.', '..#..', '...#.', '....#', '#...#', '.###.'],
+  '4': ['...#.', '..##.', '.#.#.', '#..#.', '#####', '...#.', '...#.'],
+  '5': ['#####', '#....', '####.', '....#', '....#', '#...#', '.###.'],
+  '6': ['..##.', '.#...', '#....', '####.', '#...#', '#...#', '.###.'],
+  '7': ['#####', '....#', '...#.', '..#..', '.#...', '.#...', '.#...'],
+  '8': ['.###.', '#...#', '#...#', '.###.', '#...#', '#...#', '.###.'],
+  '9': ['.###.', '#...#', '#...#', '.####', '....#', '...#.', '.##..'],
+  '.': ['.....', '.....', '.....', '.....', '.....', '.##..', '.##..'],
+  ',': ['.....', '.....', '.....', '.....', '.##..', '..#..', '.#...'],
+  ':': ['.....', '.##..', '.##..', '.....', '.##..', '.##..', '.....'],
+  ';': ['.....', '.##..', '.##..', '.....', '.##..', '..#..', '.#...'],
+  '-': ['.....', '.....', '.....', '#####', '.....', '.....', '.....'],
+  '+': ['.....', '..#..', '..#..', '#####', '..#..', '..#..', '.....'],
+  '=': ['.....', '.....', '#####', '.....', '#####', '.....', '.....'],
+  _: ['.....', '.....', '.....', '.....', '.....', '.....', '#####'],
+  '/': ['.....', '....#', '...#.', '..#..', '.#...', '#....', '.....'],
+  '(': ['...#.', '..#..', '.#...', '.#...', '.#...', '..#..', '...#.'],
+  ')': ['.#...', '..#..', '...#.', '...#.', '...#.', '..#..', '.#...'],
+  '[': ['.###.', '.#...', '.#...', '.#...', '.#...', '.#...', '.###.'],
+  ']': ['.###.', '...#.', '...#.', '...#.', '...#.', '...#.', '.###.'],
+  '%': ['##...', '##..#', '...#.', '..#..', '.#...', '#..##', '...##'],
+  '#': ['.#.#.', '.#.#.', '#####', '.#.#.', '#####', '.#.#.', '.#.#.'],
+  '<': ['...#.', '..#..', '.#...', '#....', '.#...', '..#..', '...#.'],
+  '>': ['.#...', '..#..', '...#.', '....#', '...#.', '..#..', '.#...'],
+  '?': ['.###.', '#...#', '....#', '...#.', '..#..', '.....', '..#..'],
+  '!': ['..#..', '..#..', '..#..', '..#..', '..#..', '.....', '..#..'],
+  "'": ['..#..', '..#..', '.#...', '.....', '.....', '.....', '.....'],
+  '*': ['.....', '..#..', '#.#.#', '.###.', '#.#.#', '..#..', '.....'],
+  '&': ['.##..', '#..#.', '#.#..', '.#...', '#.#.#', '#..#.', '.##.#'],
+  '@': ['.###.', '#...#', '#.###', '#.#.#', '#.###', '#....', '.###.'],
+  '|': ['..#..', '..#..', '..#..', '..#..', '..#..', '..#..', '..#..'],
+};
+
+/** Glyph width and height in font pixels (plus one pixel of spacing between glyphs). */
+export const GLYPH_WIDTH = 5;
+export const GLYPH_HEIGHT = 7;
+
+/** Width in pixels of `text` drawn at `scale`. */
+export function textWidth(text: string, scale = 1): number {
+  return text.length === 0 ? 0 : (text.length * (GLYPH_WIDTH + 1) - 1) * scale;
+}
+
+/** Height in pixels of one line of text at `scale`. */
+export function textHeight(scale = 1): number {
+  return GLYPH_HEIGHT * scale;
+}
+
+/** A mutable RGB raster (the render functions' working type). */
+export interface Raster extends RgbImage {
+  readonly data: Uint8Array;
+}
+
+/** A blank raster filled with `color`. */
+export function createRaster(
+  width: number,
+  height: number,
+  color: readonly [number, number, number] = [255, 255, 255],
+): Raster {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    data[i * 3] = color[0];
+    data[i * 3 + 1] = color[1];
+    data[i * 3 + 2] = color[2];
+  }
+  return { data, width, height };
+}
+
+/** Sets one pixel if it lies inside the raster. */
+export function setPixel(
+  img: Raster,
+  x: number,
+  y: number,
+  color: readonly [number, number, number],
+): void {
+  if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+  const o = (y * img.width + x) * 3;
+  img.data[o] = color[0];
+  img.data[o + 1] = color[1];
+  img.data[o + 2] = color[2];
+}
+
+/** Fills an axis-aligned rectangle (clipped to the raster). */
+export function fillRect(
+  img: Raster,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  color: readonly [number, number, number],
+): void {
+  for (let yy = Math.max(0, y); yy < Math.min(img.height, y + h); yy++)
+    for (let xx = Math.max(0, x); xx < Math.min(img.width, x + w); xx++)
+      setPixel(img, xx, yy, color);
+}
+
+/**
+ * Draws `text` with its top-left corner at (x, y) in the built-in 5×7 font.
+ *
+ * @example
+ * ```ts
+ * const img = createRaster(100, 20);
+ * drawText(img, 'AP 0.42', 2, 2, [0, 0, 0], 2);
+ * ```
+ */
+export function drawText(
+  img: Raster,
+  text: string,
+  x: number,
+  y: number,
+  color: readonly [number, number, number] = [0, 0, 0],
+  scale = 1,
+): void {
+  let cx = x;
+  for (const ch of text) {
+    const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'];
+    if (glyph) {
+      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
+        const row = glyph[gy] as string;
+        for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
+          if (row[gx] === '#') fillRect(img, cx + gx * scale, y + gy * scale, scale, scale, color);
+        }
+      }
+    }
+    cx += (GLYPH_WIDTH + 1) * scale;
+  }
+}
+
+/** Draws `text` rotated 90° counter-clockwise (for a vertical axis label), reading bottom to top. */
+export function drawTextVertical(
+  img: Raster,
+  text: string,
+  x: number,
+  y: number,
+  color: readonly [number, number, number] = [0, 0, 0],
+  scale = 1,
+): void {
+  // (x, y) is the bottom-left corner of the rotated text box.
+  let cy = y;
+  for (const ch of text) {
+    const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'];
+    if (glyph) {
+      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
+        const row = glyph[gy] as string;
+        for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
+          if (row[gx] === '#')
+            fillRect(img, x + gy * scale, cy - (gx + 1) * scale, scale, scale, color);
+        }
+      }
+    }
+    cy -= (GLYPH_WIDTH + 1) * scale;
+  }
+}

@@ -1,0 +1,197 @@
+import { readFile } from 'node:fs/promises';
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { writeFileAtomic } from '../atomic.js';
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/**
+ * IEEE 754 binary16 bits of a number, rounded to nearest even (overflow → ±Infinity, NaN kept).
+ *
+ * @example
+ * ```ts
+ * float16Bits(1); // 0x3c00
+ * ```
+ */
+export function float16Bits(value: number): number {
+  F32[0] = value;
+  const x = U32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return half;
+}
+
+/** The number a binary16 bit pattern stands for. */
+export function float16Value(bits: number): number {
+  const s = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const m = bits & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** NumPy dtypes {@link encodeNpy} writes and {@link decodeNpy} reads. */
+export type NpyDtype = '<f2' | '<f4' | '|u1';
+
+const ITEM_SIZE: Record<NpyDtype, number> = { '<f2': 2, '<f4': 4, '|u1': 1 };
+
+/**
+ * Encodes an array in NumPy's `.npy` format v1.0 (C order). Default dtype `<f2` (float16), the
+ * format SMIYC submissions use for score maps.
+ *
+ * @param data values, row-major
+ * @param shape e.g. `[height, width]`; its product must equal `data.length`
+ * @throws DenseHybridError `SHAPE_MISMATCH` when the shape does not match the data
+ * @example
+ * ```ts
+ * const bytes = encodeNpy(scores, [h, w]); // '<f2'
+ * ```
+ */
+export function encodeNpy(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: NpyDtype = '<f2',
+): Uint8Array {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0) || count !== data.length) {
+    throw new DenseHybridError(
+      'SHAPE_MISMATCH',
+      `encodeNpy: expected shape with product ${data.length} (data length), got ${describeValue([...shape])}`,
+    );
+  }
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const unpadded = 10 + header.length + 1;
+  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
+  const headerBytes = new TextEncoder().encode(header);
+  const out = new Uint8Array(10 + headerBytes.length + count * ITEM_SIZE[dtype]);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+  const view = new DataView(out.buffer);
+  view.setUint16(8, headerBytes.length, true);
+  out.set(headerBytes, 10);
+  const off = 10 + headerBytes.length;
+  for (let i = 0; i < count; i++) {
+    const v = data[i] as number;
+    if (dtype === '<f2') view.setUint16(off + 2 * i, float16Bits(v), true);
+    else if (dtype === '<f4') view.setFloat32(off + 4 * i, v, true);
+    else out[off + i] = v;
+  }
+  return out;
+}
+
+/** What {@link decodeNpy} returns. */
+export interface NpyResult {
+  readonly dtype: NpyDtype;
+  readonly shape: readonly number[];
+  /** The values as float32 (float16 widened exactly). */
+  readonly data: Float32Array;
+}
+
+/**
+ * Decodes a `.npy` file of dtype `<f2`, `<f4` or `|u1` in C order.
+ *
+ * @throws DenseHybridError `INVALID_INPUT` for a file that is not such an `.npy`
+ * @example
+ * ```ts
+ * const { shape, data } = decodeNpy(await readFile('scores.npy'));
+ * ```
+ */
+export function decodeNpy(bytes: Uint8Array): NpyResult {
+  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+  if (bytes.length < 10 || magic.some((b, i) => bytes[i] !== b)) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `decodeNpy: expected the \\x93NUMPY magic, got ${bytes.length} bytes without it`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6] as number;
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = major === 1 ? 10 : 12;
+  const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
+  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (
+    descr === undefined ||
+    !(descr in ITEM_SIZE) ||
+    fortran !== 'False' ||
+    shapeText === undefined
+  ) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `decodeNpy: expected a C-order <f2, <f4 or |u1 array, got header ${JSON.stringify(header.trim())}`,
+    );
+  }
+  const dtype = descr as NpyDtype;
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const off = start + headerLen;
+  if (bytes.length < off + count * ITEM_SIZE[dtype]) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `decodeNpy: expected ${count * ITEM_SIZE[dtype]} data bytes, got ${bytes.length - off}`,
+    );
+  }
+  const data = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    if (dtype === '<f2') data[i] = float16Value(view.getUint16(off + 2 * i, true));
+    else if (dtype === '<f4') data[i] = view.getFloat32(off + 4 * i, true);
+    else data[i] = bytes[off + i] as number;
+  }
+  return { dtype, shape, data };
+}
+
+/**
+ * Writes a `.npy` file atomically (default float16).
+ *
+ * @example
+ * ```ts
+ * await writeNpy('out/img001.npy', scores, [h, w]);
+ * ```
+ */
+export async function writeNpy(
+  path: string,
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  dtype: NpyDtype = '<f2',
+): Promise<void> {
+  await writeFileAtomic(path, encodeNpy(data, shape, dtype));
+}
+
+/** Reads a `.npy` file. @throws DenseHybridError `IO` when unreadable, `INVALID_INPUT` when malformed */
+export async function readNpy(path: string): Promise<NpyResult> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new DenseHybridError(
+      'IO',
+      `readNpy: expected a readable file at ${path}, got ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      { cause: e },
+    );
+  }
+  return decodeNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
