@@ -1,0 +1,263 @@
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import type { LabelMap, RgbImage } from './types.js';
+
+/**
+ * A window into a virtually rescaled (and optionally mirrored) image: the source is resized to
+ * `scaledWidth × scaledHeight`, mirrored horizontally when `flip`, and the output is the
+ * `width × height` window whose top-left corner sits at (`x`, `y`) in that resized image. Parts of
+ * the window outside the resized image are filled (padding). Only the window's pixels are
+ * computed, so "rescale 2048×1024 by 1.7, then crop 768²" costs 768² samples, not 3.5 M.
+ */
+export interface ResampleWindow {
+  readonly scaledWidth: number;
+  readonly scaledHeight: number;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  /** Mirror the resized image horizontally before taking the window. @default false */
+  readonly flip?: boolean;
+}
+
+function checkWindow(fn: string, w: ResampleWindow): void {
+  for (const key of ['scaledWidth', 'scaledHeight', 'width', 'height'] as const) {
+    const v = w[key];
+    if (!Number.isInteger(v) || v < 1) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected ${key} to be a positive integer, got ${describeValue(v)}`,
+      );
+    }
+  }
+  for (const key of ['x', 'y'] as const) {
+    if (!Number.isInteger(w[key])) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected window ${key} to be an integer, got ${describeValue(w[key])}`,
+      );
+    }
+  }
+}
+
+/** Per output column (or row): source index pair, 8-bit weight, and validity. */
+interface Taps {
+  readonly i0: Int32Array;
+  readonly i1: Int32Array;
+  readonly w: Int32Array;
+  readonly valid: Uint8Array;
+}
+
+function bilinearTaps(
+  outLen: number,
+  start: number,
+  scaled: number,
+  src: number,
+  flip: boolean,
+): Taps {
+  const i0 = new Int32Array(outLen);
+  const i1 = new Int32Array(outLen);
+  const w = new Int32Array(outLen);
+  const valid = new Uint8Array(outLen);
+  const ratio = src / scaled;
+  for (let o = 0; o < outLen; o++) {
+    let X = start + o;
+    if (X < 0 || X >= scaled) continue;
+    if (flip) X = scaled - 1 - X;
+    // half-pixel centres (as torch `align_corners=False`), clamped at the borders
+    let s = (X + 0.5) * ratio - 0.5;
+    if (s < 0) s = 0;
+    if (s > src - 1) s = src - 1;
+    const a = Math.floor(s);
+    i0[o] = a;
+    i1[o] = Math.min(a + 1, src - 1);
+    w[o] = Math.round((s - a) * 256);
+    valid[o] = 1;
+  }
+  return { i0, i1, w, valid };
+}
+
+function nearestTaps(
+  outLen: number,
+  start: number,
+  scaled: number,
+  src: number,
+  flip: boolean,
+): Taps {
+  const i0 = new Int32Array(outLen);
+  const valid = new Uint8Array(outLen);
+  const ratio = src / scaled;
+  for (let o = 0; o < outLen; o++) {
+    let X = start + o;
+    if (X < 0 || X >= scaled) continue;
+    if (flip) X = scaled - 1 - X;
+    i0[o] = Math.min(Math.floor((X + 0.5) * ratio), src - 1);
+    valid[o] = 1;
+  }
+  return { i0, i1: i0, w: new Int32Array(0), valid };
+}
+
+/**
+ * Bilinear resample of an RGB image through a {@link ResampleWindow} (half-pixel centres, no
+ * antialiasing; 8-bit fixed-point weights), padding with `fill`.
+ *
+ * @param image - the source image.
+ * @param window - the rescale + mirror + crop to apply.
+ * @param fill - RGB colour for pixels outside the rescaled image. @default [0,0,0]
+ * @returns a new image of `window.width × window.height`.
+ * @throws DenseHybridError `INVALID_OPTION` for a malformed window.
+ * @example
+ * ```ts
+ * const crop = resampleImage(img, { scaledWidth: 3000, scaledHeight: 1500, x: 100, y: 50, width: 768, height: 768 });
+ * ```
+ */
+export function resampleImage(
+  image: RgbImage,
+  window: ResampleWindow,
+  fill: readonly [number, number, number] = [0, 0, 0],
+): RgbImage {
+  checkWindow('resampleImage', window);
+  const { width: W, height: H } = window;
+  const sw = image.width;
+  const src = image.data;
+  const cx = bilinearTaps(W, window.x, window.scaledWidth, image.width, window.flip === true);
+  const cy = bilinearTaps(H, window.y, window.scaledHeight, image.height, false);
+  const out = new Uint8Array(W * H * 3);
+  const [f0, f1, f2] = fill;
+  for (let oy = 0; oy < H; oy++) {
+    let o = oy * W * 3;
+    if (cy.valid[oy] === 0) {
+      for (let ox = 0; ox < W; ox++, o += 3) {
+        out[o] = f0;
+        out[o + 1] = f1;
+        out[o + 2] = f2;
+      }
+      continue;
+    }
+    const r0 = cy.i0[oy]! * sw * 3;
+    const r1 = cy.i1[oy]! * sw * 3;
+    const wy = cy.w[oy]!;
+    const wy0 = 256 - wy;
+    for (let ox = 0; ox < W; ox++, o += 3) {
+      if (cx.valid[ox] === 0) {
+        out[o] = f0;
+        out[o + 1] = f1;
+        out[o + 2] = f2;
+        continue;
+      }
+      const c0 = cx.i0[ox]! * 3;
+      const c1 = cx.i1[ox]! * 3;
+      const wx = cx.w[ox]!;
+      const wx0 = 256 - wx;
+      for (let c = 0; c < 3; c++) {
+        const top = src[r0 + c0 + c]! * wx0 + src[r0 + c1 + c]! * wx;
+        const bot = src[r1 + c0 + c]! * wx0 + src[r1 + c1 + c]! * wx;
+        out[o + c] = (top * wy0 + bot * wy + 32768) >> 16;
+      }
+    }
+  }
+  return { data: out, width: W, height: H };
+}
+
+/**
+ * Nearest-neighbour resample of a label map through a {@link ResampleWindow}; never invents
+ * label values. Pixels outside the rescaled map get `fill`.
+ *
+ * @param label - the source label map.
+ * @param window - the rescale + mirror + crop to apply.
+ * @param fill - label for padding. @default 255
+ * @returns a new label map of `window.width × window.height`.
+ * @throws DenseHybridError `INVALID_OPTION` for a malformed window.
+ * @example
+ * ```ts
+ * const crop = resampleLabel(lbl, { scaledWidth: 3000, scaledHeight: 1500, x: 100, y: 50, width: 768, height: 768 });
+ * ```
+ */
+export function resampleLabel(label: LabelMap, window: ResampleWindow, fill = 255): LabelMap {
+  checkWindow('resampleLabel', window);
+  const { width: W, height: H } = window;
+  const sw = label.width;
+  const src = label.data;
+  const cx = nearestTaps(W, window.x, window.scaledWidth, label.width, window.flip === true);
+  const cy = nearestTaps(H, window.y, window.scaledHeight, label.height, false);
+  const out = new Uint8Array(W * H);
+  for (let oy = 0; oy < H; oy++) {
+    const o = oy * W;
+    if (cy.valid[oy] === 0) {
+      out.fill(fill, o, o + W);
+      continue;
+    }
+    const r = cy.i0[oy]! * sw;
+    for (let ox = 0; ox < W; ox++) {
+      out[o + ox] = cx.valid[ox] === 0 ? fill : src[r + cx.i0[ox]!]!;
+    }
+  }
+  return { data: out, width: W, height: H };
+}
+
+/**
+ * Resizes an RGB image bilinearly (half-pixel centres, no antialiasing).
+ *
+ * @param image - the source image.
+ * @param width - output width (positive integer).
+ * @param height - output height (positive integer).
+ * @returns a new image.
+ * @throws DenseHybridError `INVALID_OPTION` for a non-positive size.
+ * @example
+ * ```ts
+ * const small = resizeImage(img, 1024, 512);
+ * ```
+ */
+export function resizeImage(image: RgbImage, width: number, height: number): RgbImage {
+  return resampleImage(image, {
+    scaledWidth: width,
+    scaledHeight: height,
+    x: 0,
+    y: 0,
+    width,
+    height,
+  });
+}
+
+/**
+ * Resizes a label map with nearest-neighbour sampling (labels are never blended).
+ *
+ * @param label - the source label map.
+ * @param width - output width (positive integer).
+ * @param height - output height (positive integer).
+ * @returns a new label map.
+ * @throws DenseHybridError `INVALID_OPTION` for a non-positive size.
+ * @example
+ * ```ts
+ * const small = resizeLabel(lbl, 1024, 512);
+ * ```
+ */
+export function resizeLabel(label: LabelMap, width: number, height: number): LabelMap {
+  return resampleLabel(label, {
+    scaledWidth: width,
+    scaledHeight: height,
+    x: 0,
+    y: 0,
+    width,
+    height,
+  });
+}
+
+/**
+ * The size after rescaling so that the shorter side becomes `shorterSide` (aspect kept, rounded).
+ *
+ * @example
+ * ```ts
+ * scaledSize(2048, 1024, 384); // { width: 768, height: 384 }
+ * ```
+ */
+export function scaledSize(
+  width: number,
+  height: number,
+  shorterSide: number,
+): { width: number; height: number } {
+  const s = shorterSide / Math.min(width, height);
+  return {
+    width: Math.max(1, Math.round(width * s)),
+    height: Math.max(1, Math.round(height * s)),
+  };
+}
