@@ -165,8 +165,6 @@ export async function runCli(
     }
     full.stderr(`densehybrid ${command.name}: ${firstLine(message)}\n`);
     if (verbose && e instanceof Error && e.stack) full.stderr(`${e.stack}\n`);
-    else if (!(e instanceof CliUsageError) && !DenseHybridError.is(e))
-      full.stderr(`(unexpected error; run with --verbose for the stack trace)\n`);
     return e instanceof CliUsageError ? EXIT_CODES.usage : EXIT_CODES.runtime;
   }
 }
