@@ -96,8 +96,8 @@ describe('overlay, labels, legend, panels', () => {
   it('colours classes, unknown (K) and ignore', async () => {
     const labels = new Uint8Array([0, 1, 2, 255]);
     const img = colorizeLabels(labels, 2, 2, 2);
-    expect(px(img, 0, 0)).toEqual([...(CITYSCAPES_PALETTE[0] as number[])]);
-    expect(px(img, 1, 0)).toEqual([...(CITYSCAPES_PALETTE[1] as number[])]);
+    expect(px(img, 0, 0)).toEqual([...(CITYSCAPES_PALETTE[0] as readonly number[])]);
+    expect(px(img, 1, 0)).toEqual([...(CITYSCAPES_PALETTE[1] as readonly number[])]);
     expect(px(img, 0, 1)).toEqual([...UNKNOWN_COLOR]);
     expect(px(img, 1, 1)).toEqual([0, 0, 0]);
     expect(() => colorizeLabels([3], 1, 1, 2)).toThrow(/expected labels in 0..2 or 255, got 3/);
@@ -108,9 +108,9 @@ describe('overlay, labels, legend, panels', () => {
     expect(entries.map((e) => e.name)).toEqual(['road', 'car', 'unknown', 'ignore']);
     const img = legend(entries);
     // first swatch interior at (pad+1.., pad+1..) has the road colour
-    expect(px(img, 8, 8)).toEqual([...(CITYSCAPES_PALETTE[0] as number[])]);
+    expect(px(img, 8, 8)).toEqual([...(CITYSCAPES_PALETTE[0] as readonly number[])]);
     // the row below holds the car colour
-    expect(px(img, 8, 8 + 14)).toEqual([...(CITYSCAPES_PALETTE[1] as number[])]);
+    expect(px(img, 8, 8 + 14)).toEqual([...(CITYSCAPES_PALETTE[1] as readonly number[])]);
     // some dark text pixels right of the swatches
     let dark = 0;
     for (let y = 0; y < img.height; y++)
