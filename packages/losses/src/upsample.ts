@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+
+/**
+ * Resizes `[N, h, w, C]` to `[N, H, W, C]` bilinearly with PyTorch's `align_corners=False`
+ * geometry (TensorFlow's `halfPixelCenters`), as the authors upsample logits and posterior
+ * logits to label resolution before the loss and the score. Returns the input unchanged
+ * (the same tensor object) when it already has the requested size.
+ *
+ * The caller owns the returned tensor; when the input already has the requested size the
+ * result **is** the input, so dispose only one of them (or call inside `tf.tidy`).
+ *
+ * @param x `[N, h, w, C]` float32
+ * @param size `[H, W]`, positive integers
+ * @returns `[N, H, W, C]`
+ * @throws DenseHybridError `INVALID_INPUT` for a tensor that is not rank 4, `INVALID_OPTION`
+ *   for a size that is not two positive integers
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { upsampleBilinear } from '@densehybrid/losses';
+ * const big = tf.tidy(() => upsampleBilinear(tf.ones([1, 2, 2, 19]), [8, 8])); // [1, 8, 8, 19]
+ * ```
+ */
+export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]): tf.Tensor4D {
+  if (!(x instanceof tf.Tensor) || x.rank !== 4) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `upsampleBilinear: expected x to be a rank-4 tensor [N,h,w,C], got ${describeTensor(x)}`,
+    );
+  }
+  checkSize('upsampleBilinear', 'size', size);
+  if (x.shape[1] === size[0] && x.shape[2] === size[1]) return x;
+  return resizeWithGradient(x, size[0], size[1]);
+}
+
+/**
+ * Forward: tfjs' native ResizeBilinear (halfPixelCenters). Backward: tfjs 4.22's
+ * ResizeBilinearGrad ignores `halfPixelCenters` (and the cpu kernel swaps H and W), so the
+ * gradient is written here as the exact adjoint, one axis at a time:
+ * dx = M_hᵀ · dy · M_w, with M the [out, in] interpolation matrix of each axis.
+ */
+function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  const f = tf.customGrad(((input: tf.Tensor) => {
+    const value = tf.image.resizeBilinear(input as tf.Tensor4D, [height, width], false, true);
+    const [, h, w] = input.shape as [number, number, number, number];
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor) => {
+        // contract the larger axis first (it shrinks the most)
+        const alongH = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 1, h);
+        const alongW = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 2, w);
+        const d = dy as tf.Tensor4D;
+        return height / h >= width / w ? alongW(alongH(d)) : alongH(alongW(d));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor4D;
+}
+
+/** Applies the adjoint of bilinear resizing along axis 1 or 2 of `t`, to size `inSize`. */
+function contractAxis(t: tf.Tensor4D, axis: 1 | 2, inSize: number): tf.Tensor4D {
+  const [n, a, b, c] = t.shape;
+  const outSize = axis === 1 ? a : b;
+  const m = tf.tensor2d(interpolationMatrix(inSize, outSize), [outSize, inSize]);
+  if (axis === 1) {
+    const rows = tf.reshape(tf.transpose(t, [0, 2, 3, 1]), [n * b * c, a]);
+    const r = tf.reshape(tf.matMul(rows, m), [n, b, c, inSize]);
+    return tf.transpose(r, [0, 3, 1, 2]) as tf.Tensor4D;
+  }
+  const rows = tf.reshape(tf.transpose(t, [0, 1, 3, 2]), [n * a * c, b]);
+  const r = tf.reshape(tf.matMul(rows, m), [n, a, c, inSize]);
+  return tf.transpose(r, [0, 1, 3, 2]) as tf.Tensor4D;
+}
+
+const matrices = new Map<string, Float32Array>();
+
+/**
+ * [outSize, inSize] weights of bilinear resizing with half-pixel centres (PyTorch
+ * `align_corners=False`): src = max((y + 0.5)·in/out − 0.5, 0), weights 1 − λ and λ on
+ * floor(src) and min(floor(src) + 1, in − 1).
+ */
+function interpolationMatrix(inSize: number, outSize: number): Float32Array {
+  const key = `${inSize}x${outSize}`;
+  const cached = matrices.get(key);
+  if (cached) return cached;
+  const m = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let y = 0; y < outSize; y++) {
+    const src = Math.max((y + 0.5) * scale - 0.5, 0);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const lambda = src - i0;
+    m[y * inSize + i0] = (m[y * inSize + i0] as number) + 1 - lambda;
+    m[y * inSize + i1] = (m[y * inSize + i1] as number) + lambda;
+  }
+  if (matrices.size > 64) matrices.clear();
+  matrices.set(key, m);
+  return m;
+}
+
+/** `Tensor[1,2,3] float32`, or {@link describeValue} for a non-tensor. @internal */
+export function describeTensor(x: unknown): string {
+  if (x instanceof tf.Tensor) return `Tensor[${x.shape.join(',')}] ${x.dtype}`;
+  return describeValue(x);
+}
+
+/** Throws `INVALID_OPTION` unless `size` is `[H, W]` with positive integers. @internal */
+export function checkSize(fn: string, name: string, size: unknown): void {
+  if (
+    !Array.isArray(size) ||
+    size.length !== 2 ||
+    !size.every((v) => typeof v === 'number' && Number.isInteger(v) && v > 0)
+  ) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected ${name} to be [H, W] with positive integers, got ${describeValue(size)}`,
+    );
+  }
+}
