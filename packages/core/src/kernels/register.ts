@@ -1,6 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
+import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
+import {
+  conv2DGradConfig,
+  depthwiseConv2dNativeGradConfig,
+  fusedConv2DGradConfig,
+  fusedConv2dOpGradConfig,
+  setWasmDilatedKernels,
+  wrapFusedConv2DKernels,
+} from './conv_grads.js';
+import { captureOriginal } from './wasm_util.js';
+
+/** The wasm kernels this project registers (replacing tfjs' own where it has one). */
+export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+];
+
+/** The gradient configs this project registers (for every backend). */
+export const TRAINING_GRADIENTS: readonly GradConfig[] = [
+  conv2DGradConfig,
+  depthwiseConv2dNativeGradConfig,
+  fusedConv2DGradConfig,
+  fusedConv2dOpGradConfig,
+];
+
+/** What {@link registerTrainingKernels} did. */
+export interface RegisterTrainingKernelsResult {
+  /** wasm kernels registered by this call (empty when they already were). */
+  readonly kernels: readonly string[];
+  /** gradient configs registered by this call (empty when they already were). */
+  readonly gradients: readonly string[];
+  /**
+   * tfjs' stock gradients (`Sum`, `Relu`, …; `@tensorflow/tfjs-core`'s Node build registers
+   * none): `present` (already registered, e.g. by `@tensorflow/tfjs-layers` or
+   * `@tensorflow/tfjs`), `loaded` (this call loaded `@tensorflow/tfjs-layers` to register them),
+   * `missing` (neither: install `@tensorflow/tfjs-layers` or import `@tensorflow/tfjs`).
+   */
+  readonly stockGradients: 'present' | 'loaded' | 'missing';
+}
+
+/** Loads `@tensorflow/tfjs-layers` synchronously in Node (it registers every stock gradient). */
+function loadStockGradients(): 'present' | 'loaded' | 'missing' {
+  if (tf.getGradient('Sum')) return 'present';
+  try {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+      .process;
+    const mod = proc?.getBuiltinModule?.('module') as
+      { createRequire(url: string): (id: string) => unknown } | undefined;
+    if (!mod) return 'missing';
+    mod.createRequire(import.meta.url)('@tensorflow/tfjs-layers');
+  } catch {
+    return 'missing';
+  }
+  return tf.getGradient('Sum') ? 'loaded' : 'missing';
+}
+
 /**
- * Registers the kernels and gradient configs this project adds to TensorFlow.js
- * (wasm training kernels, dilated-conv gradients). Idempotent.
- * (Issue 5 fills this in.)
+ * Registers the kernels and gradient configs this project adds to TensorFlow.js, so that the
+ * wasm backend trains conv nets fast and every backend differentiates dilated convolutions:
+ *
+ * - wasm kernels `Conv2DBackpropFilter`, `Conv2DBackpropInput` (replacing tfjs' slow one),
+ *   `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, all written as
+ *   forward convolutions (XNNPACK);
+ * - gradients of `Conv2D`, `FusedConv2D` (also `tf.fused.conv2d`, used by `tf.layers`) and
+ *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend;
+ * - tfjs' stock gradients, which the Node build of `@tensorflow/tfjs-core` does not register:
+ *   when missing, `@tensorflow/tfjs-layers` is loaded (Node) to register them. Import
+ *   `@tensorflow/tfjs-layers` or `@tensorflow/tfjs` *before* calling this, never after: their
+ *   registration would replace the dilation-aware conv gradients.
+ *
+ * Idempotent: later calls only register what is missing (for example the FusedConv2D wrapper of
+ * a backend registered since). `initBackend()` calls it; users who set up tfjs themselves import
+ * `@densehybrid/core/register-kernels` once, after their backend package.
+ *
+ * @returns which kernels and gradients this call registered
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { registerTrainingKernels } from '@densehybrid/core';
+ * await tf.setBackend('wasm');
+ * registerTrainingKernels();
+ * const w = tf.variable(tf.randomNormal([3, 3, 4, 8]));
+ * const g = tf.grad((x: tf.Tensor4D) => tf.sum(tf.conv2d(x, w as tf.Tensor4D, 1, 'same', 'NHWC', 2)));
+ * ```
  */
-export function registerTrainingKernels(): void {}
+export function registerTrainingKernels(): RegisterTrainingKernelsResult {
+  // First: loading the stock gradients would replace this project's Conv2D gradients.
+  const stockGradients = loadStockGradients();
+  const kernels: string[] = [];
+  for (const config of WASM_TRAINING_KERNELS) {
+    const current = tf.getKernel(config.kernelName, config.backendName);
+    if (current && current.kernelFunc === config.kernelFunc) continue;
+    if (current) {
+      captureOriginal(config.kernelName);
+      tf.unregisterKernel(config.kernelName, config.backendName);
+    }
+    tf.registerKernel(config);
+    kernels.push(config.kernelName);
+  }
+  setWasmDilatedKernels(true);
+  const gradients: string[] = [];
+  for (const config of TRAINING_GRADIENTS) {
+    if (tf.getGradient(config.kernelName) === config) continue;
+    tf.registerGradient(config);
+    gradients.push(config.kernelName);
+  }
+  wrapFusedConv2DKernels();
+  return { kernels, gradients, stockGradients };
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Issue 5 benchmark: one training step (forward, backward, Adam) of the encoder-decoder in
+// net.mjs, batch 4, at 64², 128², 256², on a TensorFlow.js backend (wasm by default) and on
+// PyTorch CPU in the same run (when `PATH=$(getconf PATH) python3 -c 'import torch'` works), both
+// with 1 thread. Prints both per-step medians and the ratio; target: ≤ 2.5× PyTorch at 128², 256².
+//
+//   node bench/train-step/index.mjs [--backend wasm|webgpu|cpu] [--sizes 64,128,256]
+//        [--steps 5] [--profile] [--no-torch]
+//
+// --profile prints the slowest kernels of one step (tf.profile).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@densehybrid/core';
+import { createBatch, createParams, loss } from './net.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const backend = opt('backend', 'wasm');
+const sizes = opt('sizes', '64,128,256').split(',').map(Number);
+const steps = Number(opt('steps', '5'));
+const profile = argv.includes('--profile');
+const TARGET = 2.5;
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const report = await initBackend({ backend });
+console.log(
+  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}`,
+);
+
+async function tfjsStep(params, optimizer, batch) {
+  const vars = Object.values(params).flatMap((p) => Object.values(p));
+  const cost = optimizer.minimize(
+    () => loss(params, batch.images, batch.labels, batch.outlier),
+    true,
+    vars,
+  );
+  const v = (await cost.data())[0];
+  cost.dispose();
+  return v;
+}
+
+async function tfjsTimes(s) {
+  const params = createParams();
+  const optimizer = tf.train.adam(1e-3);
+  const batch = createBatch(4, s);
+  const n = s >= 256 ? Math.max(2, Math.ceil(steps / 2)) : steps;
+  const times = [];
+  const losses = [];
+  for (let i = 0; i < n + 1; i++) {
+    const t0 = performance.now();
+    losses.push(await tfjsStep(params, optimizer, batch));
+    if (i >= 1) times.push(performance.now() - t0);
+  }
+  if (profile) {
+    const info = await tf.profile(() => tfjsStep(params, optimizer, batch));
+    const byName = new Map();
+    for (const k of info.kernels) {
+      const t = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      const e = byName.get(k.name) ?? { ms: 0, n: 0 };
+      byName.set(k.name, { ms: e.ms + t, n: e.n + 1 });
+    }
+    const top = [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15);
+    console.log(
+      `  profile ${s}²: ${top.map(([k, v]) => `${k} ${v.ms.toFixed(1)}ms×${v.n}`).join(', ')}`,
+    );
+  }
+  const leaked = tf.memory().numTensors;
+  optimizer.dispose();
+  for (const p of Object.values(params)) for (const v of Object.values(p)) v.dispose();
+  for (const t of Object.values(batch)) t.dispose();
+  return { times, losses, leaked };
+}
+
+function torchTimes() {
+  if (argv.includes('--no-torch')) return null;
+  const env = { ...process.env, PATH: spawnSync('getconf', ['PATH']).stdout.toString().trim() };
+  const probe = spawnSync('python3', ['-c', 'import torch'], { env });
+  if (probe.status !== 0) {
+    console.log(
+      'PyTorch: not available (apt-get install -y python3-torch); printing tfjs times only',
+    );
+    return null;
+  }
+  const r = spawnSync(
+    'python3',
+    [join(here, 'torch_step.py'), sizes.join(','), '--threads', '1', '--steps', String(steps)],
+    { env, encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    console.log(`PyTorch: failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
+    return null;
+  }
+  const out = new Map();
+  for (const line of r.stdout.trim().split('\n')) {
+    const j = JSON.parse(line);
+    out.set(j.size, j.ms);
+  }
+  return out;
+}
+
+const rows = [];
+for (const s of sizes) {
+  const before = tf.memory().numTensors;
+  const r = await tfjsTimes(s);
+  const leak = tf.memory().numTensors - before;
+  rows.push({ s, ...r, leak });
+  console.log(
+    `  tfjs ${s}²: median ${median(r.times).toFixed(0)} ms (min ${Math.min(...r.times).toFixed(0)}), loss ${r.losses[0].toFixed(3)} → ${r.losses.at(-1).toFixed(3)}, tensors leaked ${leak}`,
+  );
+}
+const torch = torchTimes();
+console.log('\nsize  | tfjs-' + backend + ' ms | pytorch ms | ratio | target');
+for (const r of rows) {
+  const t = median(r.times);
+  const p = torch?.get(r.s);
+  const ratio = p ? t / median(p) : NaN;
+  const target = r.s >= 128 ? `≤ ${TARGET}× ${p ? (ratio <= TARGET ? 'met' : 'MISSED') : ''}` : '-';
+  console.log(
+    `${String(r.s).padStart(3)}²  | ${t.toFixed(0).padStart(9)} | ${p ? median(p).toFixed(0).padStart(10) : '         -'} | ${Number.isNaN(ratio) ? '  -  ' : ratio.toFixed(2) + '×'} | ${target}`,
+  );
+}
+console.log(
+  '(1 thread each; medians; the machine may be shared, so absolute times vary run to run)',
+);
