@@ -1,2 +1,73 @@
 export { DenseHybridError, describeValue } from './errors.js';
 export type { DenseHybridErrorCode, DenseHybridErrorOptions } from './errors.js';
+
+export {
+  anomalyMetrics,
+  anomalyCurves,
+  FPR_RULES,
+  DEFAULT_ANOMALY_METRICS_OPTIONS,
+  DEFAULT_ANOMALY_CURVES_OPTIONS,
+} from './anomaly-metrics.js';
+export type {
+  AnomalyMetricsOptions,
+  AnomalyMetricsResult,
+  AnomalyCurvesOptions,
+  AnomalyCurvesResult,
+  AnomalyProtocol,
+  FprRule,
+} from './anomaly-metrics.js';
+
+export {
+  AnomalyMetricsAccumulator,
+  DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS,
+} from './accumulator.js';
+export type {
+  AccumulatorMode,
+  AnomalyMetricsAccumulatorOptions,
+  AnomalyMetricsComputeOptions,
+  AnomalyMetricsAccumulatorJSON,
+  FrameMetrics,
+} from './accumulator.js';
+
+export {
+  calibrateThreshold,
+  openSetPrediction,
+  DEFAULT_CALIBRATE_THRESHOLD_OPTIONS,
+} from './calibrate.js';
+export type { CalibrateThresholdOptions, CalibrationResult, CalibrationSet } from './calibrate.js';
+
+export { OpenIoU, DEFAULT_OPEN_IOU_OPTIONS } from './open-iou.js';
+export type {
+  OpenIoUOptions,
+  OpenIoUComputeOptions,
+  OpenIoUResult,
+  OpenIoUAverage,
+  OpenIoUJSON,
+} from './open-iou.js';
+
+export { crossCalibrated, DEFAULT_CROSS_CALIBRATED_OPTIONS } from './cross-calibrated.js';
+export type {
+  CrossCalibratedOptions,
+  CrossCalibratedResult,
+  CrossFold,
+  CrossFoldResult,
+  OpenSetFrame,
+} from './cross-calibrated.js';
+
+export {
+  componentMetrics,
+  ComponentMetricsAccumulator,
+  DEFAULT_COMPONENT_METRICS_OPTIONS,
+  SMIYC_IOU_THRESHOLDS,
+  SMIYC_OBSTACLE_TRACK,
+} from './components.js';
+export type {
+  ComponentFrame,
+  ComponentMetricsOptions,
+  ComponentMetricsResult,
+  ComponentMetricsJSON,
+  ComponentThresholdCounts,
+} from './components.js';
+
+export { roundToFloat16, toFloat16Bits, fromFloat16Bits, FLOAT16_BINS } from './float16.js';
+export type { NumericArray } from './validate.js';

@@ -1,0 +1,487 @@
+import {
+  checkNotEmpty,
+  checkScoresLabels,
+  curvesResult,
+  pooledResult,
+  resolveMaxPoints,
+  resolveMetricOptions,
+  summarize,
+  type AnomalyCurvesOptions,
+  type AnomalyCurvesResult,
+  type AnomalyMetricsOptions,
+  type AnomalyMetricsResult,
+  type AnomalyProtocol,
+  type ResolvedMetricOptions,
+  type ThresholdSource,
+} from './anomaly-metrics.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
+import { DenseHybridError, describeValue } from './errors.js';
+import { census, ExactScores, type LabelCounts } from './exact.js';
+import { FLOAT16_BINS } from './float16.js';
+import { ScoreHistogram } from './histogram.js';
+import { checkOneOf, type NumericArray } from './validate.js';
+
+/** Storage mode of {@link AnomalyMetricsAccumulator}. */
+export type AccumulatorMode = 'exact' | 'histogram';
+
+/** Options of {@link AnomalyMetricsAccumulator}. */
+export interface AnomalyMetricsAccumulatorOptions extends AnomalyMetricsOptions {
+  /**
+   * `'exact'` keeps every non-ignored score (4 bytes per pixel while all scores are float32,
+   * 8 otherwise) and reproduces scikit-learn exactly. `'histogram'` keeps one bin per float16
+   * value (1 MiB, independent of the pixel count): exact for float16-quantised scores (as SMIYC
+   * stores them); other scores are rounded to the nearest float16 first, so scores closer than
+   * one float16 step (relative 2^-11 ≈ 4.9·10⁻⁴) become ties.
+   * @default 'exact'
+   */
+  readonly mode?: AccumulatorMode;
+  /**
+   * Record per-frame AP / AUROC / FPR at `add()` time for the per-image protocol (uses `tpr`,
+   * `fprRule` of these options; costs one extra sort per frame in exact mode, almost nothing in
+   * histogram mode).
+   * @default true
+   */
+  readonly perImage?: boolean;
+}
+
+/** Defaults of {@link AnomalyMetricsAccumulatorOptions}. */
+export const DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS: Required<AnomalyMetricsAccumulatorOptions> =
+  Object.freeze({
+    tpr: 0.95,
+    fprRule: 'at-least',
+    ignoreLabels: Object.freeze([255]) as readonly number[],
+    mode: 'exact',
+    perImage: true,
+  });
+
+/** Options of {@link AnomalyMetricsAccumulator.compute}. */
+export interface AnomalyMetricsComputeOptions {
+  /**
+   * `'pooled'`: all pixels of all frames form one set (Fishyscapes, SMIYC). `'per-image'`: the
+   * metrics of each frame, averaged over frames that have both anomaly and inlier pixels
+   * (StreetHazards); skipped frames are counted in the result, never scored as 0.
+   * @default 'pooled'
+   */
+  readonly protocol?: AnomalyProtocol;
+}
+
+/** One frame's per-image metrics (null where skipped). */
+export interface FrameMetrics {
+  readonly positives: number;
+  readonly negatives: number;
+  readonly ignored: number;
+  readonly ap: number | null;
+  readonly auroc: number | null;
+  readonly fpr: number | null;
+  readonly bestF1: number | null;
+}
+
+/** JSON form of {@link AnomalyMetricsAccumulator} (see {@link AnomalyMetricsAccumulator.toJSON}). */
+export interface AnomalyMetricsAccumulatorJSON {
+  readonly format: 'densehybrid/anomaly-metrics';
+  readonly version: 1;
+  readonly options: Required<AnomalyMetricsAccumulatorOptions>;
+  readonly positives: number;
+  readonly negatives: number;
+  readonly ignored: number;
+  readonly frames: readonly FrameMetrics[];
+  /** Histogram mode: `[key, inliers, anomalies, …]` of non-empty float16 bins. */
+  readonly histogram?: readonly number[];
+  /** Exact mode: base64 of the little-endian stored scores (ordered float32 keys or float64). */
+  readonly exact?: { readonly kind: 'f32' | 'f64'; readonly pos: string; readonly neg: string };
+}
+
+const FORMAT = 'densehybrid/anomaly-metrics';
+
+/**
+ * Streaming, mergeable accumulator of pixel-level anomaly metrics over many frames.
+ *
+ * @example
+ * ```ts
+ * const acc = new AnomalyMetricsAccumulator({ mode: 'histogram' });
+ * for (const f of frames) acc.add(f.scores, f.labels); // Float32Array, Uint8Array
+ * const pooled = acc.compute();                          // { ap, auroc, fpr, threshold, … }
+ * const perImage = acc.compute({ protocol: 'per-image' });
+ * const saved = JSON.stringify(acc);                     // resume later with fromJSON
+ * ```
+ */
+export class AnomalyMetricsAccumulator {
+  /** The resolved options. */
+  readonly options: Required<AnomalyMetricsAccumulatorOptions>;
+  private readonly metric: ResolvedMetricOptions;
+  private hist: ScoreHistogram | null = null;
+  private exact: ExactScores | null = null;
+  private frameHist: ScoreHistogram | null = null;
+  private readonly frameStats: FrameMetrics[] = [];
+  private counts: LabelCounts = { positives: 0, negatives: 0, ignored: 0 };
+  private sorted = true;
+
+  /**
+   * @param options - see {@link AnomalyMetricsAccumulatorOptions}.
+   * @throws DenseHybridError `INVALID_OPTION` for an unknown mode, rule or out-of-range tpr.
+   */
+  constructor(options: AnomalyMetricsAccumulatorOptions = {}) {
+    const fn = 'AnomalyMetricsAccumulator';
+    this.metric = resolveMetricOptions(fn, options);
+    const mode = options.mode ?? DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS.mode;
+    checkOneOf(fn, 'mode', mode, ['exact', 'histogram'] as const);
+    const perImage = options.perImage ?? DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS.perImage;
+    if (typeof perImage !== 'boolean') {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected perImage to be true or false, got ${describeValue(perImage)}`,
+      );
+    }
+    this.options = Object.freeze({
+      tpr: this.metric.tpr,
+      fprRule: this.metric.fprRule,
+      ignoreLabels: Object.freeze([...this.metric.ignoreLabels]),
+      mode,
+      perImage,
+    });
+    if (mode === 'histogram') this.hist = new ScoreHistogram();
+    else this.exact = new ExactScores();
+  }
+
+  /** Number of frames added (merged ones included). */
+  get frames(): number {
+    return this.frameStats.length;
+  }
+
+  /** Anomaly, inlier and ignored pixel counts so far. */
+  get pixelCounts(): { positives: number; negatives: number; ignored: number } {
+    return { ...this.counts };
+  }
+
+  /** Bytes of score storage held (histogram: 2 MiB, pooled + one frame; exact: grows). */
+  get byteLength(): number {
+    if (this.hist !== null)
+      return this.hist.counts.byteLength + (this.frameHist?.counts.byteLength ?? 0);
+    return (this.exact as ExactScores).byteLength;
+  }
+
+  /**
+   * Adds one frame.
+   *
+   * @param scores - anomaly scores (`Float32Array` is the fast path; any numeric array works).
+   * @param labels - 0 inlier, 1 anomaly, ignore labels dropped; same length as `scores`.
+   * @returns this, for chaining.
+   * @throws DenseHybridError `SHAPE_MISMATCH`, `NON_FINITE`, `INVALID_INPUT`. A frame that
+   *   throws leaves the accumulator unchanged.
+   */
+  add(scores: NumericArray, labels: NumericArray): this {
+    const fn = 'AnomalyMetricsAccumulator.add';
+    checkScoresLabels(fn, scores, labels);
+    const c: LabelCounts = { positives: 0, negatives: 0, ignored: 0 };
+    const o = this.metric;
+    let frame: FrameMetrics;
+    if (this.hist !== null) {
+      // one pass into a frame histogram, folded into the pooled one afterwards, so a frame
+      // that throws halfway leaves the pooled state untouched
+      const fh = (this.frameHist ??= new ScoreHistogram());
+      fh.counts.fill(0);
+      try {
+        fh.add(fn, scores, labels, o.ignoreLabels, c);
+      } catch (e) {
+        fh.counts.fill(0);
+        throw e;
+      }
+      frame = this.options.perImage
+        ? frameMetrics(fh, c, o)
+        : { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+      this.hist.addHistogram(fh);
+    } else {
+      const allF32 = census(fn, scores, labels, o.ignoreLabels, c);
+      if (this.options.perImage && c.positives > 0 && c.negatives > 0) {
+        const fs = new ExactScores();
+        fs.append(scores, labels, c, allF32);
+        fs.sort();
+        frame = frameMetrics(fs, c, o);
+      } else frame = { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+      (this.exact as ExactScores).append(scores, labels, c, allF32);
+      this.sorted = false;
+    }
+    this.frameStats.push(frame);
+    this.counts.positives += c.positives;
+    this.counts.negatives += c.negatives;
+    this.counts.ignored += c.ignored;
+    return this;
+  }
+
+  /**
+   * Adds another accumulator's state (frames, counts, scores). Equivalent to having added its
+   * frames to this one.
+   *
+   * @param other - an accumulator with the same options.
+   * @returns this.
+   * @throws DenseHybridError `INVALID_INPUT` when the options differ.
+   */
+  merge(other: AnomalyMetricsAccumulator): this {
+    const fn = 'AnomalyMetricsAccumulator.merge';
+    if (!(other instanceof AnomalyMetricsAccumulator)) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected an AnomalyMetricsAccumulator, got ${describeValue(other)}`,
+      );
+    }
+    const a = JSON.stringify(this.options);
+    const b = JSON.stringify(other.options);
+    if (a !== b) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected an accumulator with options ${a}, got ${b}`,
+      );
+    }
+    if (this.hist !== null) this.hist.addHistogram(other.hist as ScoreHistogram);
+    else {
+      (this.exact as ExactScores).appendStore(other.exact as ExactScores);
+      this.sorted = false;
+    }
+    this.frameStats.push(...other.frameStats);
+    this.counts.positives += other.counts.positives;
+    this.counts.negatives += other.counts.negatives;
+    this.counts.ignored += other.counts.ignored;
+    return this;
+  }
+
+  private source(): ThresholdSource {
+    if (this.hist !== null) return this.hist;
+    const ex = this.exact as ExactScores;
+    if (!this.sorted) {
+      ex.sort();
+      this.sorted = true;
+    }
+    return ex;
+  }
+
+  /**
+   * Computes the metrics.
+   *
+   * @param options - `protocol`: `'pooled'` (default) or `'per-image'`.
+   * @returns see {@link AnomalyMetricsResult}.
+   * @throws DenseHybridError `EMPTY_SET` (pooled: no anomaly or no inlier pixel; per-image: no
+   *   frame with both), `INVALID_OPTION` (per-image without `perImage`).
+   */
+  compute(options: AnomalyMetricsComputeOptions = {}): AnomalyMetricsResult {
+    const fn = 'AnomalyMetricsAccumulator.compute';
+    const protocol = options.protocol ?? 'pooled';
+    checkOneOf(fn, 'protocol', protocol, ['pooled', 'per-image'] as const);
+    const o = this.metric;
+    if (protocol === 'pooled') {
+      checkNotEmpty(fn, this.counts.positives, this.counts.negatives);
+      const used = this.frameStats.filter((f) => f.positives + f.negatives > 0).length;
+      return pooledResult(this.source(), this.counts, o, this.frames, used);
+    }
+    if (!this.options.perImage) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected an accumulator created with perImage: true for protocol 'per-image', got perImage: false`,
+      );
+    }
+    let ap = 0;
+    let auroc = 0;
+    let fpr = 0;
+    let f1 = 0;
+    let used = 0;
+    let noAnomaly = 0;
+    let noInlier = 0;
+    for (const f of this.frameStats) {
+      if (f.positives === 0) noAnomaly++;
+      else if (f.negatives === 0) noInlier++;
+      else {
+        ap += f.ap as number;
+        auroc += f.auroc as number;
+        fpr += f.fpr as number;
+        f1 += f.bestF1 as number;
+        used++;
+      }
+    }
+    if (used === 0) {
+      throw new DenseHybridError(
+        'EMPTY_SET',
+        `${fn}: expected at least one frame with both anomaly and inlier pixels for protocol 'per-image', got ${this.frames} frames (${noAnomaly} without anomaly, ${noInlier} without inlier pixels)`,
+      );
+    }
+    return {
+      ap: ap / used,
+      auroc: auroc / used,
+      fpr: fpr / used,
+      threshold: null,
+      tprReached: null,
+      bestF1: f1 / used,
+      bestF1Threshold: null,
+      tpr: o.tpr,
+      fprRule: o.fprRule,
+      ...this.counts,
+      protocol,
+      frames: this.frames,
+      framesUsed: used,
+      framesWithoutAnomaly: noAnomaly,
+      framesWithoutInlier: noInlier,
+    };
+  }
+
+  /**
+   * Pooled precision–recall and ROC curve points for plotting (at most `maxPoints` each).
+   *
+   * @param options - `maxPoints` (default 512); `ignoreLabels` is taken from the accumulator.
+   * @returns see {@link AnomalyCurvesResult}.
+   * @throws DenseHybridError `EMPTY_SET`, `INVALID_OPTION`.
+   */
+  curves(options: Pick<AnomalyCurvesOptions, 'maxPoints'> = {}): AnomalyCurvesResult {
+    const fn = 'AnomalyMetricsAccumulator.curves';
+    const maxPoints = resolveMaxPoints(fn, options.maxPoints);
+    checkNotEmpty(fn, this.counts.positives, this.counts.negatives);
+    return curvesResult(this.source(), this.counts.positives, this.counts.negatives, maxPoints);
+  }
+
+  /** The per-frame metrics recorded so far (null where a frame lacks anomaly or inlier pixels). */
+  frameMetrics(): readonly FrameMetrics[] {
+    return this.frameStats.slice();
+  }
+
+  /** @internal threshold source for calibration. */
+  thresholdSource(): { src: ThresholdSource; positives: number; negatives: number } {
+    return { src: this.source(), ...this.counts };
+  }
+
+  /**
+   * Serialisable state (`JSON.stringify(acc)` calls this). Histogram mode: sparse non-empty bins,
+   * small. Exact mode: base64 of every stored score, so only for modest pixel counts.
+   */
+  toJSON(): AnomalyMetricsAccumulatorJSON {
+    const base = {
+      format: FORMAT,
+      version: 1,
+      options: { ...this.options, ignoreLabels: [...this.options.ignoreLabels] },
+      ...this.counts,
+      frames: this.frameStats.slice(),
+    } as const;
+    if (this.hist !== null) return { ...base, histogram: this.hist.toSparse() };
+    const ex = this.exact as ExactScores;
+    return {
+      ...base,
+      exact: {
+        kind: ex.kind,
+        pos: encodeBase64(ex.pos.subarray(0, ex.posLen)),
+        neg: encodeBase64(ex.neg.subarray(0, ex.negLen)),
+      },
+    };
+  }
+
+  /**
+   * Restores an accumulator from {@link toJSON} output (or its `JSON.parse`d string).
+   *
+   * @param json - the object or its JSON string.
+   * @returns a new accumulator equal to the saved one.
+   * @throws DenseHybridError `INVALID_INPUT` when the state is malformed.
+   * @example
+   * ```ts
+   * const acc = AnomalyMetricsAccumulator.fromJSON(await readFile('state.json', 'utf8'));
+   * ```
+   */
+  static fromJSON(json: AnomalyMetricsAccumulatorJSON | string): AnomalyMetricsAccumulator {
+    const fn = 'AnomalyMetricsAccumulator.fromJSON';
+    const bad = (what: string, got: unknown) =>
+      new DenseHybridError('INVALID_INPUT', `${fn}: expected ${what}, got ${describeValue(got)}`);
+    let j: AnomalyMetricsAccumulatorJSON;
+    if (typeof json === 'string') {
+      try {
+        j = JSON.parse(json) as AnomalyMetricsAccumulatorJSON;
+      } catch (e) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected a JSON string, got invalid JSON`,
+          {
+            cause: e,
+          },
+        );
+      }
+    } else j = json;
+    if (typeof j !== 'object' || j === null || j.format !== FORMAT || j.version !== 1) {
+      throw bad(`an object with format "${FORMAT}" and version 1`, j === null ? j : j?.format);
+    }
+    const acc = new AnomalyMetricsAccumulator(j.options);
+    const count = (v: unknown, what: string) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(what, v);
+      return v;
+    };
+    acc.counts = {
+      positives: count(j.positives, 'positives: a count'),
+      negatives: count(j.negatives, 'negatives: a count'),
+      ignored: count(j.ignored, 'ignored: a count'),
+    };
+    if (!Array.isArray(j.frames)) throw bad('frames: an array', j.frames);
+    for (const f of j.frames) {
+      if (typeof f !== 'object' || f === null) throw bad('frames: objects', f);
+      const num = (v: unknown) => (v === null || typeof v === 'number' ? v : NaN);
+      const fm: FrameMetrics = {
+        positives: count(f.positives, 'frame positives: a count'),
+        negatives: count(f.negatives, 'frame negatives: a count'),
+        ignored: count(f.ignored, 'frame ignored: a count'),
+        ap: num(f.ap),
+        auroc: num(f.auroc),
+        fpr: num(f.fpr),
+        bestF1: num(f.bestF1),
+      };
+      if ([fm.ap, fm.auroc, fm.fpr, fm.bestF1].some((v) => Number.isNaN(v))) {
+        throw bad('frame metrics: numbers or null', f);
+      }
+      acc.frameStats.push(fm);
+    }
+    if (acc.hist !== null) {
+      const h = j.histogram;
+      if (!Array.isArray(h) || h.length % 3 !== 0)
+        throw bad('histogram: [key, inliers, anomalies, …]', h);
+      const c = acc.hist.counts;
+      for (let i = 0; i < h.length; i += 3) {
+        const k = h[i];
+        if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= FLOAT16_BINS) {
+          throw bad('histogram keys in [0, 65535]', k);
+        }
+        c[2 * k] = count(h[i + 1], 'histogram counts');
+        c[2 * k + 1] = count(h[i + 2], 'histogram counts');
+      }
+      const t = acc.hist.totals();
+      if (t.positives !== acc.counts.positives || t.negatives !== acc.counts.negatives) {
+        throw bad(`histogram totals equal to positives/negatives`, [t.positives, t.negatives]);
+      }
+    } else {
+      const e = j.exact;
+      if (typeof e !== 'object' || e === null || (e.kind !== 'f32' && e.kind !== 'f64')) {
+        throw bad('exact: { kind: "f32" | "f64", pos, neg }', e);
+      }
+      const decode = (s: unknown, what: string) => {
+        const bytes = typeof s === 'string' ? decodeBase64(s) : null;
+        const width = e.kind === 'f32' ? 4 : 8;
+        if (bytes === null || bytes.length % width !== 0)
+          throw bad(`${what}: base64 of ${width}-byte values`, s);
+        return e.kind === 'f32'
+          ? new Uint32Array(bytes.buffer, 0, bytes.length / 4)
+          : new Float64Array(bytes.buffer, 0, bytes.length / 8);
+      };
+      const ex = acc.exact as ExactScores;
+      ex.kind = e.kind;
+      ex.pos = decode(e.pos, 'exact.pos');
+      ex.neg = decode(e.neg, 'exact.neg');
+      ex.posLen = ex.pos.length;
+      ex.negLen = ex.neg.length;
+      if (ex.posLen !== acc.counts.positives || ex.negLen !== acc.counts.negatives) {
+        throw bad('exact score counts equal to positives/negatives', [ex.posLen, ex.negLen]);
+      }
+      acc.sorted = false;
+    }
+    return acc;
+  }
+}
+
+function frameMetrics(
+  src: ThresholdSource,
+  c: LabelCounts,
+  o: ResolvedMetricOptions,
+): FrameMetrics {
+  if (c.positives === 0 || c.negatives === 0)
+    return { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+  const r = summarize(src, c.positives, c.negatives, o, 0);
+  return { ...c, ap: r.ap, auroc: r.auroc, fpr: r.fpr, bestF1: r.bestF1 };
+}

@@ -1,0 +1,164 @@
+/**
+ * float16 helpers. SMIYC stores anomaly scores as IEEE-754 half floats; the histogram mode of
+ * {@link AnomalyMetricsAccumulator} keeps one bin per float16 value.
+ *
+ * Internally a float16 value is addressed by an *ordered key* in [0, 65535]: keys sort like
+ * the values they stand for, `-0` and `+0` share key `0x8000`, `-Infinity` is the smallest key
+ * and `+Infinity` the largest.
+ */
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Number of ordered float16 keys (one histogram bin each). */
+export const FLOAT16_BINS = 65536;
+
+/**
+ * Rounds float32 bits to float16 magnitude bits (round to nearest, ties to even; values whose
+ * magnitude rounds above 65504 become Infinity). `value` must be the same number as the bits.
+ * @internal
+ */
+export function halfMagnitude(bits: number, value: number): number {
+  const a = bits & 0x7fffffff;
+  if (a >= 0x38800000) {
+    // normal float16: rebias the exponent (127 − 15 = 112), round the 13 dropped mantissa bits
+    if (a >= 0x477ff000) return 0x7c00;
+    return (a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13;
+  }
+  // subnormal float16: magnitude / 2^-24, rounded half to even
+  const v = Math.abs(value) * 16777216;
+  let r = Math.floor(v);
+  const d = v - r;
+  if (d > 0.5 || (d === 0.5 && (r & 1) === 1)) r++;
+  return r;
+}
+
+/** Ordered key of float16 sign + magnitude bits. @internal */
+export function keyOfHalf(negative: boolean, h: number): number {
+  return h === 0 ? 0x8000 : negative ? 0x8000 - h : 0x8000 + h;
+}
+
+/**
+ * Ordered float16 key of a number (rounded to float32 first, then to float16).
+ * @internal
+ */
+export function float16Key(x: number): number {
+  f32[0] = x;
+  const b = u32[0] as number;
+  return keyOfHalf(b >>> 31 === 1, halfMagnitude(b, f32[0] as number));
+}
+
+/** Value of float16 bits `h` (0..65535). */
+function halfBitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m === 0 ? sign * Infinity : NaN;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** The float16 value an ordered key stands for. @internal */
+export function valueOfKey(k: number): number {
+  if (k === 0x8000) return 0;
+  return k > 0x8000 ? halfBitsToNumber(k - 0x8000) : halfBitsToNumber(0x8000 | (0x8000 - k));
+}
+
+/** Ordered uint32 of float32 bits (monotone in the value; −0 and +0 both map to 0x80000000). */
+function orderedOfBits(b: number): number {
+  if (b === 0x80000000) return 0x80000000;
+  return b >>> 31 === 1 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+}
+
+/** Inverse of {@link orderedOfBits}. */
+function bitsOfOrdered(o: number): number {
+  return o >= 0x80000000 ? (o & 0x7fffffff) >>> 0 : ~o >>> 0;
+}
+
+/**
+ * The smallest float32 whose float16 key is `k`: `score >= lowerEdgeOfKey(k)` selects exactly the
+ * float32 scores that fall into bins `>= k`. @internal
+ */
+export function lowerEdgeOfKey(k: number): number {
+  // binary search over all finite float32 in value order
+  let lo = orderedOfBits(0xff7fffff); // −max float32
+  let hi = orderedOfBits(0x7f7fffff); // +max float32
+  if (float16KeyOfOrdered(lo) >= k) return valueOfOrdered(lo);
+  // invariant: key(lo) < k <= key(hi) (k is a key that was observed, so hi works)
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (float16KeyOfOrdered(mid) >= k) hi = mid;
+    else lo = mid;
+  }
+  const v = valueOfOrdered(hi);
+  return v === 0 ? 0 : v;
+}
+
+function valueOfOrdered(o: number): number {
+  u32[0] = bitsOfOrdered(o);
+  return f32[0] as number;
+}
+
+function float16KeyOfOrdered(o: number): number {
+  return float16Key(valueOfOrdered(o));
+}
+
+/**
+ * Rounds a number to the nearest float16 value (ties to even, via float32), as SMIYC's
+ * `astype(np.float16)` does for float32 input.
+ *
+ * @param x - any number; NaN stays NaN, magnitudes above 65504 become ±Infinity.
+ * @returns the float16 value as a JS number.
+ * @example
+ * ```ts
+ * roundToFloat16(0.1); // 0.0999755859375
+ * ```
+ */
+export function roundToFloat16(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const v = valueOfKey(float16Key(x));
+  return v === 0 && (Object.is(x, -0) || x < 0) ? -0 : v;
+}
+
+/**
+ * Encodes numbers as IEEE-754 half-float bits (the on-disk format of SMIYC score maps).
+ *
+ * @param values - scores (any numeric array).
+ * @returns a new `Uint16Array` of float16 bit patterns (NaN becomes `0x7e00`).
+ * @example
+ * ```ts
+ * toFloat16Bits([1, -2]); // Uint16Array [0x3c00, 0xc000]
+ * ```
+ */
+export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i] as number;
+    if (Number.isNaN(x)) {
+      out[i] = 0x7e00;
+      continue;
+    }
+    f32[0] = x;
+    const b = u32[0] as number;
+    out[i] = ((b >>> 16) & 0x8000) | halfMagnitude(b, f32[0] as number);
+  }
+  return out;
+}
+
+/**
+ * Decodes IEEE-754 half-float bits into a `Float32Array` (every float16 value is exact there).
+ *
+ * @param bits - float16 bit patterns, e.g. read from a SMIYC `.hdf5`/`.npy` score map.
+ * @returns a new `Float32Array` with the same length.
+ * @example
+ * ```ts
+ * fromFloat16Bits(new Uint16Array([0x3c00])); // Float32Array [1]
+ * ```
+ */
+export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) table[h] = halfBitsToNumber(h);
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = table[(bits[i] as number) & 0xffff] as number;
+  return out;
+}
