@@ -1,0 +1,376 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { denseHybridLoss } from '@densehybrid/losses';
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { registerTrainingKernels } from '../kernels/register.js';
+import { DEFAULT_ADAM_OPTIONS, GroupAdam, type AdamOptions } from './adam.js';
+import { readTrainingState, restoreVariables, writeTrainingState } from './checkpoint.js';
+import type { DenseHybridModel } from './model.js';
+import { cosineLearningRate } from './schedule.js';
+
+/**
+ * One mixed-content batch, as `@densehybrid/data-mixing`'s `SegmentationBatch`: images
+ * `[N,H,W,3]` in [0, 1], labels `[N,H,W]` (`0..K-1`, K = pasted negative, 255 = ignore).
+ */
+export interface TrainingBatch {
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+  readonly batchSize: number;
+  readonly height: number;
+  readonly width: number;
+}
+
+/** What a training loss receives: outputs at network resolution and the labels. */
+export interface TrainingLossInputs {
+  readonly logits: tf.Tensor4D;
+  readonly posteriorLogits: tf.Tensor4D;
+  readonly labels: tf.Tensor3D;
+}
+
+/**
+ * A loss for {@link train}: `total` is minimised, every other scalar is reported as a loss term
+ * (e.g. `denseHybridLoss`' classification / likelihood / posterior). Runs inside the gradient
+ * tape; all returned scalars are disposed by the loop.
+ */
+export type TrainingLoss = (inputs: TrainingLossInputs) => {
+  readonly total: tf.Scalar;
+} & Readonly<Record<string, tf.Scalar>>;
+
+/** Progress of {@link train}, reported after every `progressEvery` steps. */
+export interface TrainProgress {
+  /** Steps completed (1-based after the first step). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** `total` and every other term of the loss at this step. */
+  readonly loss: Readonly<Record<string, number>>;
+  /** Base learning rate used at this step (the backbone gets it × `backboneLearningRateFactor`). */
+  readonly learningRate: number;
+  /** Training throughput of this run so far. */
+  readonly imagesPerSecond: number;
+  /** Seconds since this run (not the resumed one) started. */
+  readonly elapsedSeconds: number;
+  /** Estimated seconds to go. */
+  readonly etaSeconds: number;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Backbone + dataset-posterior head (see `createDenseHybridModel`). */
+  readonly model: DenseHybridModel;
+  /**
+   * The batches, starting at batch `startStep` (0, or the resumed step): a resumed run must see
+   * the same batches as an uninterrupted one, so the stream is a function of the step — e.g.
+   * `(s) => digitSceneBatches(scenes, s, { seed })`. It holds the data RNG's state.
+   */
+  readonly data: (startStep: number) => AsyncIterable<TrainingBatch> | Iterable<TrainingBatch>;
+  /** Total steps (the cosine schedule's length). */
+  readonly steps: number;
+  /**
+   * The loss.
+   * @default DenseHybrid (`denseHybridLoss` with its defaults: authors' variant, β = 0.03)
+   */
+  readonly loss?: TrainingLoss;
+  /**
+   * Learning rate at step 0 (head; the backbone gets it × `backboneLearningRateFactor`).
+   * @default 1e-5 (the paper's LDN fine-tuning rate; training from scratch wants ~1e-3)
+   */
+  readonly learningRate?: number;
+  /** Learning rate at the last step (cosine decay). @default learningRate / 100 */
+  readonly minLearningRate?: number;
+  /** Backbone learning rate = learning rate × this. @default 0.25 (the authors' lr/4) */
+  readonly backboneLearningRateFactor?: number;
+  /** Adam's β1, β2, ε. @default { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } */
+  readonly adam?: AdamOptions;
+  /** Training-state file (weights, optimizer state, step, loss history). @default none */
+  readonly checkpointPath?: string;
+  /** Write the training state every this many steps (and at the end, and on abort). @default 100 */
+  readonly checkpointEvery?: number;
+  /** Continue from `checkpointPath` when it exists. @default false */
+  readonly resume?: boolean;
+  /** Stops after the current step: writes the state and returns with `aborted: true`. */
+  readonly signal?: AbortSignal;
+  /** Receives {@link TrainProgress}. @default none */
+  readonly onProgress?: (progress: TrainProgress) => void;
+  /** Report progress every this many steps. @default 1 */
+  readonly progressEvery?: number;
+  /** Extra JSON stored in the training state (e.g. the model config, data options). */
+  readonly meta?: Readonly<Record<string, unknown>>;
+}
+
+/** Default options of {@link train}. */
+export const DEFAULT_TRAIN_OPTIONS = {
+  learningRate: 1e-5,
+  backboneLearningRateFactor: 0.25,
+  checkpointEvery: 100,
+  resume: false,
+  progressEvery: 1,
+  adam: DEFAULT_ADAM_OPTIONS,
+} as const satisfies Partial<TrainOptions>;
+
+/** One step's loss terms, as recorded in {@link TrainResult.history}. */
+export interface TrainHistoryEntry {
+  readonly step: number;
+  readonly loss: Readonly<Record<string, number>>;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  /** Steps completed in total (including resumed ones). */
+  readonly step: number;
+  /** The step this run started at (0, or where it resumed). */
+  readonly startStep: number;
+  /** True when the signal stopped training before `steps`. */
+  readonly aborted: boolean;
+  /** Loss terms of every completed step (resumed runs include the earlier steps). */
+  readonly history: readonly TrainHistoryEntry[];
+  /** Throughput of this run. */
+  readonly imagesPerSecond: number;
+  /** Wall time of this run. */
+  readonly seconds: number;
+}
+
+function badOption(name: string, want: string, got: unknown): never {
+  throw new DenseHybridError(
+    'INVALID_OPTION',
+    `train: expected options.${name} to be ${want}, got ${describeValue(got)}`,
+  );
+}
+
+const defaultLoss: TrainingLoss = (inputs) => {
+  const r = denseHybridLoss(inputs);
+  return {
+    total: r.total,
+    classification: r.classification,
+    likelihood: r.likelihood,
+    posterior: r.posterior,
+  };
+};
+
+/**
+ * Trains a DenseHybrid model (backbone + dataset-posterior head) on mixed-content batches with
+ * Adam, the paper's cosine schedule and per-group learning rates (backbone × ¼). Every
+ * `checkpointEvery` steps, at the end and on abort, the full training state (all weights
+ * including batch-norm statistics, Adam's moments and step count, the loss history) is written
+ * atomically to `checkpointPath`; `resume: true` continues from it bit-for-bit (given a
+ * deterministic backend and a data stream that is a function of the step). Tensors are read
+ * with `await data()` only; no tensor outlives its step.
+ *
+ * @param options see {@link TrainOptions}
+ * @returns a {@link TrainResult}
+ * @throws DenseHybridError `INVALID_OPTION` for bad options, `INVALID_INPUT` for a malformed
+ *   batch, `NON_FINITE` when the loss becomes NaN/∞, `MODEL_LOAD` / `IO` for checkpoint problems
+ * @example
+ * ```ts
+ * const result = await train({
+ *   model,
+ *   data: (start) => digitSceneBatches(scenes, start, { batchSize: 16 }),
+ *   steps: 300,
+ *   learningRate: 2e-3,
+ *   checkpointPath: 'run/state.dhts',
+ *   resume: true,
+ *   onProgress: (p) => console.log(p.step, p.loss.total),
+ * });
+ * ```
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  if (options === null || typeof options !== 'object') badOption('', 'an object', options);
+  const { model, data, steps } = options;
+  if (
+    !model ||
+    typeof model.forward !== 'function' ||
+    typeof model.trainableGroups !== 'function'
+  ) {
+    badOption('model', 'a DenseHybridModel (createDenseHybridModel)', model);
+  }
+  if (typeof data !== 'function') badOption('data', 'a function (startStep) => batches', data);
+  if (!Number.isInteger(steps) || steps < 1) badOption('steps', 'an integer ≥ 1', steps);
+  const lr0 = options.learningRate ?? DEFAULT_TRAIN_OPTIONS.learningRate;
+  if (!(lr0 > 0) || !Number.isFinite(lr0)) badOption('learningRate', 'a finite number > 0', lr0);
+  const lrMin = options.minLearningRate ?? lr0 / 100;
+  if (!(lrMin >= 0) || lrMin > lr0)
+    badOption('minLearningRate', `in [0, learningRate = ${lr0}]`, lrMin);
+  const backboneFactor =
+    options.backboneLearningRateFactor ?? DEFAULT_TRAIN_OPTIONS.backboneLearningRateFactor;
+  if (!(backboneFactor >= 0) || !Number.isFinite(backboneFactor))
+    badOption('backboneLearningRateFactor', 'a finite number ≥ 0', backboneFactor);
+  const checkpointEvery = options.checkpointEvery ?? DEFAULT_TRAIN_OPTIONS.checkpointEvery;
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0)
+    badOption(
+      'checkpointEvery',
+      'an integer ≥ 0 (0: only at the end and on abort)',
+      checkpointEvery,
+    );
+  const progressEvery = options.progressEvery ?? DEFAULT_TRAIN_OPTIONS.progressEvery;
+  if (!Number.isInteger(progressEvery) || progressEvery < 1)
+    badOption('progressEvery', 'an integer ≥ 1', progressEvery);
+  const resume = options.resume ?? DEFAULT_TRAIN_OPTIONS.resume;
+  const path = options.checkpointPath;
+  if (resume && !path) badOption('checkpointPath', 'a file path when resume is true', path);
+  const loss = options.loss ?? defaultLoss;
+  // stock gradients (tfjs-core's Node build registers none) and the wasm training kernels
+  registerTrainingKernels();
+
+  const groups = model.trainableGroups();
+  const adam = new GroupAdam(
+    [
+      { name: 'backbone', variables: groups.backbone, learningRateFactor: backboneFactor },
+      { name: 'head', variables: groups.head, learningRateFactor: 1 },
+    ],
+    options.adam ?? {},
+  );
+  const varList = [...groups.backbone.values(), ...groups.head.values()];
+  const stateVariables = new Map<string, tf.Variable>([
+    ...model.variables,
+    ...adam.stateVariables(),
+  ]);
+  const history: TrainHistoryEntry[] = [];
+  let startStep = 0;
+  let iterator: AsyncIterator<TrainingBatch> | Iterator<TrainingBatch> | undefined;
+  try {
+    if (resume && path) {
+      const file = await readTrainingState(path);
+      if (file) {
+        const meta = file.header.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
+        if (meta.totalSteps !== steps) {
+          throw new DenseHybridError(
+            'INVALID_OPTION',
+            `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${steps}`,
+          );
+        }
+        restoreVariables(file, stateVariables, path);
+        startStep = file.header.step;
+        adam.iterations = startStep;
+        history.push(...(meta.history ?? []).filter((h) => h.step <= startStep));
+      }
+    }
+    const save = async (step: number): Promise<void> => {
+      if (!path) return;
+      await writeTrainingState(path, step, stateVariables, {
+        ...(options.meta ?? {}),
+        totalSteps: steps,
+        learningRate: lr0,
+        minLearningRate: lrMin,
+        backboneLearningRateFactor: backboneFactor,
+        history,
+      });
+    };
+    const source = data(startStep);
+    iterator =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<TrainingBatch>)[Symbol.asyncIterator]()
+        : (source as Iterable<TrainingBatch>)[Symbol.iterator]();
+    const t0 = performance.now();
+    let images = 0;
+    let aborted = false;
+    let step = startStep;
+    while (step < steps) {
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      const next = await iterator.next();
+      if (next.done) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `train: expected options.data to yield ${steps - startStep} batches, got ${step - startStep}`,
+        );
+      }
+      const batch = next.value;
+      checkBatch(batch, step);
+      const lr = cosineLearningRate(step, steps, lr0, lrMin);
+      const termTensors: Record<string, tf.Scalar> = {};
+      const xs = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+      const ys = tf.tensor3d(batch.labels, [batch.batchSize, batch.height, batch.width], 'int32');
+      let value: tf.Scalar | undefined;
+      let grads: tf.NamedTensorMap = {};
+      try {
+        const r = tf.variableGrads(() => {
+          const out = model.forward(xs, { training: true });
+          const terms = loss({
+            logits: out.logits,
+            posteriorLogits: out.posteriorLogits,
+            labels: ys,
+          });
+          for (const [k, t] of Object.entries(terms))
+            if (k !== 'total') termTensors[k] = tf.keep(t);
+          return terms.total;
+        }, varList);
+        value = r.value;
+        grads = r.grads;
+        adam.step(grads, lr);
+        const names = Object.keys(termTensors);
+        const read = await Promise.all([value.data(), ...names.map((k) => termTensors[k]!.data())]);
+        const lossValues: Record<string, number> = { total: read[0]![0]! };
+        names.forEach((k, i) => (lossValues[k] = read[i + 1]![0]!));
+        if (!Number.isFinite(lossValues['total'])) {
+          throw new DenseHybridError(
+            'NON_FINITE',
+            `train: expected a finite loss, got ${lossValues['total']} at step ${step + 1} (lower the learning rate)`,
+          );
+        }
+        step++;
+        images += batch.batchSize;
+        history.push({ step, loss: lossValues });
+        const elapsed = (performance.now() - t0) / 1000;
+        if (options.onProgress && (step % progressEvery === 0 || step === steps)) {
+          const perStep = elapsed / (step - startStep);
+          options.onProgress({
+            step,
+            totalSteps: steps,
+            loss: lossValues,
+            learningRate: lr,
+            imagesPerSecond: images / Math.max(elapsed, 1e-9),
+            elapsedSeconds: elapsed,
+            etaSeconds: perStep * (steps - step),
+          });
+        }
+      } finally {
+        xs.dispose();
+        ys.dispose();
+        value?.dispose();
+        tf.dispose(Object.values(grads));
+        tf.dispose(Object.values(termTensors));
+      }
+      if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < steps) await save(step);
+    }
+    if (step > startStep || aborted) await save(step);
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      step,
+      startStep,
+      aborted,
+      history,
+      imagesPerSecond: images / Math.max(seconds, 1e-9),
+      seconds,
+    };
+  } finally {
+    await iterator?.return?.();
+    adam.dispose();
+  }
+}
+
+function checkBatch(batch: TrainingBatch, step: number): void {
+  const ok =
+    batch !== null &&
+    typeof batch === 'object' &&
+    batch.images instanceof Float32Array &&
+    batch.labels instanceof Int32Array &&
+    Number.isInteger(batch.batchSize) &&
+    batch.batchSize > 0 &&
+    Number.isInteger(batch.height) &&
+    batch.height > 0 &&
+    Number.isInteger(batch.width) &&
+    batch.width > 0;
+  if (!ok) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `train: expected batch ${step} to be { images: Float32Array, labels: Int32Array, batchSize, height, width }, got ${describeValue(batch)}`,
+    );
+  }
+  const px = batch.batchSize * batch.height * batch.width;
+  if (batch.images.length !== px * 3 || batch.labels.length !== px) {
+    throw new DenseHybridError(
+      'SHAPE_MISMATCH',
+      `train: expected batch ${step} to have ${px * 3} image values and ${px} labels (N·H·W = ${px}), got ${batch.images.length} and ${batch.labels.length}`,
+    );
+  }
+}

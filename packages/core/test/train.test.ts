@@ -1,0 +1,190 @@
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DenseHybridError,
+  cosineLearningRate,
+  registerTrainingKernels,
+  train,
+} from '@densehybrid/core';
+import { snapshot, syntheticBatches, tinyModel } from './train-helpers.js';
+
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  registerTrainingKernels(); // loads the stock gradients once (it may allocate tensors)
+  dir = await mkdtemp(join(tmpdir(), 'dh-train-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('cosineLearningRate', () => {
+  it('follows min + ½(max−min)(1+cos(πt/T)) and clamps past T', () => {
+    expect(cosineLearningRate(0, 10, 1, 0.01)).toBeCloseTo(1, 12);
+    expect(cosineLearningRate(10, 10, 1, 0.01)).toBeCloseTo(0.01, 12);
+    expect(cosineLearningRate(5, 10, 1, 0.01)).toBeCloseTo(0.505, 12);
+    expect(cosineLearningRate(2, 10, 1e-5, 1e-7)).toBeCloseTo(
+      1e-7 + 0.5 * (1e-5 - 1e-7) * (1 + Math.cos(0.2 * Math.PI)),
+      15,
+    );
+    expect(cosineLearningRate(20, 10, 1, 0)).toBe(0);
+    expect(() => cosineLearningRate(1, 0, 1, 0)).toThrow(/totalSteps/);
+  });
+});
+
+describe('train', () => {
+  it('decreases the DenseHybrid loss, reports progress, and leaves no tensors behind', async () => {
+    const model = tinyModel();
+    const before = tf.memory().numTensors;
+    const perStep: number[] = [];
+    const events: number[] = [];
+    const result = await train({
+      model,
+      data: (s) => {
+        const gen = syntheticBatches(s);
+        return {
+          [Symbol.iterator]: () => ({
+            next: () => {
+              perStep.push(tf.memory().numTensors);
+              return gen.next();
+            },
+          }),
+        };
+      },
+      steps: 30,
+      learningRate: 1e-2,
+      onProgress: (p) => {
+        events.push(p.step);
+        expect(p.totalSteps).toBe(30);
+        expect(p.imagesPerSecond).toBeGreaterThan(0);
+        expect(p.etaSeconds).toBeGreaterThanOrEqual(0);
+        expect(Object.keys(p.loss).sort()).toEqual([
+          'classification',
+          'likelihood',
+          'posterior',
+          'total',
+        ]);
+      },
+    });
+    expect(result.step).toBe(30);
+    expect(result.aborted).toBe(false);
+    expect(events).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const totals = result.history.map((h) => h.loss['total'] as number);
+    const first = totals.slice(0, 5).reduce((a, b) => a + b) / 5;
+    const last = totals.slice(-5).reduce((a, b) => a + b) / 5;
+    expect(last).toBeLessThan(0.6 * first);
+    // no tensor growth: the count before each batch is the same at every step
+    expect(new Set(perStep.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('resumes bit-for-bit: an interrupted run + resume gives the same weights as one run', async () => {
+    const steps = 8;
+    const a = tinyModel();
+    await train({ model: a, data: syntheticBatches, steps, learningRate: 5e-3 });
+    const reference = await snapshot(a);
+    a.dispose();
+
+    const path = join(dir, 'state.dhts');
+    const controller = new AbortController();
+    const b = tinyModel();
+    const first = await train({
+      model: b,
+      data: syntheticBatches,
+      steps,
+      learningRate: 5e-3,
+      checkpointPath: path,
+      checkpointEvery: 2,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 5) controller.abort();
+      },
+    });
+    expect(first.aborted).toBe(true);
+    expect(first.step).toBe(5);
+    b.dispose();
+
+    // a fresh process would rebuild the model from scratch (different init), then resume
+    const c = tinyModel(3, 42);
+    const second = await train({
+      model: c,
+      data: syntheticBatches,
+      steps,
+      learningRate: 5e-3,
+      checkpointPath: path,
+      checkpointEvery: 2,
+      resume: true,
+    });
+    expect(second.startStep).toBe(5);
+    expect(second.step).toBe(steps);
+    expect(second.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const resumed = await snapshot(c);
+    expect([...resumed.keys()]).toEqual([...reference.keys()]);
+    for (const [name, values] of reference) {
+      expect(
+        Buffer.from((resumed.get(name) as Float32Array).buffer).equals(Buffer.from(values.buffer)),
+        name,
+      ).toBe(true);
+    }
+    c.dispose();
+  });
+
+  it('writes checkpoints atomically (no temp files left) and refuses a mismatched resume', async () => {
+    const path = join(dir, 'atomic.dhts');
+    const model = tinyModel();
+    await train({
+      model,
+      data: syntheticBatches,
+      steps: 2,
+      learningRate: 1e-3,
+      checkpointPath: path,
+      checkpointEvery: 1,
+    });
+    const bytes = await readFile(path);
+    expect(bytes.toString('latin1', 0, 4)).toBe('DHTS');
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const err = await train({
+      model,
+      data: syntheticBatches,
+      steps: 3,
+      checkpointPath: path,
+      resume: true,
+    }).catch((e: unknown) => e);
+    expect(DenseHybridError.is(err) && err.code).toBe('INVALID_OPTION');
+    expect((err as Error).message).toMatch(/options\.steps .*2.*got 3/);
+    model.dispose();
+  });
+
+  it('rejects bad options and malformed batches with typed errors', async () => {
+    const model = tinyModel();
+    const bad = async (o: object) =>
+      train({ model, data: syntheticBatches, steps: 1, ...o }).catch(
+        (e: unknown) => e as DenseHybridError,
+      );
+    expect((await bad({ steps: 0 })).message).toMatch(
+      /^train: expected options\.steps to be an integer ≥ 1, got 0/,
+    );
+    expect((await bad({ learningRate: -1 })).code).toBe('INVALID_OPTION');
+    expect((await bad({ resume: true })).message).toMatch(/checkpointPath/);
+    const wrong = await bad({
+      data: () => [
+        {
+          images: new Float32Array(5),
+          labels: new Int32Array(2),
+          batchSize: 1,
+          height: 1,
+          width: 2,
+        },
+      ],
+    });
+    expect(wrong.code).toBe('SHAPE_MISMATCH');
+    expect((await bad({ data: () => [] })).message).toMatch(/yield 1 batches, got 0/);
+    model.dispose();
+  });
+});
