@@ -8,6 +8,7 @@ export type {
   LabelKind,
   SegmentationDataset,
   SegmentationBatch,
+  ModuleSpec,
 } from './types.js';
 
 // image I/O, resampling, random numbers (issue 7)
@@ -22,21 +23,11 @@ export {
   assertLabelMap,
 } from './image-io.js';
 export type { GreyImage } from './image-io.js';
-export {
-  resizeImage,
-  resizeLabel,
-  resampleImage,
-  resampleLabel,
-  scaledSize,
-} from './resample.js';
+export { resizeImage, resizeLabel, resampleImage, resampleLabel, scaledSize } from './resample.js';
 export type { ResampleWindow } from './resample.js';
 
 // mixed-content images (issue 7)
-export {
-  jitterFlipCrop,
-  DEFAULT_JITTER_FLIP_CROP_OPTIONS,
-  MEAN_COLORS,
-} from './augment.js';
+export { jitterFlipCrop, DEFAULT_JITTER_FLIP_CROP_OPTIONS, MEAN_COLORS } from './augment.js';
 export type { JitterFlipCropOptions, JitterFlipCropResult } from './augment.js';
 export {
   pasteNegatives,
@@ -50,6 +41,56 @@ export type {
   PasteNegativesResult,
   PastedNegative,
 } from './paste.js';
+export {
+  createMixedContentTransform,
+  openMixedContentTransform,
+  DEFAULT_MIXED_CONTENT_OPTIONS,
+} from './mixed-content.js';
+export type {
+  MixedContentOptions,
+  SampleTransform,
+  SampleTransformContext,
+} from './mixed-content.js';
+
+// dataset adapters (issue 7)
+export {
+  folderDataset,
+  createFileDataset,
+  openFromSpec,
+  DEFAULT_FOLDER_DATASET_OPTIONS,
+} from './datasets.js';
+export type {
+  FileSegmentationDataset,
+  FileDatasetInit,
+  FolderDatasetOptions,
+  LabelTable,
+  SamplePaths,
+} from './datasets.js';
+export {
+  streetHazards,
+  cityscapes,
+  ade20kNegatives,
+  fishyscapes,
+  smiyc,
+  STREET_HAZARDS_LABEL_TABLE,
+  STREET_HAZARDS_CLASSES,
+  CITYSCAPES_LABEL_TABLE,
+  CITYSCAPES_CLASSES,
+  ADE20K_LABEL_TABLE,
+  BINARY_ANOMALY_LABEL_TABLE,
+} from './benchmarks.js';
+export type {
+  StreetHazardsOptions,
+  StreetHazardsSplit,
+  CityscapesOptions,
+  Ade20kOptions,
+  FishyscapesOptions,
+  SmiycOptions,
+} from './benchmarks.js';
+
+// loader (issue 7)
+export { createLoader, toTensors, DEFAULT_LOADER_OPTIONS } from './loader.js';
+export type { Loader, LoaderOptions, LoaderStats, SkippedSample, BatchTensors } from './loader.js';
 
 // built-in scenes (issue 8)
 export {

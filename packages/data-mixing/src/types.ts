@@ -22,6 +22,21 @@ export interface DatasetSample {
   readonly id: string;
   readonly image: RgbImage;
   readonly label?: LabelMap;
+  /** Optional instance-id map (`0` = no instance), used for negative masks where a dataset has one. */
+  readonly instances?: LabelMap;
+}
+
+/**
+ * How to rebuild an object in another thread: `(await import(module))[export](...args)`.
+ * `args` must survive `structuredClone` (plain data). Datasets and transforms that carry one can
+ * be used by the loader's worker threads.
+ */
+export interface ModuleSpec {
+  /** An importable specifier, usually a `file:` URL (`import.meta.url`). */
+  readonly module: string;
+  /** The exported factory's name (it may return a promise). */
+  readonly export: string;
+  readonly args: readonly unknown[];
 }
 
 /**
@@ -48,6 +63,10 @@ export interface SegmentationDataset {
   sampleId(index: number): string;
   /** Decodes sample `index`; throws `DenseHybridError` (`IO` / `INVALID_INPUT`) naming the file. */
   load(index: number): Promise<DatasetSample>;
+  /** RGB mean colour for padding (0..255), when known. */
+  readonly meanColor?: readonly [number, number, number];
+  /** How a worker thread reopens this dataset; absent = main thread only. */
+  readonly spec?: ModuleSpec;
 }
 
 /** A batch ready for a network: images `[N,H,W,3]` in [0,1], labels `[N,H,W]`. */

@@ -1,0 +1,388 @@
+import { Worker } from 'node:worker_threads';
+import type * as tfc from '@tensorflow/tfjs-core';
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import type { SampleTransform } from './mixed-content.js';
+import { createRng, deriveSeed } from './rng.js';
+import { runSampleJob, type JobError, type JobOutcome, type JobSample } from './sample-job.js';
+import type { SegmentationBatch, SegmentationDataset } from './types.js';
+
+/** Options of {@link createLoader}. */
+export interface LoaderOptions {
+  /** The dataset to read (needs a `spec` when `workers > 0`). */
+  readonly dataset: SegmentationDataset;
+  /** Samples per batch. @default 16 (LDN-121 in the paper; 8 for DeepLabV3+) */
+  readonly batchSize: number;
+  /** Per-sample transform, e.g. {@link createMixedContentTransform}; needs a `spec` when `workers > 0`. @default undefined (samples as loaded; they must all have one size) */
+  readonly transform?: SampleTransform;
+  /** Fixes the order and every random draw. @default 0 */
+  readonly seed: number;
+  /** Worker threads decoding in parallel; 0 = on the calling thread (sharp still decodes off the JS thread). @default 0 */
+  readonly workers: number;
+  /** Batches prepared ahead of the consumer. @default 2 */
+  readonly prefetch: number;
+  /** Shuffle the order each epoch (a permutation drawn from (seed, epoch)). @default true */
+  readonly shuffle: boolean;
+  /** `throw`: the first bad sample ends the epoch with its error; `skip`: drop it, count it in `stats`. @default 'throw' */
+  readonly onBadSample: 'throw' | 'skip';
+  /** Drop a last, incomplete batch. @default false */
+  readonly dropLast: boolean;
+}
+
+/** Defaults of {@link createLoader} (everything but `dataset`). */
+export const DEFAULT_LOADER_OPTIONS: Omit<LoaderOptions, 'dataset' | 'transform'> = {
+  batchSize: 16,
+  seed: 0,
+  workers: 0,
+  prefetch: 2,
+  shuffle: true,
+  onBadSample: 'throw',
+  dropLast: false,
+};
+
+/** A sample the loader dropped (`onBadSample: 'skip'`). */
+export interface SkippedSample {
+  readonly id: string;
+  readonly epoch: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Counters of a loader, updated as it runs. */
+export interface LoaderStats {
+  /** Samples delivered in batches so far. */
+  readonly delivered: number;
+  /** Bad samples skipped so far. */
+  readonly skipped: number;
+  /** The first 100 skipped samples with their errors. */
+  readonly skippedSamples: readonly SkippedSample[];
+}
+
+/** A batching, prefetching, optionally multi-threaded loader. */
+export interface Loader {
+  /** Batches per epoch when nothing is skipped. */
+  readonly batchesPerEpoch: number;
+  /** Running counters. */
+  readonly stats: LoaderStats;
+  /**
+   * The batches of one epoch, in a fixed order for (seed, epoch): the same for any worker count.
+   * Breaking out of the loop early discards the work in flight.
+   */
+  epoch(epoch: number): AsyncGenerator<SegmentationBatch, void, undefined>;
+  /** Same as `epoch(0)`. */
+  [Symbol.asyncIterator](): AsyncGenerator<SegmentationBatch, void, undefined>;
+  /** Stops the worker threads; the loader cannot be used afterwards. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly resolve: (o: JobOutcome) => void;
+  readonly id: string;
+}
+
+/** One worker thread and its bookkeeping. */
+class LoaderWorker {
+  readonly worker: Worker;
+  readonly ready: Promise<void>;
+  inFlight = 0;
+  private readonly pending = new Map<number, Pending>();
+  private dead: JobError | undefined;
+
+  constructor(init: unknown) {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    this.ready = new Promise<void>((resolve) => {
+      this.worker.on(
+        'message',
+        (msg: { type: string; id?: number; outcome?: JobOutcome; error?: JobError }) => {
+          if (msg.type === 'ready') {
+            this.worker.unref();
+            resolve();
+          } else if (msg.type === 'fatal') {
+            this.fail(msg.error!);
+            resolve();
+          } else if (msg.type === 'result') {
+            const p = this.pending.get(msg.id!);
+            if (p === undefined) return;
+            this.pending.delete(msg.id!);
+            this.inFlight--;
+            if (this.inFlight === 0) this.worker.unref();
+            p.resolve(msg.outcome!);
+          }
+        },
+      );
+    });
+    this.worker.on('error', (e) =>
+      this.fail({ id: 'worker', code: 'UNKNOWN', message: e.message }),
+    );
+    this.worker.on('exit', (code) => {
+      this.fail({ id: 'worker', code: 'UNKNOWN', message: `worker thread exited (code ${code})` });
+    });
+  }
+
+  private fail(error: JobError): void {
+    this.dead ??= error;
+    for (const [, p] of this.pending) {
+      p.resolve({ ok: false, error: { ...error, id: p.id }, fatal: true });
+    }
+    this.pending.clear();
+    this.inFlight = 0;
+  }
+
+  run(jobId: number, epoch: number, index: number, id: string): Promise<JobOutcome> {
+    return this.ready.then(
+      () =>
+        new Promise<JobOutcome>((resolve) => {
+          if (this.dead !== undefined) {
+            resolve({ ok: false, error: { ...this.dead, id }, fatal: true });
+            return;
+          }
+          this.pending.set(jobId, { resolve, id });
+          if (this.inFlight === 0) this.worker.ref();
+          this.inFlight++;
+          this.worker.postMessage({ id: jobId, epoch, index });
+        }),
+    );
+  }
+}
+
+function checkInt(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected ${name} to be an integer ≥ ${min}, got ${describeValue(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Batches a dataset into {@link SegmentationBatch}es (images `Float32Array` `[N,H,W,3]` in [0,1],
+ * labels `Int32Array` `[N,H,W]`), decoding and transforming ahead of the consumer, optionally in
+ * worker threads. Every sample gets its own generator `createRng(deriveSeed(seed, epoch, index))`
+ * and the shuffle is drawn from `(seed, epoch)`, so batches are identical for a given seed
+ * whatever the worker count or timing. Samples without labels get `ignoreLabel` everywhere.
+ * Worker threads do not keep the process alive while idle; `close()` stops them.
+ *
+ * @param options - see {@link LoaderOptions}; missing fields take {@link DEFAULT_LOADER_OPTIONS}.
+ * @returns a {@link Loader}.
+ * @throws DenseHybridError `INVALID_OPTION` for bad options or `workers > 0` with a dataset or
+ *   transform lacking a `spec`. While iterating: the bad sample's error (`onBadSample: 'throw'`),
+ *   `SHAPE_MISMATCH` when samples of one batch differ in size, or a worker failure.
+ * @example
+ * ```ts
+ * const loader = createLoader({ dataset, transform, batchSize: 16, seed: 1, workers: 2 });
+ * for await (const batch of loader.epoch(0)) {
+ *   const { images, labels } = toTensors(batch, tf);
+ *   // … train, then dispose images and labels
+ * }
+ * await loader.close();
+ * ```
+ */
+export function createLoader(
+  options: Partial<LoaderOptions> & { readonly dataset: SegmentationDataset },
+): Loader {
+  const o = { ...DEFAULT_LOADER_OPTIONS, ...options };
+  const { dataset, transform } = o;
+  if (typeof dataset !== 'object' || dataset === null || typeof dataset.load !== 'function') {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected dataset to be a SegmentationDataset, got ${describeValue(dataset)}`,
+    );
+  }
+  checkInt('batchSize', o.batchSize, 1);
+  checkInt('workers', o.workers, 0);
+  checkInt('prefetch', o.prefetch, 0);
+  if (!Number.isSafeInteger(o.seed)) checkInt('seed', o.seed, Number.MIN_SAFE_INTEGER);
+  if (o.onBadSample !== 'throw' && o.onBadSample !== 'skip') {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected onBadSample to be 'throw' | 'skip', got ${describeValue(o.onBadSample)}`,
+    );
+  }
+  if (
+    o.workers > 0 &&
+    (dataset.spec === undefined || (transform !== undefined && transform.spec === undefined))
+  ) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected a dataset${transform === undefined ? '' : ' and transform'} with a spec (as this package's adapters and createMixedContentTransform give) for workers: ${o.workers}, got ${dataset.spec === undefined ? `dataset ${dataset.name} without one` : 'a transform without one'}; use workers: 0`,
+    );
+  }
+  const stats = { delivered: 0, skipped: 0, skippedSamples: [] as SkippedSample[] };
+  let workers: LoaderWorker[] | undefined;
+  let closed = false;
+  let jobCounter = 0;
+
+  const getWorkers = (): LoaderWorker[] => {
+    workers ??= Array.from(
+      { length: o.workers },
+      () =>
+        new LoaderWorker({
+          dataset: dataset.spec,
+          seed: o.seed,
+          ...(transform === undefined ? {} : { transform: transform.spec }),
+        }),
+    );
+    return workers;
+  };
+
+  const dispatch = (epoch: number, index: number): Promise<JobOutcome> => {
+    if (o.workers === 0) return runSampleJob(dataset, transform, o.seed, epoch, index);
+    const pool = getWorkers();
+    let best = pool[0]!;
+    for (const w of pool) if (w.inFlight < best.inFlight) best = w;
+    let id = `#${index}`;
+    try {
+      id = dataset.sampleId(index);
+    } catch {
+      // the worker reports the bad index
+    }
+    return best.run(jobCounter++, epoch, index, id);
+  };
+
+  const makeBatch = (samples: JobSample[]): SegmentationBatch => {
+    const first = samples[0]!;
+    const { width, height } = first;
+    const n = samples.length;
+    const plane = width * height;
+    const images = new Float32Array(n * plane * 3);
+    const labels = new Int32Array(n * plane);
+    samples.forEach((s, k) => {
+      if (s.width !== width || s.height !== height) {
+        throw new DenseHybridError(
+          'SHAPE_MISMATCH',
+          `loader: expected every sample of a batch to be ${width}×${height} (as ${first.id}), got ${s.width}×${s.height} for ${s.id}; add a cropping transform`,
+        );
+      }
+      const img = s.image;
+      const off = k * plane * 3;
+      for (let i = 0; i < plane * 3; i++) images[off + i] = img[i]! / 255;
+      if (s.label === undefined) labels.fill(dataset.ignoreLabel, k * plane, (k + 1) * plane);
+      else labels.set(s.label, k * plane);
+    });
+    return { images, labels, batchSize: n, height, width, ids: samples.map((s) => s.id) };
+  };
+
+  const order = (epoch: number): Uint32Array => {
+    const idx = Uint32Array.from({ length: dataset.size }, (_, i) => i);
+    if (!o.shuffle) return idx;
+    const rng = createRng(deriveSeed(o.seed, epoch, -1));
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = idx[i]!;
+      idx[i] = idx[j]!;
+      idx[j] = t;
+    }
+    return idx;
+  };
+
+  async function* runEpoch(epoch: number): AsyncGenerator<SegmentationBatch, void, undefined> {
+    if (closed) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `loader.epoch: expected an open loader, got one that was closed`,
+      );
+    }
+    checkInt('epoch', epoch, 0);
+    const perm = order(epoch);
+    const windowSize = Math.max(1, o.prefetch + 1) * o.batchSize;
+    const inflight = new Map<number, Promise<JobOutcome>>();
+    let next = 0;
+    let pos = 0;
+    let pending: JobSample[] = [];
+    try {
+      while (pos < perm.length) {
+        while (next < perm.length && next < pos + windowSize) {
+          inflight.set(next, dispatch(epoch, perm[next]!));
+          next++;
+        }
+        const outcome = await inflight.get(pos)!;
+        inflight.delete(pos);
+        pos++;
+        if (outcome.ok) {
+          pending.push(outcome.sample);
+        } else {
+          const err = outcome.error;
+          if (outcome.fatal === true || o.onBadSample === 'throw' || closed) {
+            throw new DenseHybridError(
+              err.code === 'UNKNOWN' ? 'IO' : err.code,
+              outcome.fatal === true
+                ? `loader: worker failed on ${err.id}: ${err.message}`
+                : err.message,
+            );
+          }
+          stats.skipped++;
+          if (stats.skippedSamples.length < 100) {
+            stats.skippedSamples.push({ id: err.id, epoch, code: err.code, message: err.message });
+          }
+        }
+        if (pending.length === o.batchSize) {
+          const batch = makeBatch(pending);
+          pending = [];
+          stats.delivered += batch.batchSize;
+          yield batch;
+        }
+      }
+      if (pending.length > 0 && !o.dropLast) {
+        const batch = makeBatch(pending);
+        stats.delivered += batch.batchSize;
+        yield batch;
+      }
+    } finally {
+      // outcomes never reject; nothing to clean up beyond forgetting them
+      inflight.clear();
+    }
+  }
+
+  const size = dataset.size;
+  return {
+    batchesPerEpoch: o.dropLast ? Math.floor(size / o.batchSize) : Math.ceil(size / o.batchSize),
+    stats,
+    epoch: runEpoch,
+    [Symbol.asyncIterator]: () => runEpoch(0),
+    async close() {
+      closed = true;
+      const ws = workers ?? [];
+      workers = undefined;
+      await Promise.all(ws.map((w) => w.worker.terminate()));
+    },
+  };
+}
+
+/** Tensors of one batch; the caller disposes both. */
+export interface BatchTensors {
+  /** `[N,H,W,3]` float32 in [0,1]. */
+  readonly images: tfc.Tensor4D;
+  /** `[N,H,W]` int32. */
+  readonly labels: tfc.Tensor3D;
+}
+
+/**
+ * Wraps a batch as tfjs tensors. `tf` is passed in (this package only has a type-only, optional
+ * peer dependency on `@tensorflow/tfjs-core`), so the caller's tfjs instance is used.
+ *
+ * @param batch - a batch from {@link createLoader}.
+ * @param tf - the `@tensorflow/tfjs-core` module (or `@tensorflow/tfjs`).
+ * @returns two new tensors; **the caller disposes them** (`tf.dispose([images, labels])`).
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * const { images, labels } = toTensors(batch, tf);
+ * tf.dispose([images, labels]);
+ * ```
+ */
+export function toTensors(
+  batch: SegmentationBatch,
+  tf: Pick<typeof tfc, 'tensor4d' | 'tensor3d'>,
+): BatchTensors {
+  const { batchSize: n, height: h, width: w } = batch;
+  if (batch.images.length !== n * h * w * 3 || batch.labels.length !== n * h * w) {
+    throw new DenseHybridError(
+      'SHAPE_MISMATCH',
+      `toTensors: expected images of ${n * h * w * 3} and labels of ${n * h * w} values for [${n},${h},${w}], got ${batch.images.length} and ${batch.labels.length}`,
+    );
+  }
+  return {
+    images: tf.tensor4d(batch.images, [n, h, w, 3], 'float32'),
+    labels: tf.tensor3d(batch.labels, [n, h, w], 'int32'),
+  };
+}
