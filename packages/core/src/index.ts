@@ -29,3 +29,24 @@ export { registerTrainingKernels } from './kernels/register.js';
 // hybrid head, anomaly scores, open-set fusion (issue 4)
 
 // training loop (issue 8)
+export { train, DEFAULT_TRAIN_OPTIONS } from './train/train.js';
+export type {
+  TrainOptions,
+  TrainResult,
+  TrainProgress,
+  TrainHistoryEntry,
+  TrainingBatch,
+  TrainingLoss,
+  TrainingLossInputs,
+} from './train/train.js';
+export { createDenseHybridModel } from './train/model.js';
+export type {
+  DenseHybridModel,
+  DenseHybridModelOptions,
+  DenseHybridForwardResult,
+  PosteriorHeadLike,
+} from './train/model.js';
+export { cosineLearningRate } from './train/schedule.js';
+export { DEFAULT_ADAM_OPTIONS } from './train/adam.js';
+export type { AdamOptions } from './train/adam.js';
+export { TRAINING_STATE_FORMAT_VERSION } from './train/checkpoint.js';
