@@ -16,3 +16,42 @@ export type {
   LadderDenseNetPreset,
   LadderDenseNetArchitecture,
 } from './ladder-densenet.js';
+
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  restoreVariables,
+  disposeCheckpoint,
+  withPrefix,
+  DEFAULT_SAVE_CHECKPOINT_OPTIONS,
+  DEFAULT_RESTORE_VARIABLES_OPTIONS,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+} from './checkpoint.js';
+export type {
+  Checkpoint,
+  CheckpointInput,
+  NamedTensor,
+  OptimizerState,
+  SaveCheckpointOptions,
+  SaveCheckpointResult,
+  RestoreVariablesOptions,
+  RestoreVariablesResult,
+} from './checkpoint.js';
+
+export {
+  parseSafetensors,
+  readSafetensors,
+  decodeSafetensor,
+  serializeSafetensors,
+  writeSafetensors,
+  halfToFloat,
+  floatToHalf,
+  SAFETENSORS_DTYPE_SIZES,
+} from './safetensors.js';
+export type {
+  SafetensorsDtype,
+  SafetensorsEntry,
+  SafetensorsFile,
+  SafetensorsTensorInput,
+} from './safetensors.js';
