@@ -24,9 +24,59 @@ export type {
 } from './backend-webgpu.js';
 
 // training kernels (issue 5)
-export { registerTrainingKernels } from './kernels/register.js';
+export {
+  registerTrainingKernels,
+  WASM_TRAINING_KERNELS,
+  TRAINING_GRADIENTS,
+} from './kernels/register.js';
+export type { RegisterTrainingKernelsResult } from './kernels/register.js';
+export { batchNormTrain, DEFAULT_BATCH_NORM_TRAIN_OPTIONS } from './kernels/batch_norm.js';
+export type { BatchNormTrainOptions, BatchNormTrainResult } from './kernels/batch_norm.js';
+export {
+  checkStepMemory,
+  estimateStepMemory,
+  guardWasmMemory,
+  microBatchSizes,
+  WASM_HEAP_MAX_BYTES,
+  DEFAULT_STEP_MEMORY_OPTIONS,
+} from './memory.js';
+export type {
+  StepGeometry,
+  StepMemoryModel,
+  StepMemoryOptions,
+  StepMemoryResult,
+} from './memory.js';
 
 // hybrid head, anomaly scores, open-set fusion (issue 4)
+export { datasetPosteriorHead, DEFAULT_DATASET_POSTERIOR_HEAD_OPTIONS } from './head.js';
+export type {
+  DatasetPosteriorHead,
+  DatasetPosteriorHeadOptions,
+  DatasetPosteriorHeadApplyOptions,
+} from './head.js';
+export {
+  hybridScore,
+  generativeScore,
+  discriminativeScore,
+  maxSoftmaxScore,
+  maxLogitScore,
+  entropyScore,
+  standardizedMaxLogit,
+  createSmlAccumulator,
+  fitSmlStatistics,
+  odinScore,
+  DEFAULT_SCORE_OPTIONS,
+  DEFAULT_DISCRIMINATIVE_SCORE_OPTIONS,
+  DEFAULT_ODIN_SCORE_OPTIONS,
+} from './scores.js';
+export type {
+  ScoreOptions,
+  DiscriminativeScoreOptions,
+  OdinScoreOptions,
+  SmlStatistics,
+  SmlAccumulator,
+} from './scores.js';
+export { openSetSegmentation } from './open-set.js';
 
 // training loop (issue 8)
 export { train, DEFAULT_TRAIN_OPTIONS } from './train/train.js';
