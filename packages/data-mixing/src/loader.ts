@@ -88,8 +88,14 @@ class LoaderWorker {
   private dead: JobError | undefined;
 
   constructor(init: unknown) {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData: init,
+      // `--input-type` (from `node --input-type=module -e …`) would make the worker refuse its file
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
+    });
+    let markReady: () => void = () => undefined;
     this.ready = new Promise<void>((resolve) => {
+      markReady = resolve;
       this.worker.on(
         'message',
         (msg: { type: string; id?: number; outcome?: JobOutcome; error?: JobError }) => {
@@ -110,11 +116,13 @@ class LoaderWorker {
         },
       );
     });
-    this.worker.on('error', (e) =>
-      this.fail({ id: 'worker', code: 'UNKNOWN', message: e.message }),
-    );
+    this.worker.on('error', (e) => {
+      this.fail({ id: 'worker', code: 'UNKNOWN', message: e.message });
+      markReady();
+    });
     this.worker.on('exit', (code) => {
       this.fail({ id: 'worker', code: 'UNKNOWN', message: `worker thread exited (code ${code})` });
+      markReady();
     });
   }
 
