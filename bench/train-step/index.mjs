@@ -5,14 +5,14 @@
 // with 1 thread. Prints both per-step medians and the ratio; target: ≤ 2.5× PyTorch at 128², 256².
 //
 //   node bench/train-step/index.mjs [--backend wasm|webgpu|cpu] [--sizes 64,128,256]
-//        [--steps 5] [--profile] [--no-torch]
+//        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm]
 //
 // --profile prints the slowest kernels of one step (tf.profile).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@densehybrid/core';
+import { batchNormTrain, initBackend } from '@densehybrid/core';
 import { createBatch, createParams, loss } from './net.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -25,6 +25,10 @@ const backend = opt('backend', 'wasm');
 const sizes = opt('sizes', '64,128,256').split(',').map(Number);
 const steps = Number(opt('steps', '5'));
 const profile = argv.includes('--profile');
+// --tf-batchnorm: tf.moments + tf.batchNorm (autodiff) instead of batchNormTrain (closed form).
+const batchNorm = argv.includes('--tf-batchnorm')
+  ? undefined
+  : (x, gamma, beta, epsilon) => batchNormTrain(x, gamma, beta, { epsilon }).y;
 const TARGET = 2.5;
 
 const median = (a) => {
@@ -40,7 +44,7 @@ console.log(
 async function tfjsStep(params, optimizer, batch) {
   const vars = Object.values(params).flatMap((p) => Object.values(p));
   const cost = optimizer.minimize(
-    () => loss(params, batch.images, batch.labels, batch.outlier),
+    () => loss(params, batch.images, batch.labels, batch.outlier, batchNorm),
     true,
     vars,
   );

@@ -20,14 +20,19 @@ const LAYERS = [
 
 /** Deterministic He-initialised parameters. */
 export function createParams(seed = 1) {
+  const variable = (init) => {
+    const v = tf.variable(init);
+    init.dispose();
+    return v;
+  };
   const p = {};
   for (const l of LAYERS) {
     const std = Math.sqrt(2 / (l.k * l.k * l.cin));
     p[l.name] = {
-      w: tf.variable(tf.randomNormal([l.k, l.k, l.cin, l.cout], 0, std, 'float32', seed++)),
+      w: variable(tf.randomNormal([l.k, l.k, l.cin, l.cout], 0, std, 'float32', seed++)),
       ...(l.bn
-        ? { gamma: tf.variable(tf.ones([l.cout])), beta: tf.variable(tf.zeros([l.cout])) }
-        : { b: tf.variable(tf.zeros([l.cout])) }),
+        ? { gamma: variable(tf.ones([l.cout])), beta: variable(tf.zeros([l.cout])) }
+        : { b: variable(tf.zeros([l.cout])) }),
     };
   }
   return p;

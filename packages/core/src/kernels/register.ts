@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
+import { identityConfig } from './Identity.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
 import {
@@ -13,13 +14,19 @@ import {
   wrapFusedConv2DKernels,
 } from './conv_grads.js';
 import { captureOriginal } from './wasm_util.js';
+import { fusedBatchNormGradConfig } from './batch_norm.js';
 
-/** The wasm kernels this project registers (replacing tfjs' own where it has one). */
+/**
+ * The wasm kernels this project registers (replacing tfjs' own where it has one):
+ * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropInput`, and an `Identity` that shares data instead of copying.
+ */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
+  identityConfig,
 ];
 
 /** The gradient configs this project registers (for every backend). */
@@ -28,6 +35,7 @@ export const TRAINING_GRADIENTS: readonly GradConfig[] = [
   depthwiseConv2dNativeGradConfig,
   fusedConv2DGradConfig,
   fusedConv2dOpGradConfig,
+  fusedBatchNormGradConfig,
 ];
 
 /** What {@link registerTrainingKernels} did. */
@@ -69,7 +77,8 @@ function loadStockGradients(): 'present' | 'loaded' | 'missing' {
  *   `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, all written as
  *   forward convolutions (XNNPACK);
  * - gradients of `Conv2D`, `FusedConv2D` (also `tf.fused.conv2d`, used by `tf.layers`) and
- *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend;
+ *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend, and a `FusedBatchNorm`
+ *   gradient without `Tile`;
  * - tfjs' stock gradients, which the Node build of `@tensorflow/tfjs-core` does not register:
  *   when missing, `@tensorflow/tfjs-layers` is loaded (Node) to register them. Import
  *   `@tensorflow/tfjs-layers` or `@tensorflow/tfjs` *before* calling this, never after: their
