@@ -113,6 +113,7 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
   let lastDraw = -Infinity;
   let lastInfo: Readonly<Record<string, number | string>> | undefined;
   let finished = false;
+  let lastPrinted = -1;
   const line = (): string => {
     const elapsed = (io.now() - t0) / 1000;
     const rate = elapsed > 0 ? ((step - start) * per) / elapsed : 0;
@@ -156,6 +157,7 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
       const decile = total > 0 ? Math.floor((step / total) * 10) : 0;
       if (now - lastPlain >= interval || decile > lastDecile) {
         io.stderr(`${line()}\n`);
+        lastPrinted = step;
         lastPlain = now;
         lastDecile = decile;
       }
@@ -164,7 +166,7 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
       if (finished) return;
       finished = true;
       if (io.isTTY) io.stderr(`\r\x1b[2K${line()}${message ? `  ${message}` : ''}\n`);
-      else io.stderr(`${line()}${message ? `  ${message}` : ''}\n`);
+      else if (lastPrinted !== step || message) io.stderr(`${line()}${message ? `  ${message}` : ''}\n`);
     },
   };
 }

@@ -1,4 +1,9 @@
 import type { AnyCommand } from '../command.js';
+import { benchCommand } from './bench.js';
+import { calibrateCommand } from './calibrate.js';
+import { evalCommand } from './eval.js';
+import { inferCommand } from './infer.js';
+import { trainCommand } from './train.js';
 
 /**
  * Every `densehybrid` sub-command, in the order `--help` lists them.
@@ -10,4 +15,10 @@ import type { AnyCommand } from '../command.js';
  *   import { demoCommand } from '../demo/command.js';
  *   export const COMMANDS = [demoCommand, trainCommand, ...];
  */
-export const COMMANDS: readonly AnyCommand[] = [];
+export const COMMANDS: readonly AnyCommand[] = [
+  trainCommand,
+  evalCommand,
+  inferCommand,
+  calibrateCommand,
+  benchCommand,
+];

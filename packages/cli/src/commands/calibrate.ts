@@ -1,0 +1,128 @@
+import {
+  AnomalyMetricsAccumulator,
+  DenseHybridError,
+  calibrateThreshold,
+} from '@densehybrid/metrics-openiou';
+import type { FprRule } from '@densehybrid/metrics-openiou';
+import { defineCommand } from '../command.js';
+import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
+import type { DatasetName } from '../datasets.js';
+import { binaryAnomalyLabels } from '../evaluate.js';
+import { loadDetector, updateModelMeta } from '../model.js';
+import type { ScoreName, StoredThreshold } from '../model.js';
+import { BACKEND_FLAG, DATASET_FLAG, FPR_RULE_FLAG, SCORE_FLAG, setupBackend } from './common.js';
+
+/** `densehybrid calibrate`: the open-set threshold at a target TPR, stored in the checkpoint. */
+export const calibrateCommand = defineCommand({
+  name: 'calibrate',
+  summary: 'find the threshold at a target TPR on a calibration set and store it in the checkpoint',
+  description: `Scores every image of the calibration split (streaming, float16 histogram), picks the
+threshold at which --tpr of the anomaly pixels are detected (unknown when score >= threshold),
+and rewrites the checkpoint's meta atomically. eval and infer then use it for open-set maps.
+
+example:
+  densehybrid calibrate --checkpoint runs/sh --dataset streethazards --root /data/sh --split t6`,
+  flags: {
+    checkpoint: {
+      type: 'path',
+      required: true,
+      placeholder: 'run-dir',
+      description: 'run folder of `densehybrid train` (or a checkpoint folder)',
+    },
+    dataset: DATASET_FLAG,
+    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    split: {
+      type: 'string',
+      placeholder: 'split',
+      description: 'calibration split; needs anomaly labels (default: the benchmark test split)',
+    },
+    score: SCORE_FLAG,
+    tpr: {
+      type: 'number',
+      default: 0.95,
+      min: 0,
+      max: 1,
+      description: 'target true-positive rate',
+    },
+    fprRule: FPR_RULE_FLAG,
+    limit: { type: 'integer', min: 1, description: 'only the first N images' },
+    labelKind: {
+      type: 'string',
+      choices: ['anomaly', 'open-set'],
+      default: 'anomaly',
+      description: 'folder adapter: what labels mean',
+    },
+    backend: BACKEND_FLAG,
+  },
+  async run(flags, ctx) {
+    const name = flags.dataset as DatasetName;
+    const bench = BENCHMARK_PROTOCOLS[name];
+    const split = flags.split ?? (bench.crossFolds ? bench.crossFolds[1] : bench.evalSplit);
+    await setupBackend(ctx, flags.backend);
+    const detector = await loadDetector(flags.checkpoint);
+    let result;
+    let images = 0;
+    const fprRule = (flags.fprRule ?? bench.fprRule) as FprRule;
+    try {
+      const dataset = await openDataset(name, flags.root, split, {
+        labelKind: flags.labelKind as 'anomaly' | 'open-set',
+        numClasses: detector.numClasses,
+        classNames: detector.classNames,
+      });
+      if (dataset.labelKind === 'semantic') {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `calibrate: expected a split with anomaly labels, got ${dataset.name} (semantic labels only); pick a test split`,
+        );
+      }
+      const acc = new AnomalyMetricsAccumulator({
+        mode: 'histogram',
+        perImage: false,
+        tpr: flags.tpr,
+        fprRule,
+      });
+      const n = Math.min(dataset.size, flags.limit ?? Infinity);
+      const progress = ctx.progress({ label: 'calibrate', total: n });
+      for (let i = 0; i < n; i++) {
+        if (ctx.signal.aborted)
+          throw new DenseHybridError(
+            'INTERRUPTED',
+            `calibrate: stopped after ${i}/${n} images; nothing was written`,
+          );
+        const sample = await dataset.load(i);
+        const labels = sample.label ? binaryAnomalyLabels(sample.label, dataset) : null;
+        if (!labels)
+          throw new DenseHybridError(
+            'DATASET_LAYOUT',
+            `calibrate: expected a label for ${sample.id}, got none`,
+          );
+        const frame = await detector.score(sample.image, flags.score as ScoreName);
+        acc.add(frame.scores, labels);
+        images++;
+        progress.tick();
+      }
+      progress.done();
+      result = calibrateThreshold(acc, { tpr: flags.tpr, fprRule });
+      const stored: StoredThreshold = {
+        value: result.threshold,
+        score: flags.score as ScoreName,
+        tpr: flags.tpr,
+        tprReached: result.tprReached,
+        fpr: result.fpr,
+        fprRule,
+        calibratedOn: `${dataset.name} (${images} images)`,
+      };
+      detector.dispose();
+      const dir = await updateModelMeta(flags.checkpoint, (meta) => ({
+        ...meta,
+        threshold: stored,
+      }));
+      ctx.result({ checkpoint: dir, threshold: stored }, [
+        `threshold ${result.threshold} (${flags.score}; unknown when score >= threshold)`,
+        `TPR ${result.tprReached.toFixed(4)} FPR ${result.fpr.toFixed(4)} on ${dataset.name}, ${images} images; stored in ${dir}`,
+      ]);
+    } finally {
+      detector.dispose();
+    }
+  },
+});

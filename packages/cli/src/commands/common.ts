@@ -1,0 +1,54 @@
+import { BACKEND_NAMES, describeBackend, initBackend } from '@densehybrid/core';
+import type { BackendName, BackendReport } from '@densehybrid/core';
+import { FPR_RULES } from '@densehybrid/metrics-openiou';
+import type { CommandContext } from '../command.js';
+import { DATASET_NAMES } from '../datasets.js';
+import { SCORE_NAMES } from '../model.js';
+
+/** `--backend`: shared by every command that runs a network. */
+export const BACKEND_FLAG = {
+  type: 'string',
+  choices: BACKEND_NAMES,
+  placeholder: 'name',
+  description:
+    'TensorFlow.js backend (default: DENSEHYBRID_BACKEND, else automatic: tensorflow, webgpu, wasm, cpu)',
+} as const;
+
+/** `--dataset`. */
+export const DATASET_FLAG = {
+  type: 'string',
+  choices: DATASET_NAMES,
+  required: true,
+  placeholder: 'adapter',
+  description: 'benchmark adapter',
+} as const;
+
+/** `--score`. */
+export const SCORE_FLAG = {
+  type: 'string',
+  choices: SCORE_NAMES,
+  default: 'hybrid',
+  description: 'anomaly score (higher = more anomalous)',
+} as const;
+
+/** `--fpr-rule`. */
+export const FPR_RULE_FLAG = {
+  type: 'string',
+  choices: FPR_RULES,
+  placeholder: 'rule',
+  description: "how FPR95 picks the operating point (default: the benchmark's own rule)",
+} as const;
+
+/** Initialises the backend and logs which one (a line on stderr, or only with --verbose under --json). */
+export async function setupBackend(
+  ctx: CommandContext,
+  backend: string | undefined,
+): Promise<BackendReport> {
+  const report = await initBackend({
+    ...(backend !== undefined ? { backend: backend as BackendName } : {}),
+    log: (line) => (ctx.globals.json ? ctx.debug(line) : ctx.log(line)),
+  });
+  return report;
+}
+
+export { describeBackend };

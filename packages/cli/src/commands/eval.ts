@@ -1,0 +1,192 @@
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { SegmentationDataset } from '@densehybrid/data-mixing';
+import { SMIYC_OBSTACLE_TRACK } from '@densehybrid/metrics-openiou';
+import type { AnomalyProtocol, FprRule, OpenIoUAverage } from '@densehybrid/metrics-openiou';
+import { openStagedDir } from '../atomic.js';
+import { defineCommand } from '../command.js';
+import { BENCHMARK_PROTOCOLS, openDataset, splitFolds } from '../datasets.js';
+import type { DatasetName } from '../datasets.js';
+import { evaluateFolds } from '../evaluate.js';
+import { formatNumber } from '../io.js';
+import { loadDetector } from '../model.js';
+import type { ScoreName } from '../model.js';
+import { metricsDocument, writeEvaluationReport } from '../report.js';
+import { BACKEND_FLAG, DATASET_FLAG, FPR_RULE_FLAG, SCORE_FLAG, setupBackend } from './common.js';
+
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
+
+/** `densehybrid eval`: the benchmark's protocol on a checkpoint, with a report. */
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary:
+    'evaluate a checkpoint on a benchmark: AP, FPR95, AUROC, closed/open mIoU, report with PR/ROC curves',
+  description: `Streams the dataset once (memory flat in dataset size with the default histogram
+accumulator) and writes metrics.json, report.md, pr.png and roc.png into --out.
+StreetHazards --split test evaluates t5 and t6 with cross-calibration (threshold at TPR 95% on
+one fold, open-mIoU on the other, weighted by image count). SMIYC adds component metrics.
+Ctrl-C saves the state in <out>.partial; the same command resumes.
+
+example:
+  densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards`,
+  flags: {
+    checkpoint: {
+      type: 'path',
+      required: true,
+      placeholder: 'run-dir',
+      description: 'run folder of `densehybrid train` (or a checkpoint folder)',
+    },
+    dataset: DATASET_FLAG,
+    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    split: {
+      type: 'string',
+      placeholder: 'split',
+      description: 'split to evaluate (default: the benchmark test split)',
+    },
+    out: {
+      type: 'path',
+      placeholder: 'dir',
+      description: 'report folder (default: <checkpoint>/eval-<dataset>-<split>)',
+    },
+    score: SCORE_FLAG,
+    protocol: {
+      type: 'string',
+      choices: ['pooled', 'per-image'],
+      description: "pooled pixels or per-image average (default: the benchmark's)",
+    },
+    fprRule: FPR_RULE_FLAG,
+    tpr: {
+      type: 'number',
+      default: 0.95,
+      min: 0,
+      max: 1,
+      description: 'target TPR of FPR95 and of calibration',
+    },
+    threshold: {
+      type: 'number',
+      description: 'open-set threshold (default: the calibrated one in the checkpoint)',
+    },
+    average: {
+      type: 'string',
+      choices: ['nanmean', 'sum-over-k'],
+      default: 'nanmean',
+      description: 'open-mIoU mean over the K known classes',
+    },
+    exact: {
+      type: 'boolean',
+      description:
+        'keep every score (exact, memory grows with the dataset) instead of float16 histograms',
+    },
+    limit: { type: 'integer', min: 1, description: 'only the first N images of each fold' },
+    fresh: {
+      type: 'boolean',
+      description: 'ignore the state of an interrupted run and start over',
+    },
+    labelKind: {
+      type: 'string',
+      choices: ['anomaly', 'open-set', 'semantic'],
+      default: 'anomaly',
+      description: 'folder adapter: what labels mean',
+    },
+    backend: BACKEND_FLAG,
+  },
+  async run(flags, ctx) {
+    const name = flags.dataset as DatasetName;
+    const bench = BENCHMARK_PROTOCOLS[name];
+    const split = flags.split ?? bench.evalSplit;
+    const t0 = performance.now();
+    const backend = await setupBackend(ctx, flags.backend);
+    const detector = await loadDetector(flags.checkpoint);
+    try {
+      const folds: { name: string; dataset: SegmentationDataset }[] = [];
+      for (const fold of splitFolds(name, split)) {
+        folds.push({
+          name: fold,
+          dataset: await openDataset(name, flags.root, fold, {
+            labelKind: flags.labelKind as 'anomaly' | 'open-set' | 'semantic',
+            numClasses: detector.numClasses,
+            classNames: detector.classNames,
+          }),
+        });
+      }
+      const out = flags.out ?? join(flags.checkpoint, `eval-${name}-${split}`);
+      const staged = await openStagedDir(out, { resume: !flags.fresh });
+      if (staged.resumed) ctx.log(`resuming the interrupted evaluation in ${staged.dir}`);
+      const scratch = join(staged.dir, '.eval-state');
+      const total = folds.reduce(
+        (s, f) => s + Math.min(f.dataset.size, flags.limit ?? Infinity),
+        0,
+      );
+      ctx.log(
+        `eval ${folds.map((f) => `${f.dataset.name} (${f.dataset.size})`).join(' + ')} with ${detector.dir}`,
+      );
+      const progress = ctx.progress({ label: 'eval', total });
+      let last = 0;
+      const protocol = (flags.protocol ?? bench.protocol) as AnomalyProtocol;
+      const fprRule = (flags.fprRule ?? bench.fprRule) as FprRule;
+      const stored = detector.meta.threshold;
+      const threshold =
+        flags.threshold ?? (stored && stored.score === flags.score ? stored.value : undefined);
+      const result = await evaluateFolds({
+        folds,
+        score: (image) => detector.score(image, flags.score as ScoreName),
+        numClasses: detector.numClasses,
+        protocol,
+        fprRule,
+        tpr: flags.tpr,
+        mode: flags.exact ? 'exact' : 'histogram',
+        ...(threshold !== undefined ? { threshold } : {}),
+        crossCalibrate:
+          folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
+        average: flags.average as OpenIoUAverage,
+        ...(bench.components
+          ? { components: name === 'smiyc-obstacle' ? SMIYC_OBSTACLE_TRACK : {} }
+          : {}),
+        scratchDir: scratch,
+        signal: ctx.signal,
+        onFrame: (done) => {
+          progress.tick(done - last);
+          last = done;
+        },
+        ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+      });
+      progress.done();
+      const reportCtx = {
+        checkpoint: detector.dir,
+        dataset: name,
+        split,
+        score: flags.score,
+        fprRule,
+        tpr: flags.tpr,
+        mode: flags.exact ? 'exact' : 'histogram (float16 bins)',
+        classNames: detector.classNames,
+        backend: backend.name,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      await writeEvaluationReport(staged.dir, result, reportCtx);
+      await rm(scratch, { recursive: true, force: true });
+      await staged.commit();
+      const a = result.anomaly;
+      const human = [`wrote ${out}/{metrics.json,report.md${a ? ',pr.png,roc.png' : ''}}`];
+      if (a)
+        human.push(
+          `AP ${pct(a.ap)}  FPR95 ${pct(a.fpr)}  AUROC ${pct(a.auroc)}  (${protocol}, ${fprRule}, ${result.frames} images)`,
+        );
+      if (result.closed) human.push(`closed mIoU ${pct(result.closed.mIoU)}`);
+      if (result.openSet)
+        human.push(
+          `open-mIoU ${pct(result.openSet.openMIoU)} (${result.openSet.thresholdSource})  anomaly IoU ${pct(result.openSet.anomalyIoU)}`,
+        );
+      if (result.components)
+        human.push(
+          `sIoU ${pct(result.components.sIoU)}  PPV ${pct(result.components.ppv)}  mean F1 ${pct(result.components.meanF1)}`,
+        );
+      for (const n of result.notes) human.push(`note: ${n}`);
+      ctx.debug(`throughput ${formatNumber(result.frames / reportCtx.seconds)} images/s`);
+      ctx.result({ out, ...metricsDocument(result, reportCtx) }, human);
+    } finally {
+      detector.dispose();
+    }
+  },
+});

@@ -1,0 +1,298 @@
+import { stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import {
+  LADDER_DENSENET_PRESETS,
+  disposeCheckpoint,
+  ladderDenseNet,
+  loadCheckpoint,
+  readSafetensors,
+  decodeSafetensor,
+  restoreVariables,
+} from '@densehybrid/backbones';
+import type { LadderDenseNetPreset } from '@densehybrid/backbones';
+import { createDenseHybridModel, datasetPosteriorHead, train } from '@densehybrid/core';
+import type { DenseHybridModel } from '@densehybrid/core';
+import { MEAN_COLORS } from '@densehybrid/data-mixing';
+import { DenseHybridError } from '@densehybrid/metrics-openiou';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../atomic.js';
+import { defineCommand } from '../command.js';
+import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
+import type { DatasetName } from '../datasets.js';
+import { formatNumber } from '../io.js';
+import { saveModel } from '../model.js';
+import { mixedContentBatches } from '../train-data.js';
+import { BACKEND_FLAG, DATASET_FLAG, setupBackend } from './common.js';
+
+async function exists(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined)) !== undefined;
+}
+
+async function initWeights(
+  model: DenseHybridModel,
+  path: string,
+  log: (l: string) => void,
+): Promise<void> {
+  if (extname(path) === '.safetensors') {
+    const file = await readSafetensors(path);
+    const tensors = new Map<string, tf.Tensor>();
+    try {
+      for (const [name, entry] of file.tensors)
+        tensors.set(name, tf.tensor(decodeSafetensor(entry), [...entry.shape]));
+      const r = restoreVariables(model.backbone.variables, tensors, {
+        allowMissing: true,
+        allowUnexpected: true,
+      });
+      if (r.restored === 0) {
+        throw new DenseHybridError(
+          'MODEL_LOAD',
+          `--init: expected backbone weights with this backbone's names in ${path}, got none that match (e.g. ${[...file.tensors.keys()].slice(0, 3).join(', ')})`,
+        );
+      }
+      log(
+        `init: ${r.restored} weights from ${path} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
+      );
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+    return;
+  }
+  const dir = (await exists(join(path, 'model', 'checkpoint.json'))) ? join(path, 'model') : path;
+  const ckpt = await loadCheckpoint(dir);
+  try {
+    const prefixed = [...ckpt.variables.keys()].some((k) => k.startsWith('backbone.'));
+    const r = prefixed
+      ? restoreVariables(model.variables, ckpt, { allowMissing: true, allowUnexpected: true })
+      : restoreVariables(model.backbone.variables, ckpt, {
+          allowMissing: true,
+          allowUnexpected: true,
+        });
+    if (r.restored === 0)
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `--init: expected weights matching the ${model.backbone.config.architecture} backbone in ${dir}, got none`,
+      );
+    log(
+      `init: ${r.restored} weights from ${dir} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
+    );
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+}
+
+/** `densehybrid train`: DenseHybrid training on a benchmark with pasted negatives. */
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train a backbone with the DenseHybrid head and loss on a benchmark, pasting negatives',
+  description: `Writes into --out (the run folder):
+  state.dhts     full training state every --checkpoint-every steps (weights, Adam, step)
+  model/         the final checkpoint eval, infer and calibrate read
+  run.json       the flags of this run
+Ctrl-C stops after the current step and saves the state; --resume continues bit-for-bit.
+
+example:
+  densehybrid train --dataset streethazards --root /data/sh --negatives ade20k \\
+    --negatives-root /data/ADEChallengeData2016 --backbone small --out runs/sh`,
+  flags: {
+    dataset: DATASET_FLAG,
+    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    split: {
+      type: 'string',
+      placeholder: 'split',
+      description: 'training split (default: the benchmark train split)',
+    },
+    negatives: {
+      type: 'string',
+      choices: ['ade20k', 'none'],
+      default: 'ade20k',
+      description: 'source of pasted negatives',
+    },
+    negativesRoot: {
+      type: 'path',
+      placeholder: 'dir',
+      description: 'ADE20k folder (ADEChallengeData2016); required with --negatives ade20k',
+    },
+    backbone: {
+      type: 'string',
+      choices: LADDER_DENSENET_PRESETS,
+      default: 'small',
+      placeholder: 'preset',
+      description: 'ladder-style DenseNet preset',
+    },
+    init: {
+      type: 'path',
+      placeholder: 'checkpoint|safetensors',
+      description:
+        'initial weights: a checkpoint folder or a .safetensors file in this backbone layout',
+    },
+    out: {
+      type: 'path',
+      required: true,
+      short: 'o',
+      placeholder: 'run-dir',
+      description: 'run folder',
+    },
+    resume: { type: 'boolean', description: 'continue the run in --out' },
+    steps: { type: 'integer', default: 1000, min: 1, description: 'optimisation steps' },
+    batchSize: { type: 'integer', default: 4, min: 1, description: 'images per step' },
+    cropSize: {
+      type: 'integer',
+      default: 512,
+      min: 16,
+      description: 'square crop side (paper: 768 for LDN)',
+    },
+    learningRate: {
+      type: 'number',
+      default: 1e-4,
+      min: 0,
+      description: 'head learning rate at step 0 (backbone ×0.25), cosine decay',
+    },
+    seed: {
+      type: 'integer',
+      default: 1,
+      min: 0,
+      description: 'seed of data order, augmentation and initialisation',
+    },
+    checkpointEvery: {
+      type: 'integer',
+      default: 100,
+      min: 1,
+      description: 'steps between training-state saves',
+    },
+    backend: BACKEND_FLAG,
+  },
+  async run(flags, ctx) {
+    const name = flags.dataset as DatasetName;
+    const bench = BENCHMARK_PROTOCOLS[name];
+    const split = flags.split ?? bench.trainSplit;
+    const statePath = join(flags.out, 'state.dhts');
+    if (!flags.resume && (await exists(statePath))) {
+      throw new DenseHybridError(
+        'IO',
+        `--out: expected a new run folder, got ${flags.out} with a training state; pass --resume to continue it or choose another --out`,
+      );
+    }
+    if (flags.resume && !(await exists(statePath))) {
+      throw new DenseHybridError(
+        'IO',
+        `--resume: expected ${statePath} from an earlier run, got nothing; drop --resume to start a new run`,
+      );
+    }
+    if (flags.negatives === 'ade20k' && flags.negativesRoot === undefined) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        '--negatives-root: expected the ADE20k folder with --negatives ade20k, got nothing (or pass --negatives none)',
+      );
+    }
+    const dataset = await openDataset(name, flags.root, split);
+    if (dataset.labelKind !== 'semantic' || dataset.numClasses < 1) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `train: expected a split with semantic labels (K classes), got ${dataset.name} (${dataset.labelKind})`,
+      );
+    }
+    const { ade20kNegatives } = await import('@densehybrid/data-mixing');
+    const negatives =
+      flags.negatives === 'ade20k'
+        ? await ade20kNegatives({ root: flags.negativesRoot as string })
+        : undefined;
+    const report = await setupBackend(ctx, flags.backend);
+    const runInfo = {
+      format: 'densehybrid/run',
+      version: 1,
+      dataset: name,
+      split,
+      root: flags.root,
+      negatives: flags.negatives,
+      negativesRoot: flags.negativesRoot ?? null,
+      backbone: flags.backbone,
+      init: flags.init ?? null,
+      steps: flags.steps,
+      batchSize: flags.batchSize,
+      cropSize: flags.cropSize,
+      learningRate: flags.learningRate,
+      seed: flags.seed,
+      backend: report.name,
+    };
+    await writeFileAtomic(join(flags.out, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
+    const backbone = ladderDenseNet({
+      preset: flags.backbone as LadderDenseNetPreset,
+      numClasses: dataset.numClasses,
+      seed: flags.seed,
+    });
+    const model = createDenseHybridModel({
+      backbone,
+      head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: flags.seed }),
+    });
+    try {
+      if (flags.init !== undefined && !flags.resume) await initWeights(model, flags.init, ctx.log);
+      const meanColor = (
+        name === 'streethazards' ? MEAN_COLORS.streetHazards : MEAN_COLORS.cityscapes
+      ) as readonly [number, number, number];
+      const progress = ctx.progress({
+        label: 'train',
+        total: flags.steps,
+        itemsPerStep: flags.batchSize,
+      });
+      let started = false;
+      const result = await train({
+        model,
+        data: mixedContentBatches({
+          dataset,
+          ...(negatives ? { negatives } : {}),
+          batchSize: flags.batchSize,
+          cropSize: flags.cropSize,
+          seed: flags.seed,
+          meanColor,
+          negativeSize: Math.max(8, Math.round(flags.cropSize / 2)),
+          steps: flags.steps,
+        }),
+        steps: flags.steps,
+        learningRate: flags.learningRate,
+        checkpointPath: statePath,
+        checkpointEvery: flags.checkpointEvery,
+        resume: flags.resume,
+        signal: ctx.signal,
+        meta: runInfo,
+        onProgress: (p) => {
+          if (!started) {
+            started = true;
+            if (p.step > 1) progress.tick(p.step - 1);
+          }
+          const info: Record<string, number> = {};
+          for (const [k, v] of Object.entries(p.loss)) info[k === 'total' ? 'loss' : k] = v;
+          progress.tick(1, info);
+        },
+      });
+      progress.done();
+      if (result.aborted) {
+        throw new DenseHybridError(
+          'INTERRUPTED',
+          `train: stopped at step ${result.step}/${flags.steps}; state saved in ${statePath}, continue with --resume`,
+        );
+      }
+      await saveModel(join(flags.out, 'model'), model, {
+        classNames: dataset.classNames,
+        dataset: name,
+        step: result.step,
+      });
+      const last = result.history.at(-1)?.loss ?? {};
+      ctx.result(
+        {
+          out: flags.out,
+          step: result.step,
+          startStep: result.startStep,
+          imagesPerSecond: result.imagesPerSecond,
+          seconds: result.seconds,
+          loss: last,
+        },
+        [
+          `trained ${result.step - result.startStep} steps (${formatNumber(result.imagesPerSecond)} images/s); final loss ${formatNumber(last['total'] ?? NaN)}`,
+          `checkpoint: ${join(flags.out, 'model')}  (next: densehybrid calibrate / eval --checkpoint ${flags.out})`,
+        ],
+      );
+    } finally {
+      model.dispose();
+    }
+  },
+});

@@ -1,0 +1,265 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  disposeCheckpoint,
+  ladderDenseNet,
+  loadCheckpoint,
+  restoreVariables,
+  saveCheckpoint,
+} from '@densehybrid/backbones';
+import type { LadderDenseNetOptions } from '@densehybrid/backbones';
+import {
+  createDenseHybridModel,
+  datasetPosteriorHead,
+  discriminativeScore,
+  entropyScore,
+  generativeScore,
+  hybridScore,
+  maxLogitScore,
+  maxSoftmaxScore,
+} from '@densehybrid/core';
+import type { DenseHybridModel } from '@densehybrid/core';
+import type { RgbImage } from '@densehybrid/data-mixing';
+import { DenseHybridError } from '@densehybrid/metrics-openiou';
+import type { FprRule } from '@densehybrid/metrics-openiou';
+import type { FrameScores } from './evaluate.js';
+
+/** Anomaly scores `--score` can select (all higher = more anomalous). */
+export const SCORE_NAMES = [
+  'hybrid',
+  'generative',
+  'discriminative',
+  'max-softmax',
+  'max-logit',
+  'entropy',
+] as const;
+/** One of {@link SCORE_NAMES}. */
+export type ScoreName = (typeof SCORE_NAMES)[number];
+
+/** The threshold `densehybrid calibrate` stores in a checkpoint's meta. */
+export interface StoredThreshold {
+  /** Pixels with `score >= value` are unknown. */
+  readonly value: number;
+  readonly score: ScoreName;
+  readonly tpr: number;
+  readonly tprReached: number;
+  readonly fpr: number;
+  readonly fprRule: FprRule;
+  /** e.g. `streethazards/validation (120 images)`. */
+  readonly calibratedOn: string;
+}
+
+/** What the CLI stores in a checkpoint's `meta`. */
+export interface ModelMeta {
+  readonly classNames: readonly string[];
+  /** The training dataset, e.g. `streethazards`. */
+  readonly dataset?: string;
+  /** Steps trained. */
+  readonly step?: number;
+  readonly threshold?: StoredThreshold;
+}
+
+/** The checkpoint `config` of a CLI model: backbone and head. */
+export interface ModelConfig {
+  readonly format: 'densehybrid/cli-model';
+  readonly backbone: Readonly<Record<string, unknown>> & { readonly architecture: string };
+  readonly head: { readonly channels: number };
+}
+
+/** Builds a backbone + posterior head from a {@link ModelConfig}. The caller disposes the model. */
+export function buildModel(config: ModelConfig): DenseHybridModel {
+  const { architecture, ...options } = config.backbone;
+  if (architecture !== 'ladderDenseNet') {
+    throw new DenseHybridError(
+      'MODEL_LOAD',
+      `buildModel: expected backbone architecture "ladderDenseNet", got ${JSON.stringify(architecture)}`,
+    );
+  }
+  const backbone = ladderDenseNet(options as LadderDenseNetOptions);
+  return createDenseHybridModel({
+    backbone,
+    head: datasetPosteriorHead({ channels: config.head.channels }),
+  });
+}
+
+/** The model config of a fresh LDN of `preset` with K classes. */
+export function modelConfigFor(model: DenseHybridModel): ModelConfig {
+  return {
+    format: 'densehybrid/cli-model',
+    backbone: model.backbone.config,
+    head: { channels: model.backbone.preLogitChannels },
+  };
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined))?.isFile() === true;
+}
+
+/**
+ * Resolves `--checkpoint`: a run folder (its `model/`) or a checkpoint folder itself.
+ * @throws DenseHybridError `MODEL_LOAD` naming the path when neither is there
+ */
+export async function resolveCheckpointDir(path: string): Promise<string> {
+  if (await isFile(join(path, 'model', 'checkpoint.json'))) return join(path, 'model');
+  if (await isFile(join(path, 'checkpoint.json'))) return path;
+  throw new DenseHybridError(
+    'MODEL_LOAD',
+    `--checkpoint: expected a run folder from \`densehybrid train\` (with model/checkpoint.json) or a checkpoint folder, got ${path}`,
+  );
+}
+
+/** A loaded model that scores images. */
+export interface Detector {
+  readonly model: DenseHybridModel;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly meta: ModelMeta;
+  readonly config: ModelConfig;
+  /** The checkpoint folder read. */
+  readonly dir: string;
+  /** Scores one image with `score` at its full size (plain arrays; no tensor survives). */
+  score(image: RgbImage, score?: ScoreName): Promise<FrameScores>;
+  dispose(): void;
+}
+
+/**
+ * Loads a checkpoint written by `densehybrid train`.
+ *
+ * @throws DenseHybridError `MODEL_LOAD` naming the checkpoint and what does not match
+ * @example
+ * ```ts
+ * const det = await loadDetector('runs/sh');
+ * const { scores, closed } = await det.score(image);
+ * det.dispose();
+ * ```
+ */
+export async function loadDetector(path: string): Promise<Detector> {
+  const dir = await resolveCheckpointDir(path);
+  const ckpt = await loadCheckpoint(dir);
+  let model: DenseHybridModel | undefined;
+  try {
+    const config = ckpt.config as unknown as ModelConfig;
+    if (
+      config.format !== 'densehybrid/cli-model' ||
+      typeof config.backbone !== 'object' ||
+      typeof config.head?.channels !== 'number'
+    ) {
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `--checkpoint: expected a densehybrid CLI model (config.format "densehybrid/cli-model") in ${dir}, got ${JSON.stringify(config.format ?? null)}`,
+      );
+    }
+    model = buildModel(config);
+    try {
+      restoreVariables(model.variables, ckpt.variables);
+    } catch (e) {
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `--checkpoint ${dir} does not match its architecture: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    const meta = ckpt.meta as unknown as ModelMeta;
+    const m = model;
+    let disposed = false;
+    const K = model.numClasses;
+    const classNames =
+      Array.isArray(meta.classNames) && meta.classNames.length === K
+        ? meta.classNames
+        : Array.from({ length: K }, (_, k) => `class ${k}`);
+    return {
+      model: m,
+      numClasses: K,
+      classNames,
+      meta,
+      config,
+      dir,
+      async score(image, score = 'hybrid') {
+        const out = tf.tidy(() => {
+          const x = tf.div(
+            tf.tensor4d(image.data, [1, image.height, image.width, 3], 'float32'),
+            255,
+          ) as tf.Tensor4D;
+          const { logits, posteriorLogits } = m.predict(x);
+          const s =
+            score === 'hybrid'
+              ? hybridScore(logits, posteriorLogits)
+              : score === 'generative'
+                ? generativeScore(logits)
+                : score === 'discriminative'
+                  ? discriminativeScore(posteriorLogits)
+                  : score === 'max-softmax'
+                    ? maxSoftmaxScore(logits)
+                    : score === 'max-logit'
+                      ? maxLogitScore(logits)
+                      : entropyScore(logits);
+          return { s, c: tf.cast(tf.argMax(logits, -1), 'int32') };
+        });
+        try {
+          const [scores, closed] = await Promise.all([
+            out.s.data() as Promise<Float32Array>,
+            out.c.data() as Promise<Int32Array>,
+          ]);
+          return {
+            width: image.width,
+            height: image.height,
+            scores,
+            closed: Uint8Array.from(closed),
+          };
+        } finally {
+          out.s.dispose();
+          out.c.dispose();
+        }
+      },
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        m.dispose();
+      },
+    };
+  } catch (e) {
+    model?.dispose();
+    throw e;
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+}
+
+/**
+ * Saves a model as a checkpoint folder (atomic replace) with the CLI's config and meta.
+ */
+export async function saveModel(
+  dir: string,
+  model: DenseHybridModel,
+  meta: ModelMeta,
+): Promise<void> {
+  await saveCheckpoint(dir, {
+    config: modelConfigFor(model) as unknown as Record<string, unknown>,
+    variables: model.variables,
+    meta: meta as unknown as Record<string, unknown>,
+  });
+}
+
+/**
+ * Rewrites a checkpoint's meta (e.g. a calibrated threshold), keeping its weights; atomic.
+ * @throws DenseHybridError `MODEL_LOAD` / `IO`
+ */
+export async function updateModelMeta(
+  path: string,
+  update: (meta: ModelMeta) => ModelMeta,
+): Promise<string> {
+  const dir = await resolveCheckpointDir(path);
+  const ckpt = await loadCheckpoint(dir);
+  try {
+    await saveCheckpoint(dir, {
+      config: ckpt.config,
+      variables: ckpt.variables,
+      ...(ckpt.optimizer ? { optimizer: ckpt.optimizer } : {}),
+      meta: update(ckpt.meta as unknown as ModelMeta) as unknown as Record<string, unknown>,
+    });
+  } finally {
+    disposeCheckpoint(ckpt);
+  }
+  return dir;
+}

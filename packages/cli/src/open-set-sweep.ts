@@ -1,0 +1,178 @@
+import { DenseHybridError } from '@densehybrid/metrics-openiou';
+import type { OpenIoUJSON } from '@densehybrid/metrics-openiou';
+import { float16Bits } from './render/npy.js';
+
+const BINS = 65536;
+
+/** Orders float16 values: key(a) < key(b) ⇔ a < b (NaN excluded). */
+export function float16OrderKey(value: number): number {
+  const bits = float16Bits(value);
+  return bits & 0x8000 ? 0x7fff - (bits & 0x7fff) : 0x8000 + bits;
+}
+
+/** JSON form of {@link OpenSetSweep}. */
+export interface OpenSetSweepJSON {
+  readonly format: 'densehybrid/open-set-sweep';
+  readonly version: 1;
+  readonly numClasses: number;
+  readonly ignoreLabel: number;
+  readonly frames: number;
+  /** `[gt*K + closed, key, count, key, count, …]` per non-empty (gt, closed) pair. */
+  readonly pairs: readonly (readonly number[])[];
+}
+
+/**
+ * Fixed-memory state from which the open-set confusion matrix at **any** threshold follows:
+ * per (ground truth g ∈ 0..K, closed prediction c ∈ 0..K−1) a histogram of the pixel scores over
+ * float16 values. A pixel is predicted unknown (K) when `score >= threshold`, else c — the same
+ * convention as `openSetPrediction`; scores are rounded to float16 as the metrics' histogram
+ * mode does, so a threshold calibrated there splits the pixels exactly. Memory grows with the
+ * number of (g, c) pairs seen (512 KiB each), never with the number of pixels.
+ *
+ * This is what the StreetHazards protocol needs in one pass over the data: calibrate on fold t6,
+ * apply to fold t5 (and swap) without scoring any image twice.
+ */
+export class OpenSetSweep {
+  readonly numClasses: number;
+  readonly ignoreLabel: number;
+  private readonly pairs = new Map<number, Float64Array>();
+  private frameCount = 0;
+
+  constructor(numClasses: number, ignoreLabel = 255) {
+    if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 254) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `OpenSetSweep: expected numClasses in 1..254, got ${numClasses}`,
+      );
+    }
+    this.numClasses = numClasses;
+    this.ignoreLabel = ignoreLabel;
+  }
+
+  get frames(): number {
+    return this.frameCount;
+  }
+
+  /**
+   * Adds one frame: ground truth (0..K, ignore), closed prediction (0..K−1) and scores.
+   * @throws DenseHybridError `SHAPE_MISMATCH`, `INVALID_INPUT` for labels out of range
+   */
+  add(gt: ArrayLike<number>, closed: ArrayLike<number>, scores: ArrayLike<number>): this {
+    const K = this.numClasses;
+    if (gt.length !== closed.length || gt.length !== scores.length) {
+      throw new DenseHybridError(
+        'SHAPE_MISMATCH',
+        `OpenSetSweep.add: expected gt, closed and scores of equal length, got ${gt.length}, ${closed.length}, ${scores.length}`,
+      );
+    }
+    for (let i = 0; i < gt.length; i++) {
+      const g = gt[i] as number;
+      if (g === this.ignoreLabel) continue;
+      const c = closed[i] as number;
+      if (!(g >= 0 && g <= K) || !(c >= 0 && c < K)) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `OpenSetSweep.add: expected gt in 0..${K} or ${this.ignoreLabel} and closed in 0..${K - 1}, got gt ${g}, closed ${c} at pixel ${i}`,
+        );
+      }
+      const id = g * K + c;
+      let h = this.pairs.get(id);
+      if (!h) {
+        h = new Float64Array(BINS);
+        this.pairs.set(id, h);
+      }
+      const key = float16OrderKey(scores[i] as number);
+      h[key] = (h[key] as number) + 1;
+    }
+    this.frameCount++;
+    return this;
+  }
+
+  /** Adds another sweep's counts. */
+  merge(other: OpenSetSweep): this {
+    if (other.numClasses !== this.numClasses) {
+      throw new DenseHybridError(
+        'SHAPE_MISMATCH',
+        `OpenSetSweep.merge: expected numClasses ${this.numClasses}, got ${other.numClasses}`,
+      );
+    }
+    for (const [id, h] of other.pairs) {
+      const mine = this.pairs.get(id);
+      if (!mine) this.pairs.set(id, Float64Array.from(h));
+      else for (let k = 0; k < BINS; k++) mine[k] = (mine[k] as number) + (h[k] as number);
+    }
+    this.frameCount += other.frameCount;
+    return this;
+  }
+
+  /**
+   * The state of an `OpenIoU` accumulator that had seen these frames with the open-set
+   * prediction at `threshold` (and the closed prediction): feed it to `OpenIoU.fromJSON`.
+   */
+  openIoUStateAt(threshold: number): OpenIoUJSON {
+    const K = this.numClasses;
+    const n = K + 1;
+    const confusion = new Array<number>(n * n).fill(0);
+    const closedConfusion = new Array<number>(K * K).fill(0);
+    const tKey = float16OrderKey(threshold);
+    for (const [id, h] of this.pairs) {
+      const g = Math.floor(id / K);
+      const c = id % K;
+      let below = 0;
+      let total = 0;
+      for (let k = 0; k < BINS; k++) {
+        const v = h[k] as number;
+        if (v === 0) continue;
+        total += v;
+        if (k < tKey) below += v;
+      }
+      confusion[g * n + c] = (confusion[g * n + c] as number) + below;
+      confusion[g * n + K] = (confusion[g * n + K] as number) + (total - below);
+      if (g < K) closedConfusion[g * K + c] = (closedConfusion[g * K + c] as number) + total;
+    }
+    return {
+      format: 'densehybrid/open-iou',
+      version: 1,
+      numClasses: K,
+      ignoreLabel: this.ignoreLabel,
+      frames: this.frameCount,
+      closedFrames: this.frameCount,
+      confusion,
+      closedConfusion,
+    };
+  }
+
+  toJSON(): OpenSetSweepJSON {
+    const pairs: number[][] = [];
+    for (const [id, h] of this.pairs) {
+      const row = [id];
+      for (let k = 0; k < BINS; k++) if (h[k]) row.push(k, h[k] as number);
+      pairs.push(row);
+    }
+    return {
+      format: 'densehybrid/open-set-sweep',
+      version: 1,
+      numClasses: this.numClasses,
+      ignoreLabel: this.ignoreLabel,
+      frames: this.frameCount,
+      pairs,
+    };
+  }
+
+  static fromJSON(json: OpenSetSweepJSON): OpenSetSweep {
+    if (json?.format !== 'densehybrid/open-set-sweep' || json.version !== 1) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `OpenSetSweep.fromJSON: expected format densehybrid/open-set-sweep v1, got ${String(json?.format)}`,
+      );
+    }
+    const s = new OpenSetSweep(json.numClasses, json.ignoreLabel);
+    for (const row of json.pairs) {
+      const h = new Float64Array(BINS);
+      for (let i = 1; i + 1 < row.length; i += 2) h[row[i] as number] = row[i + 1] as number;
+      s.pairs.set(row[0] as number, h);
+    }
+    s.frameCount = json.frames;
+    return s;
+  }
+}

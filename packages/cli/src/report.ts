@@ -1,0 +1,194 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import type { EvaluationResult } from './evaluate.js';
+import { plotCurves } from './render/plot.js';
+import { writePng } from './render/png.js';
+
+/** Context shown at the top of an evaluation report. */
+export interface ReportContext {
+  readonly checkpoint: string;
+  readonly dataset: string;
+  readonly split: string;
+  readonly score: string;
+  readonly fprRule: string;
+  readonly tpr: number;
+  readonly mode: string;
+  readonly classNames: readonly string[];
+  readonly backend: string;
+  readonly seconds: number;
+}
+
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
+
+/** The files {@link writeEvaluationReport} writes. */
+export const REPORT_FILES = ['metrics.json', 'report.md', 'pr.png', 'roc.png'] as const;
+
+/** The `metrics.json` document. */
+export function metricsDocument(
+  result: EvaluationResult,
+  ctx: ReportContext,
+): Record<string, unknown> {
+  return {
+    format: 'densehybrid/eval',
+    version: 1,
+    context: ctx,
+    frames: result.frames,
+    protocol: result.protocol,
+    anomaly: result.anomaly,
+    perFoldAnomaly: result.perFoldAnomaly,
+    closed: result.closed,
+    openSet: result.openSet
+      ? {
+          thresholdSource: result.openSet.thresholdSource,
+          openMIoU: result.openSet.openMIoU,
+          anomalyIoU: result.openSet.anomalyIoU,
+          folds: result.openSet.folds.map((f) => ({
+            name: f.name,
+            frames: f.frames,
+            threshold: f.threshold,
+            calibratedOn: f.calibratedOn,
+            openMIoU: f.result.openMIoU,
+            anomalyIoU: f.result.anomalyIoU,
+            iou: f.result.iou,
+            confusion: f.result.confusion,
+          })),
+        }
+      : null,
+    components: result.components,
+    notes: result.notes,
+  };
+}
+
+/** The human report in Markdown. */
+export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
+  const L: string[] = [];
+  L.push(`# DenseHybrid evaluation: ${ctx.dataset} (${ctx.split})`, '');
+  L.push(`- checkpoint: \`${ctx.checkpoint}\``);
+  L.push(
+    `- score: ${ctx.score}; backend: ${ctx.backend}; ${result.frames} images in ${ctx.seconds.toFixed(1)} s`,
+  );
+  L.push(
+    `- protocol: ${result.protocol}; FPR at TPR ${ctx.tpr} with rule \`${ctx.fprRule}\`; accumulator: ${ctx.mode}`,
+    '',
+  );
+  if (result.anomaly) {
+    const a = result.anomaly;
+    L.push(
+      '## Anomaly detection',
+      '',
+      '| | AP | FPR95 | AUROC | best F1 |',
+      '|---|---:|---:|---:|---:|',
+    );
+    L.push(`| **all** | ${pct(a.ap)} | ${pct(a.fpr)} | ${pct(a.auroc)} | ${pct(a.bestF1)} |`);
+    for (const f of result.perFoldAnomaly)
+      if (result.perFoldAnomaly.length > 1)
+        L.push(
+          `| ${f.name} | ${pct(f.result.ap)} | ${pct(f.result.fpr)} | ${pct(f.result.auroc)} | ${pct(f.result.bestF1)} |`,
+        );
+    L.push('');
+    L.push(`${a.positives} anomaly, ${a.negatives} inlier, ${a.ignored} ignored pixels.`);
+    if (result.protocol === 'per-image') {
+      L.push(
+        `Per-image protocol: averaged over ${a.framesUsed} images; ${a.framesWithoutAnomaly} without anomaly pixels and ${a.framesWithoutInlier} without inlier pixels were skipped (not counted as 0).`,
+      );
+    }
+    L.push('', '![PR curve](pr.png) ![ROC curve](roc.png)', '');
+  }
+  if (result.closed || result.openSet) {
+    L.push('## Segmentation', '', '| metric | value |', '|---|---:|');
+    if (result.closed)
+      L.push(`| closed mIoU (K classes, anomaly pixels ignored) | ${pct(result.closed.mIoU)} |`);
+    if (result.openSet) {
+      L.push(`| open-mIoU (${result.openSet.thresholdSource}) | ${pct(result.openSet.openMIoU)} |`);
+      L.push(`| anomaly IoU | ${pct(result.openSet.anomalyIoU)} |`);
+    }
+    L.push('');
+    if (result.openSet) {
+      for (const f of result.openSet.folds) {
+        L.push(
+          `- ${f.name}: threshold ${f.threshold.toPrecision(5)}${f.calibratedOn ? ` (calibrated on ${f.calibratedOn} at TPR ${ctx.tpr})` : ''}, open-mIoU ${pct(f.result.openMIoU)}, ${f.frames} images`,
+        );
+      }
+      L.push('');
+    }
+    const first = result.openSet?.folds[0]?.result.iou;
+    if (result.closed) {
+      L.push(
+        '| class | closed IoU |' + (first ? ' open IoU (first fold) |' : ''),
+        '|---|---:|' + (first ? '---:|' : ''),
+      );
+      result.closed.iou.forEach((v, k) =>
+        L.push(`| ${ctx.classNames[k] ?? k} | ${pct(v)} |` + (first ? ` ${pct(first[k])} |` : '')),
+      );
+      if (first) L.push(`| unknown | — | ${pct(first[ctx.classNames.length])} |`);
+      L.push('');
+    }
+  }
+  if (result.components) {
+    const c = result.components;
+    L.push(
+      '## Component metrics (SMIYC)',
+      '',
+      '| sIoU | PPV | mean F1 |',
+      '|---:|---:|---:|',
+      `| ${pct(c.sIoU)} | ${pct(c.ppv)} | ${pct(c.meanF1)} |`,
+      '',
+    );
+    L.push(
+      `At threshold ${c.threshold.toPrecision(5)} (best pixel F1); ${c.gtComponents} ground-truth and ${c.predComponents} predicted components.`,
+      '',
+    );
+  }
+  if (result.notes.length) {
+    L.push('## Notes', '', ...result.notes.map((n) => `- ${n}`), '');
+  }
+  return L.join('\n');
+}
+
+/**
+ * Writes `metrics.json`, `report.md`, `pr.png` and `roc.png` into `dir` (each atomically).
+ */
+export async function writeEvaluationReport(
+  dir: string,
+  result: EvaluationResult,
+  ctx: ReportContext,
+): Promise<string[]> {
+  const written: string[] = [];
+  await writeFileAtomic(
+    join(dir, 'metrics.json'),
+    `${JSON.stringify(metricsDocument(result, ctx), null, 2)}\n`,
+  );
+  written.push('metrics.json');
+  await writeFileAtomic(join(dir, 'report.md'), reportMarkdown(result, ctx));
+  written.push('report.md');
+  if (result.curves && result.anomaly) {
+    const { pr, roc } = result.curves;
+    await writePng(
+      join(dir, 'pr.png'),
+      plotCurves(
+        [{ x: pr.recall, y: pr.precision, label: `${ctx.score} AP ${pct(result.anomaly.ap)}` }],
+        {
+          title: `PR ${ctx.dataset}`,
+          xLabel: 'recall',
+          yLabel: 'precision',
+          steps: true,
+        },
+      ).image,
+    );
+    await writePng(
+      join(dir, 'roc.png'),
+      plotCurves(
+        [{ x: roc.fpr, y: roc.tpr, label: `${ctx.score} AUROC ${pct(result.anomaly.auroc)}` }],
+        {
+          title: `ROC ${ctx.dataset}`,
+          xLabel: 'FPR',
+          yLabel: 'TPR',
+          diagonal: true,
+        },
+      ).image,
+    );
+    written.push('pr.png', 'roc.png');
+  }
+  return written;
+}
