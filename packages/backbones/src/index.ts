@@ -55,3 +55,11 @@ export type {
   SafetensorsFile,
   SafetensorsTensorInput,
 } from './safetensors.js';
+
+export { deeplabV3Plus, DEFAULT_DEEPLAB_V3_PLUS_OPTIONS, RESNET_ENCODERS } from './deeplab.js';
+export type {
+  DeepLabV3Plus,
+  DeepLabV3PlusOptions,
+  DeepLabV3PlusConfig,
+  ResNetEncoder,
+} from './deeplab.js';

@@ -7,6 +7,7 @@ import {
   checkImages,
   checkInt,
   checkIntList,
+  checkRange,
   roundHalfEven,
   type BatchNormParams,
   type ConvParams,
@@ -211,17 +212,9 @@ function resolveConfig(options: LadderDenseNetOptions): LadderDenseNetConfig {
       `${FN}: expected sppSize divisible by the number of SPP grids (${config.sppGrids.length}), got ${config.sppSize}`,
     );
   }
-  const inUnit = (name: string, v: number, lo: number, hi: number): void => {
-    if (typeof v !== 'number' || !(v > lo && v <= hi)) {
-      throw new DenseHybridError(
-        'INVALID_OPTION',
-        `${FN}: expected ${name} in (${lo}, ${hi}], got ${describeValue(v)}`,
-      );
-    }
-  };
-  inUnit('compression', config.compression, 0, 1);
-  inUnit('batchNormMomentum', config.batchNormMomentum, 0, 1);
-  inUnit('batchNormEpsilon', config.batchNormEpsilon, 0, 1);
+  checkRange(FN, 'compression', config.compression, 0, 1);
+  checkRange(FN, 'batchNormMomentum', config.batchNormMomentum, 0, 1);
+  checkRange(FN, 'batchNormEpsilon', config.batchNormEpsilon, 0, 1);
   return config;
 }
 

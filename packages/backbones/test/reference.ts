@@ -183,3 +183,26 @@ export function resizeBilinear(x: Img, oh: number, ow: number): Img {
   }
   return y;
 }
+
+/** PyTorch F.interpolate(mode='bilinear', align_corners=True). */
+export function resizeAlignCorners(x: Img, oh: number, ow: number): Img {
+  const y = img(oh, ow, x.c);
+  const src = (d: number, inSize: number, outSize: number): [number, number, number] => {
+    const s = outSize > 1 ? (d * (inSize - 1)) / (outSize - 1) : 0;
+    const i0 = Math.floor(s);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    return [i0, i1, s - i0];
+  };
+  for (let i = 0; i < oh; i++) {
+    const [a0, a1, la] = src(i, x.h, oh);
+    for (let j = 0; j < ow; j++) {
+      const [b0, b1, lb] = src(j, x.w, ow);
+      for (let c = 0; c < x.c; c++) {
+        const top = at(x, a0, b0, c) * (1 - lb) + at(x, a0, b1, c) * lb;
+        const bottom = at(x, a1, b0, c) * (1 - lb) + at(x, a1, b1, c) * lb;
+        y.data[(i * ow + j) * x.c + c] = top * (1 - la) + bottom * la;
+      }
+    }
+  }
+  return y;
+}
