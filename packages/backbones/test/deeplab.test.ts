@@ -45,7 +45,7 @@ function referenceDeepLab(
     );
   const mean = [0.485, 0.456, 0.406];
   const std = [0.229, 0.224, 0.225];
-  let x = { ...input, data: input.data.map((v, i) => (v - mean[i % 3]!) / std[i % 3]!) };
+  let x: ref.Img = { ...input, data: input.data.map((v, i) => (v - mean[i % 3]!) / std[i % 3]!) };
   x = ref.maxPool(ref.relu(bn(conv(x, 'conv1', 2), 'bn1')), 3, 2, 1);
   const bottleneck = cfg.encoder === 'resnet50';
   const depths = bottleneck ? [3, 4, 6, 3] : [2, 2, 2, 2];
