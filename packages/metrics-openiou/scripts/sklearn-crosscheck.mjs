@@ -29,14 +29,14 @@ print(json.dumps(out))
 const dir = mkdtempSync(join(tmpdir(), 'dh-sk-'));
 const cases = [];
 let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 for (let k = 0; k < 40; k++) {
   const n = 200 + Math.floor(rand() * 20000);
   const levels = [3, 10, 50, 1000, 1e9][k % 5]; // heavy ties … none
   const s = new Float32Array(n);
   const y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    y[i] = rand() < 0.1 + 0.3 * (k % 3) / 2 ? 1 : 0;
+    y[i] = rand() < 0.1 + (0.3 * (k % 3)) / 2 ? 1 : 0;
     s[i] = Math.floor((rand() + 0.3 * y[i]) * levels) / levels;
   }
   y[0] = 1;
@@ -46,7 +46,9 @@ for (let k = 0; k < 40; k++) {
   cases.push({ s, y });
 }
 const env = { ...process.env, PATH: execFileSync('getconf', ['PATH']).toString().trim() };
-const ref = JSON.parse(execFileSync('python3', ['-c', PY, dir, String(cases.length)], { env }).toString());
+const ref = JSON.parse(
+  execFileSync('python3', ['-c', PY, dir, String(cases.length)], { env }).toString(),
+);
 rmSync(dir, { recursive: true });
 const max = { ap: 0, auroc: 0, 'at-least': 0, above: 0, nearest: 0 };
 cases.forEach(({ s, y }, k) => {
@@ -56,7 +58,10 @@ cases.forEach(({ s, y }, k) => {
   max.auroc = Math.max(max.auroc, Math.abs(r.auroc - auc));
   max['at-least'] = Math.max(max['at-least'], Math.abs(r.fpr - atleast));
   max.above = Math.max(max.above, Math.abs(anomalyMetrics(s, y, { fprRule: 'above' }).fpr - above));
-  max.nearest = Math.max(max.nearest, Math.abs(anomalyMetrics(s, y, { fprRule: 'nearest' }).fpr - nearest));
+  max.nearest = Math.max(
+    max.nearest,
+    Math.abs(anomalyMetrics(s, y, { fprRule: 'nearest' }).fpr - nearest),
+  );
 });
 console.log(`${cases.length} random cases (3…1e9 score levels), max |ours − reference|:`);
 console.log(JSON.stringify(max));

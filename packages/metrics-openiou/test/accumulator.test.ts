@@ -67,7 +67,10 @@ describe('AnomalyMetricsAccumulator', () => {
 
   it('per-image: mean over frames with anomalies, skipped frames counted, never scored 0', () => {
     const fs = frames(2, 4, 200, 5);
-    const noAnomaly = { scores: new Float32Array([0.1, 0.2, 0.3]), labels: new Uint8Array([0, 0, 255]) };
+    const noAnomaly = {
+      scores: new Float32Array([0.1, 0.2, 0.3]),
+      labels: new Uint8Array([0, 0, 255]),
+    };
     const noInlier = { scores: new Float32Array([0.1, 0.2]), labels: new Uint8Array([1, 1]) };
     for (const mode of ['exact', 'histogram'] as const) {
       const acc = new AnomalyMetricsAccumulator({ mode });
@@ -76,7 +79,8 @@ describe('AnomalyMetricsAccumulator', () => {
       acc.add(noInlier.scores, noInlier.labels);
       const r = acc.compute({ protocol: 'per-image' });
       const refs = fs.map((f) => bruteForce(f.scores, f.labels));
-      const mean = (k: 'ap' | 'auroc' | 'atLeast') => refs.reduce((s, x) => s + x[k], 0) / refs.length;
+      const mean = (k: 'ap' | 'auroc' | 'atLeast') =>
+        refs.reduce((s, x) => s + x[k], 0) / refs.length;
       expect(r.ap).toBeCloseTo(mean('ap'), 12);
       expect(r.auroc).toBeCloseTo(mean('auroc'), 12);
       expect(r.fpr).toBeCloseTo(mean('atLeast'), 12);
@@ -118,12 +122,15 @@ describe('AnomalyMetricsAccumulator', () => {
       expect(pb.auroc).toBeCloseTo(pa.auroc, 12);
       expect(pb.fpr).toBeCloseTo(pa.fpr, 12);
       // the histogram threshold is the lower edge of its float16 bin: same selection
-      const sel = (t: number) => q.reduce((c, v, i) => c + (v >= t && labels[i] !== 255 ? 1 : 0), 0);
+      const sel = (t: number) =>
+        q.reduce((c, v, i) => c + (v >= t && labels[i] !== 255 ? 1 : 0), 0);
       expect(sel(b.threshold as number)).toBe(sel(a.threshold as number));
     }
     // the curve points agree too
     const ex = new AnomalyMetricsAccumulator().add(q, labels).curves({ maxPoints: 100 });
-    const hi = new AnomalyMetricsAccumulator({ mode: 'histogram' }).add(q, labels).curves({ maxPoints: 100 });
+    const hi = new AnomalyMetricsAccumulator({ mode: 'histogram' })
+      .add(q, labels)
+      .curves({ maxPoints: 100 });
     expect(hi.roc.fpr).toEqual(ex.roc.fpr);
     expect(hi.pr.precision).toEqual(ex.pr.precision);
   });
@@ -162,7 +169,9 @@ describe('AnomalyMetricsAccumulator', () => {
       expect(ra.frames).toBe(rAll.frames);
       const restored = AnomalyMetricsAccumulator.fromJSON(JSON.stringify(a));
       expect(restored.compute()).toEqual(ra);
-      expect(restored.compute({ protocol: 'per-image' })).toEqual(a.compute({ protocol: 'per-image' }));
+      expect(restored.compute({ protocol: 'per-image' })).toEqual(
+        a.compute({ protocol: 'per-image' }),
+      );
       // and keeps accumulating
       restored.add(fs[0]!.scores, fs[0]!.labels);
       a.add(fs[0]!.scores, fs[0]!.labels);
@@ -187,29 +196,69 @@ describe('AnomalyMetricsAccumulator errors', () => {
       const acc = new AnomalyMetricsAccumulator({ mode });
       acc.add(new Float32Array([0.1, 0.9]), new Uint8Array([0, 1]));
       const before = JSON.stringify(acc);
-      expectError(() => acc.add(new Float32Array(3), new Uint8Array(2)), 'SHAPE_MISMATCH', /^AnomalyMetricsAccumulator\.add: expected labels to have the length of scores \(3\), got length 2/);
-      expectError(() => acc.add(new Float32Array([0.5, NaN]), new Uint8Array([0, 1])), 'NON_FINITE', /got NaN at index 1/);
-      expectError(() => acc.add(new Float32Array([0.5, Infinity]), new Uint8Array([0, 255])), 'NON_FINITE', /got Infinity at index 1/);
-      expectError(() => acc.add([0.5, -Infinity], [0, 1]), 'NON_FINITE', /got -Infinity at index 1/);
-      expectError(() => acc.add(new Float32Array([0.5, 0.2]), new Uint8Array([0, 3])), 'INVALID_INPUT', /got 3 at index 1/);
+      expectError(
+        () => acc.add(new Float32Array(3), new Uint8Array(2)),
+        'SHAPE_MISMATCH',
+        /^AnomalyMetricsAccumulator\.add: expected labels to have the length of scores \(3\), got length 2/,
+      );
+      expectError(
+        () => acc.add(new Float32Array([0.5, NaN]), new Uint8Array([0, 1])),
+        'NON_FINITE',
+        /got NaN at index 1/,
+      );
+      expectError(
+        () => acc.add(new Float32Array([0.5, Infinity]), new Uint8Array([0, 255])),
+        'NON_FINITE',
+        /got Infinity at index 1/,
+      );
+      expectError(
+        () => acc.add([0.5, -Infinity], [0, 1]),
+        'NON_FINITE',
+        /got -Infinity at index 1/,
+      );
+      expectError(
+        () => acc.add(new Float32Array([0.5, 0.2]), new Uint8Array([0, 3])),
+        'INVALID_INPUT',
+        /got 3 at index 1/,
+      );
       expect(JSON.stringify(acc)).toBe(before);
     });
   }
 
   it('empty sets, per-image without perImage, bad options, bad JSON', () => {
     const acc = new AnomalyMetricsAccumulator({ mode: 'histogram' });
-    expectError(() => acc.compute(), 'EMPTY_SET', /^AnomalyMetricsAccumulator\.compute: expected at least one anomaly/);
+    expectError(
+      () => acc.compute(),
+      'EMPTY_SET',
+      /^AnomalyMetricsAccumulator\.compute: expected at least one anomaly/,
+    );
     acc.add([0.1, 0.2], [0, 0]);
     expectError(() => acc.compute({ protocol: 'per-image' }), 'EMPTY_SET', /1 without anomaly/);
     expectError(() => acc.curves(), 'EMPTY_SET', /got 0 anomaly and 2 inlier/);
     const np = new AnomalyMetricsAccumulator({ perImage: false }).add([0.1, 0.2], [0, 1]);
     expectError(() => np.compute({ protocol: 'per-image' }), 'INVALID_OPTION', /perImage: true/);
     expectError(() => np.compute({ protocol: 'mean' as never }), 'INVALID_OPTION', /protocol/);
-    expectError(() => new AnomalyMetricsAccumulator({ mode: 'fast' as never }), 'INVALID_OPTION', /mode to be one of "exact", "histogram", got "fast"/);
-    expectError(() => new AnomalyMetricsAccumulator({ perImage: 1 as never }), 'INVALID_OPTION', /perImage/);
-    expectError(() => acc.merge(np), 'INVALID_INPUT', /^AnomalyMetricsAccumulator\.merge: expected an accumulator with options/);
+    expectError(
+      () => new AnomalyMetricsAccumulator({ mode: 'fast' as never }),
+      'INVALID_OPTION',
+      /mode to be one of "exact", "histogram", got "fast"/,
+    );
+    expectError(
+      () => new AnomalyMetricsAccumulator({ perImage: 1 as never }),
+      'INVALID_OPTION',
+      /perImage/,
+    );
+    expectError(
+      () => acc.merge(np),
+      'INVALID_INPUT',
+      /^AnomalyMetricsAccumulator\.merge: expected an accumulator with options/,
+    );
     expectError(() => AnomalyMetricsAccumulator.fromJSON('{'), 'INVALID_INPUT', /invalid JSON/);
-    expectError(() => AnomalyMetricsAccumulator.fromJSON('{"format":"x"}'), 'INVALID_INPUT', /format/);
+    expectError(
+      () => AnomalyMetricsAccumulator.fromJSON('{"format":"x"}'),
+      'INVALID_INPUT',
+      /format/,
+    );
     const j = JSON.parse(JSON.stringify(acc));
     j.histogram[0] = 70000;
     expectError(() => AnomalyMetricsAccumulator.fromJSON(j), 'INVALID_INPUT', /histogram keys/);

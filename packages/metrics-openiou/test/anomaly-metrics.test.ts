@@ -79,7 +79,11 @@ describe('anomalyMetrics against O(n²) definitions', () => {
     const r = anomalyMetrics([0.1, 0.9, 0.5, 0.7], [0, 1, 7, 7], { ignoreLabels: [7] });
     expect(r.ignored).toBe(2);
     expect(r.auroc).toBe(1);
-    expectError(() => anomalyMetrics([0.1, 0.9, 0.5], [0, 1, 255], { ignoreLabels: [7] }), 'INVALID_INPUT', /255 at index 2/);
+    expectError(
+      () => anomalyMetrics([0.1, 0.9, 0.5], [0, 1, 255], { ignoreLabels: [7] }),
+      'INVALID_INPUT',
+      /255 at index 2/,
+    );
   });
 });
 
@@ -118,7 +122,11 @@ describe('anomalyCurves', () => {
   });
 
   it('rejects a bad maxPoints', () => {
-    expectError(() => anomalyCurves([0, 1], [0, 1], { maxPoints: 2 }), 'INVALID_OPTION', /maxPoints/);
+    expectError(
+      () => anomalyCurves([0, 1], [0, 1], { maxPoints: 2 }),
+      'INVALID_OPTION',
+      /maxPoints/,
+    );
   });
 });
 
@@ -126,25 +134,69 @@ describe('anomalyMetrics errors', () => {
   const s = new Float32Array([0.1, 0.2, 0.3]);
   const y = new Uint8Array([0, 1, 0]);
   it('length mismatch', () => {
-    expectError(() => anomalyMetrics(s, new Uint8Array(2)), 'SHAPE_MISMATCH', /^anomalyMetrics: expected labels to have the length of scores \(3\), got length 2/);
+    expectError(
+      () => anomalyMetrics(s, new Uint8Array(2)),
+      'SHAPE_MISMATCH',
+      /^anomalyMetrics: expected labels to have the length of scores \(3\), got length 2/,
+    );
   });
   it('NaN and Infinity scores', () => {
-    expectError(() => anomalyMetrics(new Float32Array([0.1, NaN, 0]), y), 'NON_FINITE', /expected finite scores, got NaN at index 1/);
-    expectError(() => anomalyMetrics([0.1, 0, -Infinity], y), 'NON_FINITE', /got -Infinity at index 2/);
+    expectError(
+      () => anomalyMetrics(new Float32Array([0.1, NaN, 0]), y),
+      'NON_FINITE',
+      /expected finite scores, got NaN at index 1/,
+    );
+    expectError(
+      () => anomalyMetrics([0.1, 0, -Infinity], y),
+      'NON_FINITE',
+      /got -Infinity at index 2/,
+    );
   });
   it('bad labels', () => {
-    expectError(() => anomalyMetrics(s, [0, 2, 1]), 'INVALID_INPUT', /expected labels values 0 \(inlier\), 1 \(anomaly\) or an ignore label \[255\], got 2 at index 1/);
+    expectError(
+      () => anomalyMetrics(s, [0, 2, 1]),
+      'INVALID_INPUT',
+      /expected labels values 0 \(inlier\), 1 \(anomaly\) or an ignore label \[255\], got 2 at index 1/,
+    );
   });
   it('empty positive or negative set', () => {
-    expectError(() => anomalyMetrics(s, [0, 0, 255]), 'EMPTY_SET', /got 0 anomaly and 2 inlier pixels/);
-    expectError(() => anomalyMetrics(s, [1, 1, 1]), 'EMPTY_SET', /got 3 anomaly and 0 inlier pixels/);
+    expectError(
+      () => anomalyMetrics(s, [0, 0, 255]),
+      'EMPTY_SET',
+      /got 0 anomaly and 2 inlier pixels/,
+    );
+    expectError(
+      () => anomalyMetrics(s, [1, 1, 1]),
+      'EMPTY_SET',
+      /got 3 anomaly and 0 inlier pixels/,
+    );
     expectError(() => anomalyMetrics([], []), 'EMPTY_SET', /got 0 anomaly and 0 inlier/);
   });
   it('bad arguments and options', () => {
-    expectError(() => anomalyMetrics('abc' as never, y), 'INVALID_INPUT', /expected scores to be a typed array or an array of numbers, got "abc"/);
-    expectError(() => anomalyMetrics(s, y, { tpr: 1.5 }), 'INVALID_OPTION', /expected tpr in \(0, 1\], got 1.5/);
-    expectError(() => anomalyMetrics(s, y, { tpr: 1, fprRule: 'above' }), 'INVALID_OPTION', /expected tpr in \(0, 1\), got 1/);
-    expectError(() => anomalyMetrics(s, y, { fprRule: 'closest' as never }), 'INVALID_OPTION', /fprRule.*"at-least", "above", "nearest", got "closest"/);
-    expectError(() => anomalyMetrics(s, y, { ignoreLabels: [1] }), 'INVALID_OPTION', /ignoreLabels/);
+    expectError(
+      () => anomalyMetrics('abc' as never, y),
+      'INVALID_INPUT',
+      /expected scores to be a typed array or an array of numbers, got "abc"/,
+    );
+    expectError(
+      () => anomalyMetrics(s, y, { tpr: 1.5 }),
+      'INVALID_OPTION',
+      /expected tpr in \(0, 1\], got 1.5/,
+    );
+    expectError(
+      () => anomalyMetrics(s, y, { tpr: 1, fprRule: 'above' }),
+      'INVALID_OPTION',
+      /expected tpr in \(0, 1\), got 1/,
+    );
+    expectError(
+      () => anomalyMetrics(s, y, { fprRule: 'closest' as never }),
+      'INVALID_OPTION',
+      /fprRule.*"at-least", "above", "nearest", got "closest"/,
+    );
+    expectError(
+      () => anomalyMetrics(s, y, { ignoreLabels: [1] }),
+      'INVALID_OPTION',
+      /ignoreLabels/,
+    );
   });
 });

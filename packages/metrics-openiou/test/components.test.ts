@@ -36,14 +36,18 @@ describe('component metrics on hand-made masks', () => {
     expect(r.perThreshold.map((t) => t.tp)).toEqual([2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1]);
   });
   it('4-connectivity: the diagonal pair is two components', () => {
-    const r = new ComponentMetricsAccumulator({ ...noSizes, connectivity: 4 }).add(scores, labels, 5, 4).compute();
+    const r = new ComponentMetricsAccumulator({ ...noSizes, connectivity: 4 })
+      .add(scores, labels, 5, 4)
+      .compute();
     expect(r.gtComponents).toBe(3);
     expect(r.predComponents).toBe(3);
     expect(r.sIoU).toBeCloseTo(2.5 / 3, 15);
     expect(r.meanF1).toBeCloseTo(10 / 11, 15);
   });
   it('the adjusted union does not punish a prediction for covering another GT component', () => {
-    const r = new ComponentMetricsAccumulator(noSizes).add([1, 1, 1, 1, 1], [1, 1, 0, 1, 1], 5, 1).compute();
+    const r = new ComponentMetricsAccumulator(noSizes)
+      .add([1, 1, 1, 1, 1], [1, 1, 0, 1, 1], 5, 1)
+      .compute();
     expect(r.sIoU).toBeCloseTo(2 / 3, 15); // plain IoU would be 2/5
     expect(r.ppv).toBeCloseTo(4 / 5, 15);
     expect(r.sIoUPred).toBeCloseTo(4 / 5, 15);
@@ -53,7 +57,13 @@ describe('component metrics on hand-made masks', () => {
     // prediction is dropped; the ignored pixel (255) never predicts
     const l = [1, 0, 0, 0, 1, 1, 255];
     const s = [1, 0, 1, 0, 1, 1, 1];
-    const r = new ComponentMetricsAccumulator({ threshold: 0.5, minPredictionSize: 2, minInstanceSize: 2 }).add(s, l, 7, 1).compute();
+    const r = new ComponentMetricsAccumulator({
+      threshold: 0.5,
+      minPredictionSize: 2,
+      minInstanceSize: 2,
+    })
+      .add(s, l, 7, 1)
+      .compute();
     expect(r.gtComponents).toBe(1);
     expect(r.predComponents).toBe(1);
     expect(r.sIoU).toBe(1);
@@ -71,7 +81,7 @@ describe('component metrics on hand-made masks', () => {
 /** Component labels by repeated min-propagation (independent of the library's flood fill). */
 function naiveLabels(mask: number[], w: number, h: number, conn: 4 | 8): number[] {
   const lab = mask.map((m, i) => (m ? i + 1 : 0));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (let i = 0; i < lab.length; i++) {
       if (!lab[i]) continue;
@@ -95,9 +105,28 @@ function naiveLabels(mask: number[], w: number, h: number, conn: 4 | 8): number[
 }
 
 /** SMIYC's per-frame definitions, written literally over pixel lists. */
-function smiycFrame(s: number[], l: number[], w: number, h: number, thr: number, conn: 4 | 8, minPred: number, minInst: number) {
-  const gtL = naiveLabels(l.map((v) => (v === 1 ? 1 : 0)), w, h, conn);
-  const prL = naiveLabels(s.map((v, i) => (v >= thr && l[i] !== 255 ? 1 : 0)), w, h, conn);
+function smiycFrame(
+  s: number[],
+  l: number[],
+  w: number,
+  h: number,
+  thr: number,
+  conn: 4 | 8,
+  minPred: number,
+  minInst: number,
+) {
+  const gtL = naiveLabels(
+    l.map((v) => (v === 1 ? 1 : 0)),
+    w,
+    h,
+    conn,
+  );
+  const prL = naiveLabels(
+    s.map((v, i) => (v >= thr && l[i] !== 255 ? 1 : 0)),
+    w,
+    h,
+    conn,
+  );
   const size = (arr: number[], c: number) => arr.filter((v) => v === c).length;
   const pr = prL.map((c) => (c && size(prL, c) < minPred ? 0 : c));
   const roi = l.map((v, i) => v !== 255 && !(gtL[i] && size(gtL, gtL[i]!) < minInst));
@@ -108,7 +137,8 @@ function smiycFrame(s: number[], l: number[], w: number, h: number, thr: number,
     const seg = new Set(Pp.filter((p, k) => p && G[k] === i));
     const inter = Pp.filter((p, k) => G[k] === i && seg.has(p)).length;
     const adj = Pp.filter((p, k) => seg.has(p) && G[k] !== 0 && G[k] !== i).length;
-    const union = Pp.filter((p) => seg.has(p)).length + G.filter((g) => g === i).length - inter - adj;
+    const union =
+      Pp.filter((p) => seg.has(p)).length + G.filter((g) => g === i).length - inter - adj;
     sIoU.push(inter / union);
   }
   const ppv: number[] = [];
@@ -137,7 +167,9 @@ describe('component metrics against a literal SMIYC translation', () => {
       });
       const opts = { threshold: 0.5, connectivity: conn, minPredictionSize: 3, minInstanceSize: 2 };
       const res = componentMetrics(frames, opts);
-      const refs = frames.map((f) => smiycFrame(f.scores, f.labels, f.width, f.height, 0.5, conn, 3, 2));
+      const refs = frames.map((f) =>
+        smiycFrame(f.scores, f.labels, f.width, f.height, 0.5, conn, 3, 2),
+      );
       const sI = refs.flatMap((x) => x.sIoU);
       const pv = refs.flatMap((x) => x.ppv);
       expect(res.gtComponents).toBe(sI.length);
@@ -158,14 +190,24 @@ describe('component metrics against a literal SMIYC translation', () => {
       frames.forEach((f, k) => (k < 2 ? a : b).add(f.scores, f.labels, f.width, f.height));
       const merged = a.merge(b).compute();
       expect(merged.perThreshold).toEqual(res.perThreshold);
-      expect([merged.gtComponents, merged.predComponents, merged.frames]).toEqual([res.gtComponents, res.predComponents, 4]);
-      for (const k of ['sIoU', 'ppv', 'sIoUPred', 'meanF1'] as const) expect(merged[k]).toBeCloseTo(res[k], 14);
+      expect([merged.gtComponents, merged.predComponents, merged.frames]).toEqual([
+        res.gtComponents,
+        res.predComponents,
+        4,
+      ]);
+      for (const k of ['sIoU', 'ppv', 'sIoUPred', 'meanF1'] as const)
+        expect(merged[k]).toBeCloseTo(res[k], 14);
       expect(ComponentMetricsAccumulator.fromJSON(JSON.stringify(a)).compute()).toEqual(merged);
     });
   }
 
   it('default threshold = best pooled pixel F1', () => {
-    const f = { scores: [0.9, 0.8, 0.2, 0.1, 0.7, 0.3], labels: [1, 1, 0, 0, 1, 0], width: 3, height: 2 };
+    const f = {
+      scores: [0.9, 0.8, 0.2, 0.1, 0.7, 0.3],
+      labels: [1, 1, 0, 0, 1, 0],
+      width: 3,
+      height: 2,
+    };
     const r = componentMetrics([f], { minPredictionSize: 0, minInstanceSize: 0 });
     expect(r.threshold).toBe(anomalyMetrics(f.scores, f.labels).bestF1Threshold);
     expect(r.threshold).toBe(0.7);
@@ -173,15 +215,35 @@ describe('component metrics against a literal SMIYC translation', () => {
 
   it('errors', () => {
     const acc = new ComponentMetricsAccumulator({ threshold: 0.5 });
-    expectError(() => acc.add([0, 1], [0, 1], 3, 1), 'SHAPE_MISMATCH', /^ComponentMetricsAccumulator\.add: expected scores of length width\*height = 3, got length 2/);
+    expectError(
+      () => acc.add([0, 1], [0, 1], 3, 1),
+      'SHAPE_MISMATCH',
+      /^ComponentMetricsAccumulator\.add: expected scores of length width\*height = 3, got length 2/,
+    );
     expectError(() => acc.add([0, NaN], [0, 1], 2, 1), 'NON_FINITE', /got NaN at index 1/);
     expectError(() => acc.add([0, 1], [0, 4], 2, 1), 'INVALID_INPUT', /got 4 at index 1/);
     expectError(() => acc.add([0, 1], [0, 1], 0, 2), 'INVALID_OPTION', /width/);
     expectError(() => acc.compute(), 'EMPTY_SET', /at least one GT or predicted component/);
-    expectError(() => new ComponentMetricsAccumulator({ threshold: NaN }), 'INVALID_OPTION', /threshold/);
-    expectError(() => new ComponentMetricsAccumulator({ threshold: 0.5, connectivity: 6 as never }), 'INVALID_OPTION', /connectivity/);
-    expectError(() => new ComponentMetricsAccumulator({ threshold: 0.5, iouThresholds: [] }), 'INVALID_OPTION', /iouThresholds/);
+    expectError(
+      () => new ComponentMetricsAccumulator({ threshold: NaN }),
+      'INVALID_OPTION',
+      /threshold/,
+    );
+    expectError(
+      () => new ComponentMetricsAccumulator({ threshold: 0.5, connectivity: 6 as never }),
+      'INVALID_OPTION',
+      /connectivity/,
+    );
+    expectError(
+      () => new ComponentMetricsAccumulator({ threshold: 0.5, iouThresholds: [] }),
+      'INVALID_OPTION',
+      /iouThresholds/,
+    );
     expectError(() => componentMetrics([]), 'INVALID_INPUT', /non-empty array of frames/);
-    expectError(() => acc.merge(new ComponentMetricsAccumulator({ threshold: 0.4 })), 'INVALID_INPUT', /merge/);
+    expectError(
+      () => acc.merge(new ComponentMetricsAccumulator({ threshold: 0.4 })),
+      'INVALID_INPUT',
+      /merge/,
+    );
   });
 });

@@ -12,7 +12,13 @@ describe('float16 helpers', () => {
     }
   });
   it('known values and rounding half to even', () => {
-    expect(Array.from(fromFloat16Bits([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00]))).toEqual([1, -2, 65504, 2 ** -24, Infinity]);
+    expect(Array.from(fromFloat16Bits([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00]))).toEqual([
+      1,
+      -2,
+      65504,
+      2 ** -24,
+      Infinity,
+    ]);
     expect(roundToFloat16(0.1)).toBe(0.0999755859375);
     expect(roundToFloat16(1 + 2 ** -11)).toBe(1); // halfway, to even
     expect(roundToFloat16(1 + 3 * 2 ** -11)).toBe(1 + 2 ** -9); // halfway, to even (up)

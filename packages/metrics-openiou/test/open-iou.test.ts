@@ -97,18 +97,50 @@ describe('OpenIoU', () => {
 
   it('errors', () => {
     const m = new OpenIoU({ numClasses: 2 });
-    expectError(() => m.add([0, 1], [0]), 'SHAPE_MISMATCH', /^OpenIoU\.add: expected openPred to have the length of gt \(2\), got length 1/);
-    expectError(() => m.add([0, 5], [0, 1]), 'INVALID_INPUT', /expected gt values in 0\.\.2 or 255, got 5 at index 1/);
-    expectError(() => m.add([0, 1], [0, 3]), 'INVALID_INPUT', /expected openPred values in 0\.\.2, got 3/);
-    expectError(() => m.add([0, 1], [0, 1], [0, 2]), 'INVALID_INPUT', /expected closedPred values in 0\.\.1, got 2/);
+    expectError(
+      () => m.add([0, 1], [0]),
+      'SHAPE_MISMATCH',
+      /^OpenIoU\.add: expected openPred to have the length of gt \(2\), got length 1/,
+    );
+    expectError(
+      () => m.add([0, 5], [0, 1]),
+      'INVALID_INPUT',
+      /expected gt values in 0\.\.2 or 255, got 5 at index 1/,
+    );
+    expectError(
+      () => m.add([0, 1], [0, 3]),
+      'INVALID_INPUT',
+      /expected openPred values in 0\.\.2, got 3/,
+    );
+    expectError(
+      () => m.add([0, 1], [0, 1], [0, 2]),
+      'INVALID_INPUT',
+      /expected closedPred values in 0\.\.1, got 2/,
+    );
     m.add([0, 1], [0, 1], [0, 1]);
-    expectError(() => m.add([0, 1], [0, 1]), 'INVALID_INPUT', /closedPred in every call or in none/);
+    expectError(
+      () => m.add([0, 1], [0, 1]),
+      'INVALID_INPUT',
+      /closedPred in every call or in none/,
+    );
     expectError(() => new OpenIoU({ numClasses: 0 }), 'INVALID_OPTION', /numClasses/);
-    expectError(() => new OpenIoU({ numClasses: 3, ignoreLabel: 2 }), 'INVALID_OPTION', /ignoreLabel outside 0\.\.3, got 2/);
-    expectError(() => new OpenIoU({ numClasses: 2 }).compute(), 'EMPTY_SET', /non-ignored GT pixel/);
+    expectError(
+      () => new OpenIoU({ numClasses: 3, ignoreLabel: 2 }),
+      'INVALID_OPTION',
+      /ignoreLabel outside 0\.\.3, got 2/,
+    );
+    expectError(
+      () => new OpenIoU({ numClasses: 2 }).compute(),
+      'EMPTY_SET',
+      /non-ignored GT pixel/,
+    );
     expectError(() => m.merge(new OpenIoU({ numClasses: 3 })), 'INVALID_INPUT', /numClasses 2/);
     expectError(() => m.compute({ average: 'mean' as never }), 'INVALID_OPTION', /average/);
-    expectError(() => OpenIoU.fromJSON({ ...m.toJSON(), confusion: [1] }), 'INVALID_INPUT', /confusion of 9 counts/);
+    expectError(
+      () => OpenIoU.fromJSON({ ...m.toJSON(), confusion: [1] }),
+      'INVALID_INPUT',
+      /confusion of 9 counts/,
+    );
   });
 });
 
@@ -125,8 +157,16 @@ describe('calibrateThreshold and openSetPrediction', () => {
     });
     expect(tp / c.positives).toBe(c.tprReached);
     expect(c.tprReached).toBeGreaterThanOrEqual(0.9);
-    expectError(() => calibrateThreshold({ scores, labels: labels.subarray(1) }), 'SHAPE_MISMATCH', /^calibrateThreshold: /);
-    expectError(() => calibrateThreshold(42 as never), 'INVALID_INPUT', /AnomalyMetricsAccumulator or \{ scores, labels \}/);
+    expectError(
+      () => calibrateThreshold({ scores, labels: labels.subarray(1) }),
+      'SHAPE_MISMATCH',
+      /^calibrateThreshold: /,
+    );
+    expectError(
+      () => calibrateThreshold(42 as never),
+      'INVALID_INPUT',
+      /AnomalyMetricsAccumulator or \{ scores, labels \}/,
+    );
   });
 
   it('a histogram threshold (bin lower edge) selects exactly the counted pixels of raw float32 scores', () => {
@@ -146,11 +186,17 @@ describe('calibrateThreshold and openSetPrediction', () => {
   });
 
   it('openSetPrediction', () => {
-    expect(openSetPrediction([0, 1, 2], new Float32Array([0.1, 0.9, 0.5]), 0.5, 3)).toEqual(new Uint8Array([0, 3, 3]));
+    expect(openSetPrediction([0, 1, 2], new Float32Array([0.1, 0.9, 0.5]), 0.5, 3)).toEqual(
+      new Uint8Array([0, 3, 3]),
+    );
     const wide = openSetPrediction([0, 299], [1, 0], 1, 300);
     expect(wide).toBeInstanceOf(Uint16Array);
     expect(Array.from(wide)).toEqual([300, 299]);
-    expectError(() => openSetPrediction([0, 3], [0, 0], 0.5, 3), 'INVALID_INPUT', /^openSetPrediction: expected closedPred values in 0\.\.2, got 3 at index 1/);
+    expectError(
+      () => openSetPrediction([0, 3], [0, 0], 0.5, 3),
+      'INVALID_INPUT',
+      /^openSetPrediction: expected closedPred values in 0\.\.2, got 3 at index 1/,
+    );
     expectError(() => openSetPrediction([0], [NaN], 0.5, 3), 'NON_FINITE', /got NaN at index 0/);
     expectError(() => openSetPrediction([0], [0], NaN, 3), 'NON_FINITE', /threshold/);
     expectError(() => openSetPrediction([0, 1], [0], 0.5, 3), 'SHAPE_MISMATCH', /scores/);
@@ -172,7 +218,8 @@ describe('crossCalibrated (StreetHazards protocol)', () => {
     expect(r.b.threshold).toBeCloseTo(0.9, 6);
     const evalAt = (fold: typeof A, t: number) => {
       const m = new OpenIoU({ numClasses: 2 });
-      for (const f of fold.frames) m.add(f.gt, openSetPrediction(f.closedPred, f.scores, t, 2), f.closedPred);
+      for (const f of fold.frames)
+        m.add(f.gt, openSetPrediction(f.closedPred, f.scores, t, 2), f.closedPred);
       return m.compute();
     };
     const ra = evalAt(A, r.a.threshold);
@@ -185,8 +232,26 @@ describe('crossCalibrated (StreetHazards protocol)', () => {
     expect(rb.anomalyIoU).toBe(0);
   });
   it('errors', () => {
-    expectError(() => crossCalibrated({ frames: [] }, { frames: [frame(1, 0)] }, { numClasses: 2 }), 'INVALID_INPUT', /foldA/);
-    expectError(() => crossCalibrated({ frames: [frame(1, 0)] }, { frames: [{ ...frame(1, 0), gt: [0, 1, 7, 2, 0, 255] }] }, { numClasses: 2 }), 'INVALID_INPUT', /got 7 at index 2/);
-    expectError(() => crossCalibrated({ frames: [frame(1, 0)] }, { frames: [frame(1, 0)] }, { numClasses: 0 }), 'INVALID_OPTION', /numClasses/);
+    expectError(
+      () => crossCalibrated({ frames: [] }, { frames: [frame(1, 0)] }, { numClasses: 2 }),
+      'INVALID_INPUT',
+      /foldA/,
+    );
+    expectError(
+      () =>
+        crossCalibrated(
+          { frames: [frame(1, 0)] },
+          { frames: [{ ...frame(1, 0), gt: [0, 1, 7, 2, 0, 255] }] },
+          { numClasses: 2 },
+        ),
+      'INVALID_INPUT',
+      /got 7 at index 2/,
+    );
+    expectError(
+      () =>
+        crossCalibrated({ frames: [frame(1, 0)] }, { frames: [frame(1, 0)] }, { numClasses: 0 }),
+      'INVALID_OPTION',
+      /numClasses/,
+    );
   });
 });
