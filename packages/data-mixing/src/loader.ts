@@ -74,6 +74,9 @@ export interface Loader {
   close(): Promise<void>;
 }
 
+/** Samples decoded concurrently on the calling thread when `workers` is 0. */
+const IN_PROCESS_JOBS = 2;
+
 interface Pending {
   readonly resolve: (o: JobOutcome) => void;
   readonly id: string;
@@ -219,6 +222,8 @@ export function createLoader(
   let workers: LoaderWorker[] | undefined;
   let closed = false;
   let jobCounter = 0;
+  let localQueue: Promise<void> = Promise.resolve();
+  const localSlots: Promise<JobOutcome>[] = [];
 
   const getWorkers = (): LoaderWorker[] => {
     workers ??= Array.from(
@@ -234,7 +239,16 @@ export function createLoader(
   };
 
   const dispatch = (epoch: number, index: number): Promise<JobOutcome> => {
-    if (o.workers === 0) return runSampleJob(dataset, transform, o.seed, epoch, index);
+    if (o.workers === 0) {
+      // at most IN_PROCESS_JOBS decodes at once: overlap I/O with JS work, bound the memory
+      const job = localQueue.then(() => runSampleJob(dataset, transform, o.seed, epoch, index));
+      localSlots.push(job);
+      if (localSlots.length >= IN_PROCESS_JOBS) {
+        const oldest = localSlots.shift()!;
+        localQueue = oldest.then(() => undefined);
+      }
+      return job;
+    }
     const pool = getWorkers();
     let best = pool[0]!;
     for (const w of pool) if (w.inFlight < best.inFlight) best = w;

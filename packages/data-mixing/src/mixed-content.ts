@@ -109,6 +109,13 @@ export function createMixedContentTransform(
   const unlabeled = o.paste.unlabeledValue ?? negatives.ignoreLabel;
   return {
     async apply(sample, rng, context) {
+      // draw the negatives first so that their decoding overlaps the inlier crop
+      const paste = rng.bernoulli(o.pasteProbability);
+      const picks = paste
+        ? Array.from({ length: o.negativesPerImage }, () => rng.int(negatives.size))
+        : [];
+      const loading = Promise.all(picks.map((j) => negatives.load(j)));
+      loading.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
       const crop = jitterFlipCrop(
         sample,
         {
@@ -118,10 +125,8 @@ export function createMixedContentTransform(
         },
         rng,
       ).sample;
-      const paste = rng.bernoulli(o.pasteProbability);
-      const picks = Array.from({ length: o.negativesPerImage }, () => rng.int(negatives.size));
-      if (!paste || picks.length === 0) return crop;
-      const negs: NegativeSource[] = await Promise.all(picks.map((j) => negatives.load(j)));
+      if (picks.length === 0) return crop;
+      const negs: NegativeSource[] = await loading;
       const target =
         crop.label === undefined
           ? {

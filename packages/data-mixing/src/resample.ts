@@ -123,36 +123,58 @@ export function resampleImage(
   const cy = bilinearTaps(H, window.y, window.scaledHeight, image.height, false);
   const out = new Uint8Array(W * H * 3);
   const [f0, f1, f2] = fill;
+  // valid output columns form one contiguous run [lo, hi)
+  let lo = 0;
+  while (lo < W && cx.valid[lo] === 0) lo++;
+  let hi = W;
+  while (hi > lo && cx.valid[hi - 1] === 0) hi--;
+  // per column: byte offsets of both taps and the weight pair
+  const c0s = new Int32Array(W);
+  const c1s = new Int32Array(W);
+  for (let ox = lo; ox < hi; ox++) {
+    c0s[ox] = cx.i0[ox]! * 3;
+    c1s[ox] = cx.i1[ox]! * 3;
+  }
+  const cw = cx.w;
+  const padRow = (o: number, from: number, to: number): void => {
+    for (let ox = from, q = o + from * 3; ox < to; ox++, q += 3) {
+      out[q] = f0;
+      out[q + 1] = f1;
+      out[q + 2] = f2;
+    }
+  };
   for (let oy = 0; oy < H; oy++) {
-    let o = oy * W * 3;
+    const o = oy * W * 3;
     if (cy.valid[oy] === 0) {
-      for (let ox = 0; ox < W; ox++, o += 3) {
-        out[o] = f0;
-        out[o + 1] = f1;
-        out[o + 2] = f2;
-      }
+      padRow(o, 0, W);
       continue;
     }
+    padRow(o, 0, lo);
+    padRow(o, hi, W);
     const r0 = cy.i0[oy]! * sw * 3;
     const r1 = cy.i1[oy]! * sw * 3;
     const wy = cy.w[oy]!;
     const wy0 = 256 - wy;
-    for (let ox = 0; ox < W; ox++, o += 3) {
-      if (cx.valid[ox] === 0) {
-        out[o] = f0;
-        out[o + 1] = f1;
-        out[o + 2] = f2;
-        continue;
-      }
-      const c0 = cx.i0[ox]! * 3;
-      const c1 = cx.i1[ox]! * 3;
-      const wx = cx.w[ox]!;
+    // v = ((a·(256−wx) + b·wx)·(256−wy) + (c·(256−wx) + d·wx)·wy + 2^15) >> 16, exact in int32
+    for (let ox = lo, q = o + lo * 3; ox < hi; ox++, q += 3) {
+      const wx = cw[ox]!;
       const wx0 = 256 - wx;
-      for (let c = 0; c < 3; c++) {
-        const top = src[r0 + c0 + c]! * wx0 + src[r0 + c1 + c]! * wx;
-        const bot = src[r1 + c0 + c]! * wx0 + src[r1 + c1 + c]! * wx;
-        out[o + c] = (top * wy0 + bot * wy + 32768) >> 16;
-      }
+      const a = r0 + c0s[ox]!;
+      const b = r0 + c1s[ox]!;
+      const c = r1 + c0s[ox]!;
+      const d = r1 + c1s[ox]!;
+      out[q] =
+        ((src[a]! * wx0 + src[b]! * wx) * wy0 + (src[c]! * wx0 + src[d]! * wx) * wy + 32768) >> 16;
+      out[q + 1] =
+        ((src[a + 1]! * wx0 + src[b + 1]! * wx) * wy0 +
+          (src[c + 1]! * wx0 + src[d + 1]! * wx) * wy +
+          32768) >>
+        16;
+      out[q + 2] =
+        ((src[a + 2]! * wx0 + src[b + 2]! * wx) * wy0 +
+          (src[c + 2]! * wx0 + src[d + 2]! * wx) * wy +
+          32768) >>
+        16;
     }
   }
   return { data: out, width: W, height: H };

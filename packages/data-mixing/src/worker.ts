@@ -33,23 +33,29 @@ if (port !== null) {
     () => port.postMessage({ type: 'ready' }),
     (e: unknown) => port.postMessage({ type: 'fatal', error: toJobError('init', e) }),
   );
+  const handle = async (
+    { dataset, transform }: Awaited<typeof ready>,
+    msg: JobMessage,
+  ): Promise<void> => {
+    const outcome = await runSampleJob(dataset, transform, init.seed, msg.epoch, msg.index);
+    if (!outcome.ok) {
+      port.postMessage({ type: 'result', id: msg.id, outcome });
+      return;
+    }
+    const image = ownBuffer(outcome.sample.image);
+    const label = outcome.sample.label === undefined ? undefined : ownBuffer(outcome.sample.label);
+    const sample = { ...outcome.sample, image, ...(label === undefined ? {} : { label }) };
+    const transfer: ArrayBuffer[] = [image.buffer as ArrayBuffer];
+    if (label !== undefined) transfer.push(label.buffer as ArrayBuffer);
+    port.postMessage({ type: 'result', id: msg.id, outcome: { ok: true, sample } }, transfer);
+  };
+  // Two jobs at a time per worker: one decodes (libuv thread) while the other runs JS; memory
+  // stays bounded. Job k starts when job k−2 has finished. If init failed, the 'fatal' message
+  // already told the loader; jobs are then dropped.
+  const slots: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let k = 0;
   port.on('message', (msg: JobMessage) => {
-    void ready.then(
-      async ({ dataset, transform }) => {
-        const outcome = await runSampleJob(dataset, transform, init.seed, msg.epoch, msg.index);
-        if (!outcome.ok) {
-          port.postMessage({ type: 'result', id: msg.id, outcome });
-          return;
-        }
-        const image = ownBuffer(outcome.sample.image);
-        const label =
-          outcome.sample.label === undefined ? undefined : ownBuffer(outcome.sample.label);
-        const sample = { ...outcome.sample, image, ...(label === undefined ? {} : { label }) };
-        const transfer: ArrayBuffer[] = [image.buffer as ArrayBuffer];
-        if (label !== undefined) transfer.push(label.buffer as ArrayBuffer);
-        port.postMessage({ type: 'result', id: msg.id, outcome: { ok: true, sample } }, transfer);
-      },
-      () => undefined,
-    ); // init failed: the 'fatal' message already told the loader
+    const slot = k++ % slots.length;
+    slots[slot] = slots[slot]!.then(() => ready.then((r) => handle(r, msg))).catch(() => undefined);
   });
 }
