@@ -14,8 +14,11 @@ import {
   entropyScore,
   generativeScore,
   hybridScore,
+  fitSmlStatistics,
   maxSoftmaxScore,
+  odinScore,
   openSetSegmentation,
+  standardizedMaxLogit,
   train,
   type DatasetPosteriorHead,
   type TrainingBatch,
@@ -102,26 +105,40 @@ function assignVariables(net: Net, values: Map<string, Float32Array>): void {
   }
 }
 
-/** Inference scores of the model on a fresh batch, read asynchronously. */
+/**
+ * Inference scores of the model on a fresh batch, read asynchronously: DenseHybrid's hybrid
+ * score and the baselines (SML statistics fitted on the same batch, ODIN through the backbone).
+ */
 async function scores(net: Net, threshold?: number): Promise<Record<string, Float32Array>> {
   const model = createDenseHybridModel(net);
   const b = batch(20);
+  const images = tf.tensor4d(b.images, [N, S, S, 3]);
+  const { logits, posteriorLogits } = model.predict(images);
+  const sml = await fitSmlStatistics([logits]);
   const outs = tf.tidy(() => {
-    const images = tf.tensor4d(b.images, [N, S, S, 3]);
-    const { logits, posteriorLogits } = model.predict(images);
     const hybrid = hybridScore(logits, posteriorLogits);
     return {
       hybrid,
       generative: generativeScore(logits),
       maxSoftmax: maxSoftmaxScore(logits),
       entropy: entropyScore(logits),
-      posteriorLogits,
+      sml: standardizedMaxLogit(logits, sml),
+      odin: odinScore((x) => net.backbone.apply(x).logits, images, {
+        size: [S, S],
+        temperature: 10,
+        epsilon: 0.01,
+      }),
+      posteriorLogits: tf.clone(posteriorLogits),
       ...(threshold === undefined
         ? {}
         : { openSet: tf.cast(openSetSegmentation(logits, hybrid, threshold), 'float32') }),
     };
   });
-  const values: Record<string, Float32Array> = {};
+  tf.dispose([images, logits, posteriorLogits]);
+  const values: Record<string, Float32Array> = {
+    smlMean: Float32Array.from(sml.mean),
+    smlStd: Float32Array.from(sml.std),
+  };
   for (const [k, t] of Object.entries(outs)) values[k] = Float32Array.from(await t.data());
   tf.dispose(Object.values(outs));
   return values;
@@ -159,7 +176,7 @@ describe('DenseHybrid on webgpu matches wasm', () => {
     }
   });
 
-  it('inference scores (hybrid, energy, max-softmax, entropy, open-set map) equal wasm on the trained weights', async () => {
+  it('inference scores (hybrid, energy, max-softmax, entropy, SML, ODIN, open-set map) equal wasm on the trained weights', async () => {
     expect(gpuNet).toBeDefined();
     const net = gpuNet as Net;
     await tf.setBackend('webgpu');
@@ -183,7 +200,8 @@ describe('DenseHybrid on webgpu matches wasm', () => {
     net.head.dispose();
     gpuNet = undefined;
 
-    for (const key of ['hybrid', 'generative', 'maxSoftmax', 'entropy', 'posteriorLogits']) {
+    const keys = ['hybrid', 'generative', 'maxSoftmax', 'entropy', 'sml', 'smlMean', 'smlStd'];
+    for (const key of [...keys, 'odin', 'posteriorLogits']) {
       expectClose(gpu[key] as Float32Array, wasm[key] as Float32Array, key, {
         atol: 1e-3,
         rtol: 1e-3,
