@@ -63,3 +63,8 @@ export type {
   DeepLabV3PlusConfig,
   ResNetEncoder,
 } from './deeplab.js';
+
+export { loadWeights, DEFAULT_LOAD_WEIGHTS_OPTIONS } from './weights.js';
+export type { LoadWeightsOptions, LoadWeightsResult } from './weights.js';
+
+export { buildModel, ARCHITECTURES } from './build.js';
