@@ -12,6 +12,7 @@ import {
   serializeSafetensors,
   writeSafetensors,
   type SafetensorsTensorInput,
+  type SegmentationModel,
 } from '@densehybrid/backbones';
 
 beforeAll(async () => {
@@ -55,7 +56,7 @@ function torchStateDict(
   return out;
 }
 
-const logits = (model: ReturnType<typeof ladderDenseNet>, x: tf.Tensor4D): Float32Array => {
+const logits = (model: SegmentationModel, x: tf.Tensor4D): Float32Array => {
   const o = model.apply(x);
   const d = o.logits.dataSync() as Float32Array;
   tf.dispose([o.preLogits, o.logits]);
