@@ -17,13 +17,17 @@ export async function cli(
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
+  const { stderr: tap, ...io } = options.io ?? {};
   const code = await runCli(
     argv,
     {
       stdout: (t) => (stdout += t),
-      stderr: (t) => (stderr += t),
       isTTY: false,
-      ...options.io,
+      ...io,
+      stderr: (t) => {
+        stderr += t;
+        tap?.(t);
+      },
     },
     options.commands ? { commands: options.commands } : {},
   );

@@ -1,0 +1,536 @@
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadCheckpoint, disposeCheckpoint } from '@densehybrid/backbones';
+import { readLabel } from '@densehybrid/data-mixing';
+import { anomalyMetrics } from '@densehybrid/metrics-openiou';
+import { colormapLut, readNpy } from '@densehybrid/cli';
+import { cli, tempDir } from './helpers.js';
+import {
+  H,
+  W,
+  makeAde,
+  makeCityscapes,
+  makeFishyscapes,
+  makeStreetHazards,
+  writeRgb,
+} from './fixtures.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let sh: string;
+let ade: string;
+let fs: string;
+let run: string;
+
+const TRAIN = (out: string, steps: number, extra: string[] = []) => [
+  'train',
+  '--dataset',
+  'streethazards',
+  '--root',
+  sh,
+  '--negatives-root',
+  ade,
+  '--backbone',
+  'tiny',
+  '--steps',
+  String(steps),
+  '--batch-size',
+  '1',
+  '--crop-size',
+  '32',
+  '--learning-rate',
+  '0.01',
+  '--checkpoint-every',
+  '1',
+  '--backend',
+  'wasm',
+  '--out',
+  out,
+  ...extra,
+];
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  sh = join(tmp.dir, 'streethazards');
+  ade = join(tmp.dir, 'ade');
+  fs = join(tmp.dir, 'fishyscapes');
+  run = join(tmp.dir, 'run');
+  await Promise.all([makeStreetHazards(sh), makeAde(ade), makeFishyscapes(fs)]);
+  const r = await cli([...TRAIN(run, 2), '--json']);
+  if (r.code !== 0) throw new Error(`training fixture failed: ${r.stderr}`);
+}, 120_000);
+afterAll(async () => tmp.cleanup());
+
+describe('train', () => {
+  it('writes a run folder with a model checkpoint and a training state', async () => {
+    const ckpt = await loadCheckpoint(join(run, 'model'));
+    try {
+      expect(ckpt.meta['step']).toBe(2);
+      expect(ckpt.meta['classNames']).toHaveLength(12);
+      expect([...ckpt.variables.keys()].some((k) => k.startsWith('head.'))).toBe(true);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
+    expect((await stat(join(run, 'state.dhts'))).size).toBeGreaterThan(1000);
+    expect(JSON.parse(await readFile(join(run, 'run.json'), 'utf8'))).toMatchObject({
+      dataset: 'streethazards',
+      steps: 2,
+    });
+  });
+
+  it('refuses to overwrite a run without --resume, and resumes with it', async () => {
+    const again = await cli(TRAIN(run, 2));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(
+      /^densehybrid train: --out: expected a new run folder.*pass --resume/,
+    );
+    // interrupted after the first of 3 steps (Ctrl-C), then resumed: same weights as one run
+    const resumed = join(tmp.dir, 'run-resume');
+    const controller = new AbortController();
+    const first = await cli(TRAIN(resumed, 3), {
+      io: {
+        signal: controller.signal,
+        stderr: (t) => {
+          if (/train {2}1\/3/.test(t)) controller.abort();
+        },
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(
+      /interrupted; train: stopped at step 1\/3; state saved in .*continue with --resume/,
+    );
+    await expect(stat(join(resumed, 'model'))).rejects.toThrow();
+    const r = await cli([...TRAIN(resumed, 3, ['--resume']), '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ step: 3, startStep: 1 });
+    const straight = join(tmp.dir, 'run-straight');
+    expect((await cli(TRAIN(straight, 3))).code).toBe(0);
+    const a = await loadCheckpoint(join(resumed, 'model'));
+    const b = await loadCheckpoint(join(straight, 'model'));
+    try {
+      for (const [name, t] of a.variables) {
+        expect(Array.from(t.dataSync()), name).toEqual(
+          Array.from((b.variables.get(name) as tf.Tensor).dataSync()),
+        );
+      }
+    } finally {
+      disposeCheckpoint(a);
+      disposeCheckpoint(b);
+    }
+  });
+
+  it('names the missing dataset folder (exit 1) and rejects unknown flags (exit 2)', async () => {
+    const missing = await cli([
+      'train',
+      '--dataset',
+      'streethazards',
+      '--root',
+      join(tmp.dir, 'nope'),
+      '--negatives',
+      'none',
+      '--out',
+      join(tmp.dir, 'x'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/nope/);
+    const unknown = await cli(['train', '--datset', 'streethazards']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown flag --datset \(did you mean --dataset\?\)/);
+    const noNeg = await cli([
+      'train',
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--out',
+      join(tmp.dir, 'y'),
+    ]);
+    expect(noNeg.code).toBe(1);
+    expect(noNeg.stderr).toMatch(/--negatives-root: expected the ADE20k folder/);
+  });
+});
+
+describe('infer', () => {
+  it('writes heatmap, overlay, open-set map and float16 scores with the expected sizes and colours', async () => {
+    const out = join(tmp.dir, 'maps');
+    const r = await cli([
+      'infer',
+      '--checkpoint',
+      run,
+      join(sh, 'test/images/test/t5'),
+      '--out',
+      out,
+      '--threshold',
+      '0',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(r.stderr).not.toMatch(/densehybrid infer:/);
+    expect(r.code).toBe(0);
+    const files = (await readdir(join(out, 't5'))).sort();
+    expect(files).toEqual([
+      '0.heatmap.png',
+      '0.openset.png',
+      '0.overlay.png',
+      '0.scores.npy',
+      '1.heatmap.png',
+      '1.openset.png',
+      '1.overlay.png',
+      '1.scores.npy',
+    ]);
+    const npy = await readNpy(join(out, 't5/0.scores.npy'));
+    expect(npy.dtype).toBe('<f2');
+    expect(npy.shape).toEqual([H, W]);
+    const heat = await sharp(join(out, 't5/0.heatmap.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect([heat.info.width, heat.info.height]).toEqual([W, H]);
+    // min-max normalisation: the lowest score is inferno(0), the highest inferno(1)
+    let lo = 0;
+    let hi = 0;
+    npy.data.forEach((v, i) => {
+      if (v < (npy.data[lo] as number)) lo = i;
+      if (v > (npy.data[hi] as number)) hi = i;
+    });
+    const lut = colormapLut('inferno');
+    expect([...heat.data.subarray(lo * 3, lo * 3 + 3)]).toEqual([lut[0], lut[1], lut[2]]);
+    expect([...heat.data.subarray(hi * 3, hi * 3 + 3)]).toEqual([lut[765], lut[766], lut[767]]);
+    // open-set map: threshold 0 → pixels with score >= 0 are unknown (white)
+    const open = await sharp(join(out, 't5/0.openset.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect(open.info.width).toBeGreaterThan(W + 40); // map + legend
+    for (let i = 0; i < W * H; i++) {
+      const x = i % W;
+      const y = Math.floor(i / W);
+      const o = (y * open.info.width + x) * 3;
+      const px = [...open.data.subarray(o, o + 3)];
+      if ((npy.data[i] as number) >= 0.01) expect(px).toEqual([255, 255, 255]);
+      if ((npy.data[i] as number) < -0.01) expect(px).not.toEqual([255, 255, 255]);
+    }
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: ['t5/0', 't5/1'], threshold: 0 });
+  });
+
+  it('names an unreadable image and exits 1', async () => {
+    const bad = join(tmp.dir, 'bad.png');
+    await writeFile(bad, 'not a png');
+    const r = await cli([
+      'infer',
+      '--checkpoint',
+      run,
+      bad,
+      '--out',
+      join(tmp.dir, 'm2'),
+      '--backend',
+      'wasm',
+    ]);
+    expect(r.code).toBe(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('densehybrid')),
+    ).toHaveLength(1);
+    expect(r.stderr).toMatch(/densehybrid infer: .*bad\.png/);
+  });
+});
+
+describe('eval', () => {
+  it('pooled protocol on Fishyscapes equals anomalyMetrics on the float16 scores infer writes', async () => {
+    const out = join(tmp.dir, 'eval-fs');
+    const r = await cli([
+      'eval',
+      '--checkpoint',
+      run,
+      '--dataset',
+      'fishyscapes-lostandfound',
+      '--root',
+      fs,
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(r.stderr).not.toMatch(/densehybrid eval:/);
+    expect(r.code).toBe(0);
+    const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.protocol).toBe('pooled');
+    const maps = join(tmp.dir, 'maps-fs');
+    expect(
+      (
+        await cli([
+          'infer',
+          '--checkpoint',
+          run,
+          join(fs, 'leftImg8bit'),
+          '--out',
+          maps,
+          '--backend',
+          'wasm',
+        ])
+      ).code,
+    ).toBe(0);
+    const scores: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const npy = await readNpy(join(maps, `leftImg8bit/test/city/f${i}_leftImg8bit.scores.npy`));
+      const lab = await readLabel(join(fs, `ood/test/city/f${i}_ood_segmentation.png`));
+      scores.push(...npy.data);
+      labels.push(...lab.data);
+    }
+    const ref = anomalyMetrics(scores, labels);
+    expect(metrics.anomaly.ap).toBeCloseTo(ref.ap, 9);
+    expect(metrics.anomaly.auroc).toBeCloseTo(ref.auroc, 9);
+    expect(metrics.anomaly.fpr).toBeCloseTo(ref.fpr, 9);
+    expect(metrics.anomaly.positives).toBe(ref.positives);
+    for (const f of ['pr.png', 'roc.png']) {
+      const meta = await sharp(join(out, f)).metadata();
+      expect([meta.width, meta.height]).toEqual([480, 480]);
+    }
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/\| \*\*all\*\* \| [\d.]+ \|/);
+  });
+
+  it('StreetHazards test: per-image protocol, closed mIoU and cross-calibrated open-mIoU over t5/t6', async () => {
+    const out = join(tmp.dir, 'eval-sh');
+    const r = await cli([
+      'eval',
+      '--checkpoint',
+      run,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(r.stderr).not.toMatch(/densehybrid eval:/);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.stdout);
+    expect(m.protocol).toBe('per-image');
+    expect(m.context.fprRule).toBe('nearest');
+    expect(m.frames).toBe(4);
+    expect(m.anomaly.framesUsed).toBe(4);
+    expect(m.openSet.thresholdSource).toBe('cross-calibration');
+    expect(
+      m.openSet.folds.map((f: { name: string; calibratedOn: string }) => [f.name, f.calibratedOn]),
+    ).toEqual([
+      ['t5', 't6'],
+      ['t6', 't5'],
+    ]);
+    // every fold's confusion counts all non-ignored GT pixels of its 2 images
+    for (const f of m.openSet.folds) {
+      const total = (f.confusion as number[][]).flat().reduce((a: number, b: number) => a + b, 0);
+      expect(total).toBe(2 * W * H);
+    }
+    const w =
+      m.openSet.folds.reduce(
+        (s: number, f: { frames: number; openMIoU: number }) => s + f.frames * f.openMIoU,
+        0,
+      ) / 4;
+    expect(m.openSet.openMIoU).toBeCloseTo(w, 12);
+    expect(m.closed.mIoU).toBeGreaterThanOrEqual(0);
+    expect(m.closed.mIoU).toBeLessThanOrEqual(1);
+    const report = await readFile(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/open-mIoU \(cross-calibration\)/);
+    expect(report).toMatch(/calibrated on t6/);
+  });
+
+  it('is resumable after Ctrl-C (exit 130, then the same command finishes)', async () => {
+    const out = join(tmp.dir, 'eval-resume');
+    const controller = new AbortController();
+    const args = [
+      'eval',
+      '--checkpoint',
+      run,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    ];
+    let err = '';
+    const first = await cli(args, {
+      io: {
+        signal: controller.signal,
+        stderr: (t) => {
+          err += t;
+          if (/eval {2}1\/4/.test(t)) controller.abort();
+        },
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(err).toMatch(/interrupted; eval: stopped after 1\/4 images/);
+    await expect(stat(out)).rejects.toThrow();
+    const state = JSON.parse(
+      await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
+    );
+    expect(state.folds.t5.done).toBe(1);
+    const second = await cli([...args, '--json']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/resuming/);
+    const full = JSON.parse(await readFile(join(tmp.dir, 'eval-sh/metrics.json'), 'utf8'));
+    const resumed = JSON.parse(second.stdout);
+    expect(resumed.anomaly.ap).toBe(full.anomaly.ap);
+    expect(resumed.openSet.openMIoU).toBe(full.openSet.openMIoU);
+    await expect(stat(`${out}.partial`)).rejects.toThrow();
+  });
+
+  it('names an incompatible or missing checkpoint', async () => {
+    const notRun = await cli([
+      'eval',
+      '--checkpoint',
+      tmp.dir,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--backend',
+      'wasm',
+    ]);
+    expect(notRun.code).toBe(1);
+    expect(notRun.stderr).toMatch(/--checkpoint: expected a run folder .* got /);
+    const cs = join(tmp.dir, 'cityscapes');
+    await makeCityscapes(cs);
+    const wrongK = await cli([
+      'eval',
+      '--checkpoint',
+      run,
+      '--dataset',
+      'cityscapes',
+      '--root',
+      cs,
+      '--backend',
+      'wasm',
+    ]);
+    expect(wrongK.code).toBe(1);
+    expect(wrongK.stderr).toMatch(
+      /expected a checkpoint with 19 classes for cityscapes\/val, got one with 12/,
+    );
+    // a checkpoint whose weights do not fit its config
+    const broken = join(tmp.dir, 'broken');
+    const { cp } = await import('node:fs/promises');
+    await cp(join(run, 'model'), join(broken, 'model'), { recursive: true });
+    const cfgPath = join(broken, 'model/checkpoint.json');
+    const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
+    cfg.config.backbone.growthRate = 8;
+    await writeFile(cfgPath, JSON.stringify(cfg));
+    const mismatch = await cli([
+      'eval',
+      '--checkpoint',
+      broken,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--backend',
+      'wasm',
+    ]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toMatch(/does not match its architecture/);
+  });
+});
+
+describe('calibrate', () => {
+  it('stores the threshold at the target TPR in the checkpoint, which eval and infer then use', async () => {
+    const copy = join(tmp.dir, 'run-cal');
+    const { cp } = await import('node:fs/promises');
+    await cp(join(run, 'model'), join(copy, 'model'), { recursive: true });
+    const r = await cli([
+      'calibrate',
+      '--checkpoint',
+      copy,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--split',
+      't6',
+      '--tpr',
+      '0.5',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(r.stderr).not.toMatch(/densehybrid calibrate:/);
+    expect(r.code).toBe(0);
+    const { threshold } = JSON.parse(r.stdout);
+    expect(threshold.tprReached).toBeGreaterThanOrEqual(0.5);
+    const ckpt = await loadCheckpoint(join(copy, 'model'));
+    expect(ckpt.meta['threshold']).toEqual(threshold);
+    disposeCheckpoint(ckpt);
+    // independent check: the fraction of t6 anomaly pixels with float16 score >= threshold
+    const maps = join(tmp.dir, 'maps-t6');
+    expect(
+      (
+        await cli([
+          'infer',
+          '--checkpoint',
+          copy,
+          join(sh, 'test/images/test/t6'),
+          '--out',
+          maps,
+          '--backend',
+          'wasm',
+        ])
+      ).code,
+    ).toBe(0);
+    let pos = 0;
+    let hit = 0;
+    for (let i = 0; i < 2; i++) {
+      const npy = await readNpy(join(maps, `t6/${i}.scores.npy`));
+      const lab = await readLabel(join(sh, `test/annotations/test/t6/${i}.png`));
+      lab.data.forEach((v, p) => {
+        if (v === 14) {
+          pos++;
+          if ((npy.data[p] as number) >= threshold.value) hit++;
+        }
+      });
+    }
+    expect(hit / pos).toBeCloseTo(threshold.tprReached, 9);
+    // semantic-only split → clear error
+    const sem = await cli([
+      'calibrate',
+      '--checkpoint',
+      copy,
+      '--dataset',
+      'streethazards',
+      '--root',
+      sh,
+      '--split',
+      'train',
+      '--backend',
+      'wasm',
+    ]);
+    expect(sem.code).toBe(1);
+    expect(sem.stderr).toMatch(/expected a split with anomaly labels/);
+  });
+});
+
+describe('tensors', () => {
+  it('leaves no tensors behind after a command', async () => {
+    const before = tf.memory().numTensors;
+    const r = await cli([
+      'infer',
+      '--checkpoint',
+      run,
+      join(sh, 'test/images/test/t5/0.png'),
+      '--out',
+      join(tmp.dir, 'm3'),
+      '--backend',
+      'wasm',
+    ]);
+    expect(r.code).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
