@@ -1,0 +1,196 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  createSmlAccumulator,
+  discriminativeScore,
+  entropyScore,
+  generativeScore,
+  hybridScore,
+  maxLogitScore,
+  maxSoftmaxScore,
+  standardizedMaxLogit,
+  type DenseHybridModel,
+  type SmlStatistics,
+} from '@densehybrid/core';
+import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
+import {
+  OpenIoU,
+  anomalyCurves,
+  anomalyMetrics,
+  calibrateThreshold,
+  type AnomalyCurvesResult,
+} from '@densehybrid/metrics-openiou';
+
+/** The anomaly scores the demo compares, in the order of its tables. */
+export const DEMO_SCORES = [
+  'max-softmax',
+  'max-logit',
+  'entropy',
+  'SML',
+  'generative',
+  'discriminative',
+  'hybrid',
+] as const;
+export type DemoScoreName = (typeof DEMO_SCORES)[number];
+
+/** What the paper calls each score (for the report). */
+export const SCORE_DESCRIPTIONS: Readonly<Record<DemoScoreName, string>> = {
+  'max-softmax': '1 − max softmax(s) (Hendrycks & Gimpel)',
+  'max-logit': '−max s',
+  entropy: 'entropy of softmax(s)',
+  SML: 'standardized max logit (per-class μ, σ fitted on training scenes)',
+  generative: '−ln p̂(x) = −logsumexp(s) (energy; DenseHybrid generative component)',
+  discriminative: 'P(d_out|x) = σ(g) (DenseHybrid discriminative component)',
+  hybrid: 'ln P(d_out|x) − ln p̂(x) (DenseHybrid, eq. 6)',
+};
+
+/** Scores, predictions and labels of one split, pixel-flattened in scene order. */
+export interface SplitOutputs {
+  readonly scores: Readonly<Record<DemoScoreName, Float32Array>>;
+  /** argmax over the K known classes. */
+  readonly closed: Uint8Array;
+  /** Ground truth 0..K (K anomaly), 255 ignore. */
+  readonly labels: Uint8Array;
+  /** 0 inlier, 1 anomaly, 255 ignore. */
+  readonly binary: Uint8Array;
+}
+
+function splitImages(split: SceneSplit, start: number, count: number): tf.Tensor4D {
+  const px = split.size * split.size * 3;
+  const data = new Float32Array(count * px);
+  const src = split.images.subarray(start * px, (start + count) * px);
+  for (let i = 0; i < data.length; i++) data[i] = (src[i] ?? 0) / 255;
+  return tf.tensor4d(data, [count, split.size, split.size, 3]);
+}
+
+/** Fits SML statistics on (clean) training scenes. */
+export async function fitSml(
+  model: DenseHybridModel,
+  scenes: DigitScenes,
+  maxScenes: number,
+  batch = 32,
+): Promise<SmlStatistics> {
+  const acc = createSmlAccumulator(scenes.numClasses);
+  const n = Math.min(maxScenes, scenes.train.count);
+  for (let start = 0; start < n; start += batch) {
+    const count = Math.min(batch, n - start);
+    const images = splitImages(scenes.train, start, count);
+    const { logits, posteriorLogits } = model.predict(images);
+    await acc.update(logits);
+    tf.dispose([images, logits, posteriorLogits]);
+  }
+  return acc.result();
+}
+
+/** Runs the model over a split and returns every score per pixel. Reads with `await data()`. */
+export async function scoreSplit(
+  model: DenseHybridModel,
+  split: SceneSplit,
+  numClasses: number,
+  sml: SmlStatistics,
+  batch = 32,
+): Promise<SplitOutputs> {
+  const px = split.size * split.size;
+  const total = split.count * px;
+  const scores = Object.fromEntries(DEMO_SCORES.map((s) => [s, new Float32Array(total)])) as Record<
+    DemoScoreName,
+    Float32Array
+  >;
+  const closed = new Uint8Array(total);
+  for (let start = 0; start < split.count; start += batch) {
+    const count = Math.min(batch, split.count - start);
+    const images = splitImages(split, start, count);
+    const { logits, posteriorLogits } = model.predict(images);
+    const maps: Record<DemoScoreName, tf.Tensor3D> = {
+      'max-softmax': maxSoftmaxScore(logits),
+      'max-logit': maxLogitScore(logits),
+      entropy: entropyScore(logits),
+      SML: standardizedMaxLogit(logits, sml),
+      generative: generativeScore(logits),
+      discriminative: discriminativeScore(posteriorLogits),
+      hybrid: hybridScore(logits, posteriorLogits),
+    };
+    const argmax = tf.argMax(logits, -1);
+    for (const name of DEMO_SCORES) scores[name].set(await maps[name].data(), start * px);
+    closed.set(await argmax.data(), start * px);
+    tf.dispose([images, logits, posteriorLogits, argmax, ...Object.values(maps)]);
+  }
+  const binary = new Uint8Array(total);
+  for (let i = 0; i < total; i++) {
+    const l = split.labels[i] ?? 255;
+    binary[i] = l === 255 ? 255 : l === numClasses ? 1 : 0;
+  }
+  return { scores, closed, labels: split.labels, binary };
+}
+
+/** Metrics of one score on one track. */
+export interface ScoreMetrics {
+  /** Average precision (step-wise), %. */
+  readonly ap: number;
+  /** FPR at TPR ≥ 95 %, %. */
+  readonly fpr95: number;
+  /** AUROC, %. */
+  readonly auroc: number;
+  /** Threshold calibrated on the validation split at TPR 95 %. */
+  readonly threshold: number;
+  /** open-mIoU over the K known classes (nanmean), % — threshold from validation. */
+  readonly openMIoU: number;
+  /** IoU of the anomaly class with that threshold, %. */
+  readonly anomalyIoU: number;
+}
+
+/** Metrics of one track (near-OOD or far-OOD). */
+export interface TrackMetrics {
+  readonly track: 'near' | 'far';
+  /** Closed-set mIoU over K classes (anomaly pixels ignored), %. */
+  readonly closedMIoU: number;
+  readonly anomalyPixelFraction: number;
+  readonly scores: Readonly<Record<DemoScoreName, ScoreMetrics>>;
+  /** PR curves of the test split, per score. */
+  readonly curves: Readonly<Record<DemoScoreName, AnomalyCurvesResult['pr']>>;
+}
+
+const pct = (x: number): number => Math.round(x * 10000) / 100;
+
+/** Evaluates every score on a track: AP/FPR95/AUROC on test, open-mIoU with a val threshold. */
+export function evaluateTrack(
+  track: 'near' | 'far',
+  val: SplitOutputs,
+  test: SplitOutputs,
+  numClasses: number,
+): TrackMetrics {
+  const scores = {} as Record<DemoScoreName, ScoreMetrics>;
+  const curves = {} as Record<DemoScoreName, AnomalyCurvesResult['pr']>;
+  let closedMIoU = NaN;
+  for (const name of DEMO_SCORES) {
+    const s = test.scores[name];
+    const m = anomalyMetrics(s, test.binary);
+    const { threshold } = calibrateThreshold({ scores: val.scores[name], labels: val.binary });
+    const open = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++)
+      open[i] = (s[i] ?? 0) >= threshold ? numClasses : (test.closed[i] ?? 0);
+    const iou = new OpenIoU({ numClasses }).add(test.labels, open, test.closed).compute();
+    closedMIoU = iou.closedMIoU ?? NaN;
+    scores[name] = {
+      ap: pct(m.ap),
+      fpr95: pct(m.fpr),
+      auroc: pct(m.auroc),
+      threshold,
+      openMIoU: pct(iou.openMIoU),
+      anomalyIoU: pct(iou.anomalyIoU),
+    };
+    curves[name] = anomalyCurves(s, test.binary, { maxPoints: 256 }).pr;
+  }
+  let anomalies = 0;
+  let counted = 0;
+  for (const b of test.binary) {
+    if (b !== 255) counted++;
+    if (b === 1) anomalies++;
+  }
+  return {
+    track,
+    closedMIoU: pct(closedMIoU),
+    anomalyPixelFraction: anomalies / Math.max(1, counted),
+    scores,
+    curves,
+  };
+}

@@ -1,0 +1,189 @@
+import { join } from 'node:path';
+import type { RgbImage } from '@densehybrid/data-mixing';
+import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
+import { writeFileAtomic } from '../atomic.js';
+import { anomalyHeatmap } from '../render/colormap.js';
+import { colorizeLabels } from '../render/labels.js';
+import { sideBySide } from '../render/panels.js';
+import { plotCurves } from '../render/plot.js';
+import { writePng } from '../render/png.js';
+import {
+  DEMO_SCORES,
+  SCORE_DESCRIPTIONS,
+  type SplitOutputs,
+  type TrackMetrics,
+} from './evaluate.js';
+
+/** Nearest-neighbour upscaling by an integer factor (64 px scenes are small on screen). */
+export function upscale(image: RgbImage, factor: number): RgbImage {
+  const width = image.width * factor;
+  const height = image.height * factor;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.floor(y / factor);
+    for (let x = 0; x < width; x++) {
+      const s = (sy * image.width + Math.floor(x / factor)) * 3;
+      const d = (y * width + x) * 3;
+      data[d] = image.data[s] ?? 0;
+      data[d + 1] = image.data[s + 1] ?? 0;
+      data[d + 2] = image.data[s + 2] ?? 0;
+    }
+  }
+  return { data, width, height };
+}
+
+/**
+ * Writes one PNG per example scene: input, ground truth, open-set map (hybrid score with its
+ * validation threshold), then the anomaly map of every score. Returns the file names.
+ */
+export async function writeExamplePngs(
+  dir: string,
+  scenes: DigitScenes,
+  track: TrackMetrics,
+  split: SceneSplit,
+  outputs: SplitOutputs,
+  count: number,
+): Promise<string[]> {
+  const size = split.size;
+  const px = size * size;
+  const K = scenes.numClasses;
+  const factor = Math.max(1, Math.round(192 / size));
+  const files: string[] = [];
+  const threshold = track.scores.hybrid.threshold;
+  for (let i = 0; i < Math.min(count, split.count); i++) {
+    const input: RgbImage = {
+      data: split.images.subarray(i * px * 3, (i + 1) * px * 3),
+      width: size,
+      height: size,
+    };
+    const gt = colorizeLabels(split.labels.subarray(i * px, (i + 1) * px), size, size, K);
+    const hybrid = outputs.scores.hybrid.subarray(i * px, (i + 1) * px);
+    const open = new Uint8Array(px);
+    for (let p = 0; p < px; p++)
+      open[p] = (hybrid[p] ?? 0) >= threshold ? K : (outputs.closed[i * px + p] ?? 0);
+    const openMap = colorizeLabels(open, size, size, K);
+    const heatmaps = DEMO_SCORES.map(
+      (name) =>
+        anomalyHeatmap(outputs.scores[name].subarray(i * px, (i + 1) * px), size, size).image,
+    );
+    const sheet = sideBySide(
+      [input, gt, openMap, ...heatmaps].map((im) => upscale(im, factor)),
+      { captions: ['input', 'ground truth', 'open-set', ...DEMO_SCORES], fontScale: 1 },
+    );
+    const file = `example-${track.track}-${i}.png`;
+    await writePng(join(dir, file), sheet);
+    files.push(file);
+  }
+  return files;
+}
+
+/** Writes the PR curves of every score on a track. */
+export async function writePrCurves(dir: string, track: TrackMetrics): Promise<string> {
+  const plot = plotCurves(
+    DEMO_SCORES.map((name) => ({
+      x: track.curves[name].recall,
+      y: track.curves[name].precision,
+      label: `${name} AP ${track.scores[name].ap.toFixed(1)}`,
+    })),
+    {
+      title: `PR, ${track.track === 'near' ? 'near-OOD (held-out digits)' : 'far-OOD (clothing)'}`,
+      xLabel: 'recall',
+      yLabel: 'precision',
+      steps: true,
+      width: 560,
+      height: 480,
+      fontScale: 1,
+    },
+  );
+  const file = `pr-${track.track}.png`;
+  await writePng(join(dir, file), plot.image);
+  return file;
+}
+
+/** The fixed-width summary table (one screen): one row per score, both tracks. */
+export function summaryTable(tracks: readonly TrackMetrics[]): string[] {
+  const head = ['score', ...tracks.flatMap((t) => [`${t.track} AP`, 'FPR95', 'AUROC', 'oIoU'])];
+  const rows = DEMO_SCORES.map((name) => [
+    name,
+    ...tracks.flatMap((t) => {
+      const m = t.scores[name];
+      return [m.ap, m.fpr95, m.auroc, m.openMIoU].map((v) => v.toFixed(1));
+    }),
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+      .join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+/** Everything report.md says. */
+export interface ReportInput {
+  readonly tracks: readonly TrackMetrics[];
+  readonly findings: readonly string[];
+  readonly setup: readonly string[];
+  readonly files: readonly string[];
+}
+
+/** Writes report.md. */
+export async function writeReport(dir: string, input: ReportInput): Promise<void> {
+  const md: string[] = [
+    '# DenseHybrid demo report',
+    '',
+    '## Setup',
+    '',
+    ...input.setup.map((s) => `- ${s}`),
+    '',
+  ];
+  md.push('## Scores', '', ...DEMO_SCORES.map((n) => `- **${n}**: ${SCORE_DESCRIPTIONS[n]}`), '');
+  for (const t of input.tracks) {
+    md.push(
+      `## ${t.track === 'near' ? 'Near-OOD track: held-out digits' : 'Far-OOD track: Fashion-MNIST clothing'}`,
+      '',
+      `Closed-set mIoU (K classes, anomaly pixels ignored): **${t.closedMIoU.toFixed(1)} %**. Anomaly pixels: ${(100 * t.anomalyPixelFraction).toFixed(1)} % of evaluated pixels.`,
+      '',
+      '| score | AP | FPR95 | AUROC | open-mIoU | anomaly IoU | threshold (val, TPR 95 %) |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...DEMO_SCORES.map((n) => {
+        const m = t.scores[n];
+        return `| ${n} | ${m.ap.toFixed(1)} | ${m.fpr95.toFixed(1)} | ${m.auroc.toFixed(1)} | ${m.openMIoU.toFixed(1)} | ${m.anomalyIoU.toFixed(1)} | ${m.threshold.toPrecision(4)} |`;
+      }),
+      '',
+      `![PR curves](pr-${t.track}.png)`,
+      '',
+    );
+  }
+  md.push(
+    '## Hybrid versus its components and max-softmax',
+    '',
+    ...input.findings.map((f) => `- ${f}`),
+    '',
+  );
+  md.push(
+    '## Files',
+    '',
+    ...input.files.map((f) => (f.endsWith('.png') ? `- [${f}](${f})` : `- ${f}`)),
+    '',
+    'Each `example-*.png`: input, ground truth (white = anomaly, black = ignore), open-set map (hybrid score, threshold calibrated on the validation split at TPR 95 %), then the anomaly map of every score (inferno, min–max per image).',
+    '',
+  );
+  await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));
+}
+
+/** Plain-language comparison of the hybrid score with its components and max-softmax (AP and FPR95). */
+export function hybridFindings(tracks: readonly TrackMetrics[]): string[] {
+  const out: string[] = [];
+  for (const t of tracks) {
+    const h = t.scores.hybrid;
+    for (const other of ['generative', 'discriminative', 'max-softmax'] as const) {
+      const o = t.scores[other];
+      const ap = h.ap >= o.ap ? '≥' : '<';
+      const fpr = h.fpr95 <= o.fpr95 ? '≤' : '>';
+      out.push(
+        `${t.track}: hybrid AP ${h.ap.toFixed(1)} ${ap} ${other} ${o.ap.toFixed(1)}; FPR95 ${h.fpr95.toFixed(1)} ${fpr} ${o.fpr95.toFixed(1)}`,
+      );
+    }
+  }
+  return out;
+}
