@@ -1,0 +1,174 @@
+// Benchmark of @densehybrid/backbones: forward and training-step time per preset at 512×512 on the
+// chosen backend, images/s and achieved FLOP/s, against a reference measured in the same run: one
+// plain tf.conv2d (3×3, 128→128 channels at 128×128; known FLOPs), forward and forward+backward.
+// Efficiency = model FLOP/s ÷ reference FLOP/s (1.0 = as fast per FLOP as one big convolution).
+//   node bench/backbones/index.mjs [--size 512] [--batch 1] [--backend wasm|cpu|webgpu]
+//        [--presets ldn-tiny,ldn-small,ldn-121,dlv3-r18,dlv3-r50] [--skip-big] [--no-train]
+//        [--repeats 2]
+// --skip-big drops ldn-121 and dlv3-r50 (minutes per training step on one CPU core).
+// Training FLOPs are counted as 3 × forward (forward + input and weight gradients).
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import './tfjs-gradients.mjs';
+import { deeplabV3Plus, ladderDenseNet } from '@densehybrid/backbones';
+
+const argv = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+};
+const SIZE = Number(opt('size', '512'));
+const BATCH = Number(opt('batch', '1'));
+const REPEATS = Number(opt('repeats', '2'));
+const BACKEND = opt('backend', process.env.DENSEHYBRID_BACKEND ?? 'wasm');
+const TRAIN = !argv.includes('--no-train');
+const BIG = new Set(['ldn-121', 'dlv3-r50']);
+const PRESETS = {
+  'ldn-tiny': () => ladderDenseNet({ preset: 'tiny', numClasses: 19 }),
+  'ldn-small': () => ladderDenseNet({ preset: 'small', numClasses: 19 }),
+  'ldn-121': () => ladderDenseNet({ preset: 'densenet121', numClasses: 19 }),
+  'dlv3-r18': () => deeplabV3Plus({ encoder: 'resnet18', outputStride: 16, numClasses: 19 }),
+  'dlv3-r50': () => deeplabV3Plus({ encoder: 'resnet50', outputStride: 16, numClasses: 19 }),
+};
+let selected = opt('presets', Object.keys(PRESETS).join(',')).split(',');
+if (argv.includes('--skip-big')) selected = selected.filter((p) => !BIG.has(p));
+for (const p of selected)
+  if (!(p in PRESETS))
+    throw new Error(
+      `bench/backbones: unknown preset ${p}; known: ${Object.keys(PRESETS).join(', ')}`,
+    );
+if (!(SIZE >= 32) || !(BATCH >= 1) || !(REPEATS >= 1))
+  throw new Error('bench/backbones: expected --size >= 32, --batch >= 1, --repeats >= 1');
+
+if (BACKEND === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+await tf.setBackend(BACKEND);
+await tf.ready();
+// The wasm backend lacks conv backprop kernels; @densehybrid/core registers them (optional here).
+let kernels = 'none';
+try {
+  const core = await import('@densehybrid/core');
+  if (typeof core.registerTrainingKernels === 'function') {
+    core.registerTrainingKernels();
+    kernels = '@densehybrid/core registerTrainingKernels()';
+  }
+} catch (e) {
+  kernels = `unavailable (${e.message.split('\n')[0]})`;
+}
+
+const sync = async (t) => {
+  await (Array.isArray(t) ? Promise.all(t.map((x) => x.data())) : t.data());
+};
+/** Median wall time (ms) of `run` after one warm-up. */
+async function time(run, repeats = REPEATS) {
+  await run();
+  const ms = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await run();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)];
+}
+
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+console.log(
+  `backend ${tf.getBackend()}, input ${BATCH}×${SIZE}×${SIZE}×3, median of ${REPEATS} after warm-up; training kernels: ${kernels}`,
+);
+
+// --- reference: one plain conv2d of known FLOPs ---------------------------------------------
+const refX = tf.randomNormal([1, 128, 128, 128]);
+const refW = tf.variable(tf.randomNormal([3, 3, 128, 128], 0, 0.03));
+const refFlops = 2 * 128 * 128 * 9 * 128 * 128;
+const refFwdMs = await time(async () => {
+  const y = tf.conv2d(refX, refW, 1, 'same');
+  await sync(y);
+  y.dispose();
+}, 3);
+const refFwd = refFlops / (refFwdMs / 1000);
+let refTrain = NaN;
+try {
+  const refTrainMs = await time(async () => {
+    const { value, grads } = tf.variableGrads(
+      () => tf.mean(tf.square(tf.conv2d(refX, refW, 1, 'same'))),
+      [refW],
+    );
+    await sync([value, ...Object.values(grads)]);
+    tf.dispose([value, ...Object.values(grads)]);
+  }, 3);
+  refTrain = (3 * refFlops) / (refTrainMs / 1000);
+} catch (e) {
+  console.log(`reference training step failed: ${e.message.split('\n')[0]}`);
+}
+console.log(
+  `reference conv2d 3×3 128→128 @128×128 (${fmt(refFlops / 1e9, 2)} GFLOP): forward ${fmt(refFwd / 1e9)} GFLOP/s, forward+backward ${fmt(refTrain / 1e9)} GFLOP/s`,
+);
+tf.dispose([refX, refW]);
+
+// --- presets ----------------------------------------------------------------------------------
+const rows = [];
+for (const name of selected) {
+  const model = PRESETS[name]();
+  const flops = model.flops(SIZE, SIZE) * BATCH;
+  const x = tf.randomUniform([BATCH, SIZE, SIZE, 3]);
+  const before = tf.memory().numTensors;
+  const fwdMs = await time(async () => {
+    const o = model.apply(x);
+    await sync([o.preLogits, o.logits]);
+    tf.dispose([o.preLogits, o.logits]);
+  });
+  let trainMs = NaN;
+  let trainError = '';
+  if (TRAIN) {
+    const optimizer = tf.train.adam(1e-4);
+    const vars = model.trainableVariables();
+    const labels = tf.tidy(() => {
+      const [, lh, lw] = model.apply(tf.zeros([1, SIZE, SIZE, 3])).logits.shape;
+      return tf.oneHot(
+        tf.randomUniform([BATCH, lh, lw], 0, model.numClasses, 'int32'),
+        model.numClasses,
+      );
+    });
+    try {
+      trainMs = await time(async () => {
+        const loss = optimizer.minimize(
+          () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }).logits),
+          true,
+          vars,
+        );
+        await sync(loss);
+        loss.dispose();
+      });
+    } catch (e) {
+      trainError = e.message.split('\n')[0];
+    }
+    optimizer.dispose();
+    labels.dispose();
+  }
+  const leaked = tf.memory().numTensors - before;
+  const fwd = flops / (fwdMs / 1000);
+  const train = (3 * flops) / (trainMs / 1000);
+  rows.push({
+    preset: name,
+    params: `${fmt(model.parameterCount() / 1e6, 2)} M`,
+    GFLOP: fmt(flops / 1e9, 2),
+    'fwd ms': fmt(fwdMs, 0),
+    'fwd img/s': fmt((BATCH * 1000) / fwdMs, 2),
+    'fwd GFLOP/s': fmt(fwd / 1e9, 1),
+    'fwd eff': fmt(fwd / refFwd, 2),
+    'train ms': TRAIN
+      ? trainError
+        ? `failed: ${trainError.slice(0, 60)}`
+        : fmt(trainMs, 0)
+      : 'skipped',
+    'train img/s': fmt((BATCH * 1000) / trainMs, 2),
+    'train GFLOP/s': fmt(train / 1e9, 1),
+    'train eff': fmt(train / refTrain, 2),
+    leaked,
+  });
+  console.log(JSON.stringify(rows[rows.length - 1]));
+  x.dispose();
+  model.dispose();
+}
+console.table(rows);
