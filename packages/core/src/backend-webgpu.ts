@@ -35,6 +35,12 @@ export interface LoadWebGpuOptions {
    *   plus `'opengles'` on Linux when software adapters are allowed (Mesa llvmpipe through EGL)
    */
   readonly dawnBackends?: readonly DawnBackendName[];
+  /**
+   * Extra options for Dawn's `create()`, e.g. `['enable-dawn-features=disable_robustness']`
+   * (see the `webgpu` package's README for the list).
+   * @default []
+   */
+  readonly dawnOptions?: readonly string[];
   /** Adapter power preference passed to `requestAdapter`. @default 'high-performance' */
   readonly powerPreference?: 'high-performance' | 'low-power';
   /** Receives one line per decision (each adapter tried, why one was refused). */
@@ -313,7 +319,10 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
     let found: Awaited<ReturnType<typeof requestAdapter>>;
     let gpu: GpuLike;
     try {
-      gpu = dawn.create(dawnBackend === 'default' ? [] : [`backend=${dawnBackend}`]);
+      gpu = dawn.create([
+        ...(dawnBackend === 'default' ? [] : [`backend=${dawnBackend}`]),
+        ...(options.dawnOptions ?? []),
+      ]);
       found = await requestAdapter(gpu, powerPreference);
     } catch (e) {
       tried.push(`${dawnBackend}: ${firstLine(e)}`);

@@ -133,6 +133,17 @@ describe('webgpu backend selection', () => {
     expect(out.stdout).toContain('default | vulkan | metal');
     expect(out.stdout).toContain('"cuda"');
   });
+
+  it('passes dawnOptions to Dawn (an adapter filter that matches nothing leaves no adapter)', () => {
+    const out = runNode(
+      `import { loadWebGpu } from '@densehybrid/core';
+       try {
+         await loadWebGpu({ allowSoftwareAdapter: true, dawnBackends: ['opengles'], dawnOptions: ['adapter=no-such-adapter'] });
+         console.log('loaded');
+       } catch (e) { console.log('ERROR ' + e.message); }`,
+    );
+    expect(out.stdout).toMatch(/^ERROR no WebGPU adapter \(opengles: .*no-such-adapter/m);
+  });
 });
 
 const coreDir = fileURLToPath(new URL('../..', import.meta.url));
