@@ -1,4 +1,4 @@
-import { readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
@@ -162,7 +162,8 @@ export async function readLabel(path: string): Promise<LabelMap> {
 
 /**
  * Writes an RGB image, a label map or a grey image as PNG, atomically (a temporary file in the
- * same folder, then rename), so readers never see a half-written file. One-channel data is
+ * same folder, then rename), so readers never see a half-written file; missing parent folders
+ * are created. One-channel data is
  * written as an 8-bit greyscale PNG with the exact values (a label written this way reads back
  * identically with {@link readLabel}).
  *
@@ -192,6 +193,7 @@ export async function writePng(
     `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
   );
   try {
+    await mkdir(dirname(path), { recursive: true });
     const raw = sharp(data, { raw: { width, height, channels } });
     // without 'b-w' libvips would widen one channel to RGB
     await (channels === 1 ? raw.toColourspace('b-w') : raw)
