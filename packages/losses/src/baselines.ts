@@ -69,18 +69,31 @@ export function outlierExposureLoss(
   inputs: SegmentationLossInputs,
   options: OutlierExposureLossOptions = {},
 ): OutlierExposureLossResult {
-  const fn = 'outlierExposureLoss';
+  const lambda = options.lambda ?? DEFAULT_OUTLIER_EXPOSURE_LOSS_OPTIONS.lambda;
+  return uniformOutlierLoss('outlierExposureLoss', inputs, options, lambda, Infinity, 1);
+}
+
+/**
+ * Shared body of outlier exposure and entropy maximisation:
+ * wIn·mean_in[−ln P(y|x)] + λ·mean_out[logsumexp(s) − mean_k s_k], λ ∈ [0, maxLambda].
+ */
+function uniformOutlierLoss(
+  fn: string,
+  inputs: SegmentationLossInputs,
+  options: PixelLabelOptions,
+  lambdaOption: number,
+  maxLambda: number,
+  classificationWeight: number | ((lambda: number) => number),
+): { total: tf.Scalar; classification: tf.Scalar; outlier: tf.Scalar } {
   const checked = checkLossInputs(fn, inputs, options, false);
-  const lambda = checkNumberOption(
-    fn,
-    'lambda',
-    options.lambda ?? DEFAULT_OUTLIER_EXPOSURE_LOSS_OPTIONS.lambda,
-    0,
-  );
+  const lambda = checkNumberOption(fn, 'lambda', lambdaOption, 0, maxLambda);
+  const wIn =
+    typeof classificationWeight === 'number' ? classificationWeight : classificationWeight(lambda);
   return tf.tidy(() => {
     const { s, outlier, lse, ce } = prepare(inputs, checked);
     const out = maskedMean(uniformCrossEntropyPerPixel(s, lse), outlier);
-    return { total: tf.add<tf.Scalar>(ce, tf.mul(lambda, out)), classification: ce, outlier: out };
+    const total = tf.add<tf.Scalar>(tf.mul(wIn, ce), tf.mul(lambda, out));
+    return { total, classification: ce, outlier: out };
   });
 }
 
@@ -202,22 +215,6 @@ export function entropyMaximizationLoss(
   inputs: SegmentationLossInputs,
   options: EntropyMaximizationLossOptions = {},
 ): EntropyMaximizationLossResult {
-  const fn = 'entropyMaximizationLoss';
-  const checked = checkLossInputs(fn, inputs, options, false);
-  const lambda = checkNumberOption(
-    fn,
-    'lambda',
-    options.lambda ?? DEFAULT_ENTROPY_MAXIMIZATION_LOSS_OPTIONS.lambda,
-    0,
-    1,
-  );
-  return tf.tidy(() => {
-    const { s, outlier, lse, ce } = prepare(inputs, checked);
-    const out = maskedMean(uniformCrossEntropyPerPixel(s, lse), outlier);
-    return {
-      total: tf.add<tf.Scalar>(tf.mul(1 - lambda, ce), tf.mul(lambda, out)),
-      classification: ce,
-      outlier: out,
-    };
-  });
+  const lambda = options.lambda ?? DEFAULT_ENTROPY_MAXIMIZATION_LOSS_OPTIONS.lambda;
+  return uniformOutlierLoss('entropyMaximizationLoss', inputs, options, lambda, 1, (l) => 1 - l);
 }
