@@ -166,7 +166,8 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
       if (finished) return;
       finished = true;
       if (io.isTTY) io.stderr(`\r\x1b[2K${line()}${message ? `  ${message}` : ''}\n`);
-      else if (lastPrinted !== step || message) io.stderr(`${line()}${message ? `  ${message}` : ''}\n`);
+      else if (lastPrinted !== step || message)
+        io.stderr(`${line()}${message ? `  ${message}` : ''}\n`);
     },
   };
 }

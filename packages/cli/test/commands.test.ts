@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadCheckpoint, disposeCheckpoint } from '@densehybrid/backbones';
 import { readLabel } from '@densehybrid/data-mixing';
-import { anomalyMetrics } from '@densehybrid/metrics-openiou';
+import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
 import { colormapLut, readNpy } from '@densehybrid/cli';
 import { cli, tempDir } from './helpers.js';
 import {
@@ -15,7 +15,7 @@ import {
   makeCityscapes,
   makeFishyscapes,
   makeStreetHazards,
-  writeRgb,
+  makeSmiyc,
 } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -341,6 +341,68 @@ describe('eval', () => {
     const report = await readFile(join(out, 'report.md'), 'utf8');
     expect(report).toMatch(/open-mIoU \(cross-calibration\)/);
     expect(report).toMatch(/calibrated on t6/);
+  });
+
+  it('SMIYC: component metrics at the best-F1 threshold equal componentMetrics on the same scores', async () => {
+    const root = join(tmp.dir, 'smiyc');
+    await makeSmiyc(root);
+    const out = join(tmp.dir, 'eval-smiyc');
+    const r = await cli([
+      'eval',
+      '--checkpoint',
+      run,
+      '--dataset',
+      'smiyc-anomaly',
+      '--root',
+      root,
+      '--out',
+      out,
+      '--min-prediction-size',
+      '0',
+      '--min-instance-size',
+      '0',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(r.stderr).not.toMatch(/densehybrid eval:/);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.stdout);
+    expect(m.components).not.toBeNull();
+    expect(m.components.threshold).toBe(m.anomaly.bestF1Threshold);
+    const maps = join(tmp.dir, 'maps-smiyc');
+    expect(
+      (
+        await cli([
+          'infer',
+          '--checkpoint',
+          run,
+          join(root, 'dataset_AnomalyTrack/images'),
+          '--out',
+          maps,
+          '--backend',
+          'wasm',
+        ])
+      ).code,
+    ).toBe(0);
+    const frames = [];
+    for (let i = 0; i < 2; i++) {
+      const npy = await readNpy(join(maps, `images/validation_${i}.scores.npy`));
+      const lab = await readLabel(
+        join(root, `dataset_AnomalyTrack/labels_masks/validation_${i}_labels_semantic.png`),
+      );
+      frames.push({ scores: npy.data, labels: lab.data, width: W, height: H });
+    }
+    const ref = componentMetrics(frames, { minPredictionSize: 0, minInstanceSize: 0 });
+    // histogram mode reports the float16 bin's lower edge; it selects the same float16 pixels
+    expect(Math.abs(m.components.threshold - ref.threshold)).toBeLessThan(
+      Math.abs(ref.threshold) * 2 ** -10,
+    );
+    expect(m.components.sIoU).toBeCloseTo(ref.sIoU, 12);
+    expect(m.components.ppv).toBeCloseTo(ref.ppv, 12);
+    expect(m.components.meanF1).toBeCloseTo(ref.meanF1, 12);
+    expect(m.components.gtComponents).toBe(2);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/Component metrics \(SMIYC\)/);
   });
 
   it('is resumable after Ctrl-C (exit 130, then the same command finishes)', async () => {

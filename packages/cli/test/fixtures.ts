@@ -103,3 +103,17 @@ export async function makeCityscapes(root: string): Promise<void> {
   ]);
   await writeGrey(join(root, 'gtFine/val/lindau', 'a_gtFine_labelIds.png'), W, H, () => 7);
 }
+
+/** A tiny SMIYC AnomalyTrack tree (binary labels, 255 outside the region of interest). */
+export async function makeSmiyc(root: string): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const s = scene(i, true);
+    await writeRgb(join(root, 'dataset_AnomalyTrack/images', `validation_${i}.jpg`), W, H, s.rgb);
+    await writeGrey(
+      join(root, 'dataset_AnomalyTrack/labels_masks', `validation_${i}_labels_semantic.png`),
+      W,
+      H,
+      (x, y) => (s.raw(x, y) === 14 ? 1 : y < 2 ? 255 : 0),
+    );
+  }
+}

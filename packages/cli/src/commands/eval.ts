@@ -83,6 +83,17 @@ example:
       type: 'boolean',
       description: 'ignore the state of an interrupted run and start over',
     },
+    minPredictionSize: {
+      type: 'integer',
+      min: 0,
+      description:
+        'SMIYC: drop predicted components smaller than this (default: 500 anomaly track, 50 obstacle track)',
+    },
+    minInstanceSize: {
+      type: 'integer',
+      min: 0,
+      description: 'SMIYC: ignore ground-truth components smaller than this (default: 100 / 10)',
+    },
     labelKind: {
       type: 'string',
       choices: ['anomaly', 'open-set', 'semantic'],
@@ -141,7 +152,17 @@ example:
           folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
         average: flags.average as OpenIoUAverage,
         ...(bench.components
-          ? { components: name === 'smiyc-obstacle' ? SMIYC_OBSTACLE_TRACK : {} }
+          ? {
+              components: {
+                ...(name === 'smiyc-obstacle' ? SMIYC_OBSTACLE_TRACK : {}),
+                ...(flags.minPredictionSize !== undefined
+                  ? { minPredictionSize: flags.minPredictionSize }
+                  : {}),
+                ...(flags.minInstanceSize !== undefined
+                  ? { minInstanceSize: flags.minInstanceSize }
+                  : {}),
+              },
+            }
           : {}),
         scratchDir: scratch,
         signal: ctx.signal,

@@ -1,0 +1,144 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '@densehybrid/cli';
+import { demoCommand } from '../src/demo/command.js';
+import { DEMO_SCORES } from '../src/demo/evaluate.js';
+import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
+
+interface DemoMetrics {
+  training: { steps: number; history: { step: number; loss: Record<string, number> }[] };
+  tracks: {
+    track: string;
+    closedMIoU: number;
+    scores: Record<
+      string,
+      { ap: number; fpr95: number; auroc: number; openMIoU: number; threshold: number }
+    >;
+  }[];
+  findings: string[];
+}
+
+let root: string;
+const cache = () => join(root, 'cache');
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'dh-demo-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function demo(argv: string[], signal?: AbortSignal) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(
+    ['demo', '--quick', '--cache', cache(), ...argv],
+    {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      isTTY: false,
+      cwd: root,
+      ...(signal ? { signal } : {}),
+    },
+    { commands: [demoCommand] },
+  );
+  return { code, stdout, stderr };
+}
+
+describe('densehybrid demo --quick', () => {
+  it('builds scenes, trains, evaluates every score on both tracks and writes the report', async () => {
+    const run = await demo(['--out', 'a']);
+    expect(run.stderr).not.toMatch(/densehybrid demo:/); // no error line
+    expect(run.code).toBe(0);
+    const files = await readdir(join(root, 'a'));
+    expect(files.sort()).toEqual(
+      [
+        'example-far-0.png',
+        'example-near-0.png',
+        'metrics.json',
+        'pr-far.png',
+        'pr-near.png',
+        'report.md',
+        'train-state.dhts',
+      ].sort(),
+    );
+    for (const f of files.filter((x) => x.endsWith('.png'))) {
+      const bytes = await readFile(join(root, 'a', f));
+      expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    }
+    const metrics = JSON.parse(
+      await readFile(join(root, 'a', 'metrics.json'), 'utf8'),
+    ) as DemoMetrics;
+    // training: the configured steps, with the DenseHybrid loss terms, and the loss went down
+    expect(metrics.training.steps).toBe(QUICK_DEMO_OPTIONS.steps);
+    const totals = metrics.training.history.map((h) => h.loss['total']!);
+    expect(totals).toHaveLength(QUICK_DEMO_OPTIONS.steps!);
+    expect(totals[totals.length - 1]).toBeLessThan(totals[0]!);
+    expect(Object.keys(metrics.training.history[0]!.loss).sort()).toEqual([
+      'classification',
+      'likelihood',
+      'posterior',
+      'total',
+    ]);
+    // metrics: both tracks, every score, percentages in range, finite thresholds
+    expect(metrics.tracks.map((t) => t.track)).toEqual(['near', 'far']);
+    for (const t of metrics.tracks) {
+      expect(Object.keys(t.scores)).toEqual([...DEMO_SCORES]);
+      expect(t.closedMIoU).toBeGreaterThanOrEqual(0);
+      expect(t.closedMIoU).toBeLessThanOrEqual(100);
+      for (const m of Object.values(t.scores)) {
+        for (const v of [m.ap, m.fpr95, m.auroc, m.openMIoU]) {
+          expect(v).toBeGreaterThanOrEqual(0);
+          expect(v).toBeLessThanOrEqual(100);
+        }
+        expect(Number.isFinite(m.threshold)).toBe(true);
+      }
+    }
+    expect(metrics.findings.some((f) => /hybrid AP .* generative/.test(f))).toBe(true);
+    // the report has a table row per score and track, and the summary table went to stdout
+    const report = await readFile(join(root, 'a', 'report.md'), 'utf8');
+    for (const s of DEMO_SCORES)
+      expect(report.match(new RegExp(`^\\| ${s} \\|`, 'gm'))).toHaveLength(2);
+    expect(run.stdout).toMatch(/score\s+near AP\s+FPR95\s+AUROC\s+oIoU\s+far AP/);
+    expect(run.stdout.split('\n').filter((l) => /^hybrid\s/.test(l))).toHaveLength(1);
+  });
+
+  it('an interrupted demo resumes where it stopped and ends with the same training and metrics', async () => {
+    const reference = JSON.parse(
+      await readFile(join(root, 'a', 'metrics.json'), 'utf8'),
+    ) as DemoMetrics;
+    const controller = new AbortController();
+    const options = {
+      ...DEFAULT_DEMO_OPTIONS,
+      ...QUICK_DEMO_OPTIONS,
+      out: join(root, 'b'),
+      cacheDir: cache(),
+    };
+    const first = await runDemo(options, {
+      log: () => {},
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 2) controller.abort();
+      },
+    });
+    expect(first.completed).toBe(false);
+    expect(first.trainedSteps).toBe(2);
+    expect(await readdir(join(root, 'b.partial'))).toContain('train-state.dhts');
+    const second = await demo(['--out', 'b']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/resuming training at step 2\/4/);
+    const resumed = JSON.parse(
+      await readFile(join(root, 'b', 'metrics.json'), 'utf8'),
+    ) as DemoMetrics;
+    expect(resumed.training.history).toEqual(reference.training.history);
+    expect(resumed.tracks).toEqual(reference.tracks);
+  });
+
+  it('reports bad flags as a one-line usage error', async () => {
+    const run = await demo(['--steps', 'many']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
