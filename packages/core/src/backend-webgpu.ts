@@ -419,6 +419,44 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
   return state.result;
 }
 
+/** Drops the Dawn device and the global references to Dawn's `GPU` object. */
+function dropDawn(): boolean {
+  const had = active !== undefined;
+  try {
+    active?.device?.destroy();
+  } catch {
+    // already lost or destroyed
+  }
+  const nav = (globalThis as Record<string, unknown>)['navigator'] as
+    Record<string, unknown> | undefined;
+  if (nav && 'gpu' in nav) delete nav['gpu'];
+  active = undefined;
+  return had;
+}
+
+/**
+ * Releases the webgpu backend that {@link loadWebGpu} (or `initBackend`) set up: disposes tfjs'
+ * `webgpu` backend and every tensor on it, destroys the Dawn device and removes `navigator.gpu`,
+ * so nothing of Dawn keeps the process alive. Node exits on its own without this (the device
+ * is also released at exit); call it to free the GPU in a long-running process, or if a driver
+ * keeps the process from exiting. A later `loadWebGpu` / `initBackend` loads a fresh one. If
+ * webgpu was the active backend, pick another with `initBackend` before running more ops.
+ *
+ * @returns true when a webgpu backend was released, false when none was loaded
+ * @example
+ * ```ts
+ * import { initBackend, releaseWebGpu } from '@densehybrid/core';
+ * await initBackend({ backend: 'webgpu' });
+ * // … train, evaluate …
+ * releaseWebGpu();
+ * ```
+ */
+export function releaseWebGpu(): boolean {
+  if (active === undefined) return false;
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  return dropDawn();
+}
+
 let exitHookInstalled = false;
 /**
  * Dawn keeps its instance alive for as long as something references `navigator.gpu`; destroy
@@ -428,14 +466,6 @@ function releaseOnExit(): void {
   if (exitHookInstalled || typeof process === 'undefined') return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    try {
-      active?.device?.destroy();
-    } catch {
-      // already lost or destroyed
-    }
-    const nav = (globalThis as Record<string, unknown>)['navigator'] as
-      Record<string, unknown> | undefined;
-    if (nav && 'gpu' in nav) delete nav['gpu'];
-    active = undefined;
+    dropDawn();
   });
 }

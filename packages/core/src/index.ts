@@ -11,6 +11,7 @@ export {
 export type { BackendName, BackendReport, InitBackendOptions } from './backend.js';
 export {
   loadWebGpu,
+  releaseWebGpu,
   isSoftwareAdapter,
   adapterName,
   DAWN_BACKEND_NAMES,

@@ -15,6 +15,7 @@ import {
   isSoftwareAdapter,
   loadWebGpu,
 } from '@densehybrid/core';
+// (releaseWebGpu is exercised in child processes below: this process keeps its adapter.)
 
 const saved = process.env['DENSEHYBRID_BACKEND'];
 afterEach(() => {
@@ -190,6 +191,27 @@ describe('process lifetime', () => {
     expect(out.stdout).toContain('TIMER');
     expect(out.status).toBe(0);
     expect(out.ms).toBeLessThan(15_000);
+  });
+
+  it('releaseWebGpu frees the backend and Dawn; webgpu loads again afterwards', () => {
+    const out = runNode(
+      `import * as tf from '@tensorflow/tfjs-core';
+       import { initBackend, releaseWebGpu } from '@densehybrid/core';
+       const sum = async () => {
+         const t = tf.tidy(() => tf.sum(tf.matMul(tf.ones([4, 3]), tf.ones([3, 5]))));
+         const v = (await t.data())[0];
+         t.dispose();
+         return v;
+       };
+       await initBackend({ backend: 'webgpu' });
+       const first = await sum();
+       const released = releaseWebGpu();
+       const state = [released, tf.findBackend('webgpu') === null, globalThis.navigator?.gpu === undefined, releaseWebGpu()];
+       const again = await initBackend({ backend: 'webgpu' });
+       console.log('RESULT', first, state.join(','), again.name, await sum());`,
+    );
+    expect(out.stdout, out.stderr).toContain('RESULT 60 true,true,true,false webgpu 60');
+    expect(out.status).toBe(0);
   });
 
   it('a process whose automatic selection probed Dawn and fell back exits on its own too', () => {
