@@ -184,9 +184,10 @@ export function datasetPosteriorHead(options: DatasetPosteriorHeadOptions): Data
         runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)));
         runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
       }
-      // y = (x − μ)·γ/√(σ² + ε) + β
+      // y = (x − μ)·γ/√(σ² + ε) + β = x·scale + (β − μ·scale): one multiply-add per element
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, epsilon)));
-      const normalised = tf.add(tf.mul(tf.sub(preLogits, mean), scale), beta);
+      const shift = tf.sub(beta, tf.mul(mean, scale));
+      const normalised = tf.add(tf.mul(preLogits, scale), shift);
       const activated = tf.relu(normalised);
       // Conv1×1 with one output channel = a [N·h·w, C] × [C, 1] product (no conv backprop kernel needed)
       const flat = tf.reshape(activated, [n * h * w, channels]);
