@@ -9,6 +9,7 @@ import {
   requireDir,
   type FileSegmentationDataset,
   type LabelTable,
+  type SamplePaths,
 } from './datasets.js';
 
 function checkChoice<T extends string>(
@@ -42,6 +43,34 @@ function swapComponent(root: string, file: string, from: string, to: string): st
   const i = parts.indexOf(from);
   if (i >= 0) parts[i] = to;
   return join(root, ...parts);
+}
+
+/**
+ * Lists `imageSuffix` files under `root/...imageDir` (recursively) and pairs each with the label
+ * at the mirrored path: component `from` → `to`, suffix `imageSuffix` → `labelSuffix`.
+ */
+async function mirroredPairs(
+  fn: string,
+  root: string,
+  imageDir: readonly string[],
+  from: string,
+  to: string,
+  imageSuffix: string,
+  labelSuffix: string,
+  layout: string,
+): Promise<SamplePaths[]> {
+  const dir = join(root, ...imageDir);
+  const k = imageDir.indexOf(from);
+  await requireDir(fn, dir, layout);
+  await requireDir(fn, join(root, ...imageDir.map((c, i) => (i === k ? to : c))), layout);
+  const images = await listFiles(dir, [imageSuffix], true);
+  return pairFiles(
+    fn,
+    root,
+    images,
+    (img) => swapComponent(root, img, from, to).slice(0, -imageSuffix.length) + labelSuffix,
+    layout,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,17 +152,7 @@ export async function streetHazards(
         ? ['train', 'images', 'validation']
         : ['test', 'images', 'test', split];
   const layout = `${sub.join('/')}/**/*.png with labels in ${sub.join('/').replace('images', 'annotations')}`;
-  const dir = join(root, ...sub);
-  await requireDir(fn, dir, layout);
-  await requireDir(fn, join(root, sub[0]!, 'annotations', ...sub.slice(2)), layout);
-  const images = await listFiles(dir, ['.png'], true);
-  const files = await pairFiles(
-    fn,
-    root,
-    images,
-    (img) => swapComponent(root, img, 'images', 'annotations'),
-    layout,
-  );
+  const files = await mirroredPairs(fn, root, sub, 'images', 'annotations', '.png', '.png', layout);
   return createFileDataset({
     name: `streethazards/${split}`,
     numClasses: 12,
@@ -229,18 +248,14 @@ export async function cityscapes(options: CityscapesOptions): Promise<FileSegmen
   const root = checkRoot(fn, options.root);
   const split = checkChoice(fn, 'split', options.split, ['train', 'val', 'test']);
   const layout = `leftImg8bit/${split}/{city}/*_leftImg8bit.png + gtFine/${split}/{city}/*_gtFine_labelIds.png`;
-  await requireDir(fn, join(root, 'leftImg8bit', split), layout);
-  await requireDir(fn, join(root, 'gtFine', split), layout);
-  const images = await listFiles(join(root, 'leftImg8bit', split), ['_leftImg8bit.png'], true);
-  const files = await pairFiles(
+  const files = await mirroredPairs(
     fn,
     root,
-    images,
-    (img) =>
-      swapComponent(root, img, 'leftImg8bit', 'gtFine').replace(
-        /_leftImg8bit\.png$/,
-        '_gtFine_labelIds.png',
-      ),
+    ['leftImg8bit', split],
+    'leftImg8bit',
+    'gtFine',
+    '_leftImg8bit.png',
+    '_gtFine_labelIds.png',
     layout,
   );
   return createFileDataset({
@@ -320,6 +335,26 @@ export async function ade20kNegatives(options: Ade20kOptions): Promise<FileSegme
 /** Binary benchmark labels: 0 inlier, 1 anomaly, 2 and 255 ignore (→ 255). */
 export const BINARY_ANOMALY_LABEL_TABLE: LabelTable = { 0: 0, 1: 1, 2: 255, 255: 255 };
 
+/** A dataset with binary labels {0 inlier, 1 anomaly, 255 ignore}, reopenable through `factory(args)`. */
+function binaryAnomalyDataset(
+  name: string,
+  files: readonly SamplePaths[],
+  factory: string,
+  args: object,
+): FileSegmentationDataset {
+  return createFileDataset({
+    name,
+    numClasses: 0,
+    classNames: [],
+    labelKind: 'anomaly',
+    ignoreLabel: 255,
+    files,
+    labelTable: BINARY_ANOMALY_LABEL_TABLE,
+    meanColor: MEAN_COLORS.cityscapes,
+    spec: { module: import.meta.url, export: factory, args: [args] },
+  });
+}
+
 /** Options of {@link fishyscapes}. */
 export interface FishyscapesOptions {
   readonly root: string;
@@ -348,18 +383,14 @@ export async function fishyscapes(options: FishyscapesOptions): Promise<FileSegm
   let files;
   if (variant === 'lostandfound') {
     const layout = 'leftImg8bit/**/*_leftImg8bit.png + ood/**/*_ood_segmentation.png';
-    await requireDir(fn, join(root, 'leftImg8bit'), layout);
-    await requireDir(fn, join(root, 'ood'), layout);
-    const images = await listFiles(join(root, 'leftImg8bit'), ['_leftImg8bit.png'], true);
-    files = await pairFiles(
+    files = await mirroredPairs(
       fn,
       root,
-      images,
-      (img) =>
-        swapComponent(root, img, 'leftImg8bit', 'ood').replace(
-          /_leftImg8bit\.png$/,
-          '_ood_segmentation.png',
-        ),
+      ['leftImg8bit'],
+      'leftImg8bit',
+      'ood',
+      '_leftImg8bit.png',
+      '_ood_segmentation.png',
       layout,
     );
   } else {
@@ -374,17 +405,7 @@ export async function fishyscapes(options: FishyscapesOptions): Promise<FileSegm
       layout,
     );
   }
-  return createFileDataset({
-    name: `fishyscapes/${variant}`,
-    numClasses: 0,
-    classNames: [],
-    labelKind: 'anomaly',
-    ignoreLabel: 255,
-    files,
-    labelTable: BINARY_ANOMALY_LABEL_TABLE,
-    meanColor: MEAN_COLORS.cityscapes,
-    spec: { module: import.meta.url, export: 'fishyscapes', args: [{ root, variant }] },
-  });
+  return binaryAnomalyDataset(`fishyscapes/${variant}`, files, 'fishyscapes', { root, variant });
 }
 
 /** Options of {@link smiyc}. */
@@ -427,19 +448,5 @@ export async function smiyc(options: SmiycOptions): Promise<FileSegmentationData
     layout,
     includeUnlabeled ? 'unlabeled' : 'drop',
   );
-  return createFileDataset({
-    name: `smiyc/${track}`,
-    numClasses: 0,
-    classNames: [],
-    labelKind: 'anomaly',
-    ignoreLabel: 255,
-    files,
-    labelTable: BINARY_ANOMALY_LABEL_TABLE,
-    meanColor: MEAN_COLORS.cityscapes,
-    spec: {
-      module: import.meta.url,
-      export: 'smiyc',
-      args: [{ root, track, includeUnlabeled }],
-    },
-  });
+  return binaryAnomalyDataset(`smiyc/${track}`, files, 'smiyc', { root, track, includeUnlabeled });
 }

@@ -47,7 +47,13 @@ interface Taps {
   readonly valid: Uint8Array;
 }
 
-function bilinearTaps(
+/**
+ * Source taps of each output column (or row) `o` of a window starting at `start` in a source of
+ * length `src` rescaled to `scaled`: bilinear (two taps, 8-bit weight, half-pixel centres as
+ * torch `align_corners=False`, clamped at the borders) or nearest (one tap).
+ */
+function computeTaps(
+  mode: 'bilinear' | 'nearest',
   outLen: number,
   start: number,
   scaled: number,
@@ -55,45 +61,26 @@ function bilinearTaps(
   flip: boolean,
 ): Taps {
   const i0 = new Int32Array(outLen);
-  const i1 = new Int32Array(outLen);
-  const w = new Int32Array(outLen);
+  const i1 = mode === 'bilinear' ? new Int32Array(outLen) : i0;
+  const w = new Int32Array(mode === 'bilinear' ? outLen : 0);
   const valid = new Uint8Array(outLen);
   const ratio = src / scaled;
   for (let o = 0; o < outLen; o++) {
     let X = start + o;
     if (X < 0 || X >= scaled) continue;
     if (flip) X = scaled - 1 - X;
-    // half-pixel centres (as torch `align_corners=False`), clamped at the borders
-    let s = (X + 0.5) * ratio - 0.5;
-    if (s < 0) s = 0;
-    if (s > src - 1) s = src - 1;
+    valid[o] = 1;
+    if (mode === 'nearest') {
+      i0[o] = Math.min(Math.floor((X + 0.5) * ratio), src - 1);
+      continue;
+    }
+    const s = Math.min(Math.max((X + 0.5) * ratio - 0.5, 0), src - 1);
     const a = Math.floor(s);
     i0[o] = a;
     i1[o] = Math.min(a + 1, src - 1);
     w[o] = Math.round((s - a) * 256);
-    valid[o] = 1;
   }
   return { i0, i1, w, valid };
-}
-
-function nearestTaps(
-  outLen: number,
-  start: number,
-  scaled: number,
-  src: number,
-  flip: boolean,
-): Taps {
-  const i0 = new Int32Array(outLen);
-  const valid = new Uint8Array(outLen);
-  const ratio = src / scaled;
-  for (let o = 0; o < outLen; o++) {
-    let X = start + o;
-    if (X < 0 || X >= scaled) continue;
-    if (flip) X = scaled - 1 - X;
-    i0[o] = Math.min(Math.floor((X + 0.5) * ratio), src - 1);
-    valid[o] = 1;
-  }
-  return { i0, i1: i0, w: new Int32Array(0), valid };
 }
 
 /**
@@ -119,8 +106,15 @@ export function resampleImage(
   const { width: W, height: H } = window;
   const sw = image.width;
   const src = image.data;
-  const cx = bilinearTaps(W, window.x, window.scaledWidth, image.width, window.flip === true);
-  const cy = bilinearTaps(H, window.y, window.scaledHeight, image.height, false);
+  const cx = computeTaps(
+    'bilinear',
+    W,
+    window.x,
+    window.scaledWidth,
+    image.width,
+    window.flip === true,
+  );
+  const cy = computeTaps('bilinear', H, window.y, window.scaledHeight, image.height, false);
   const out = new Uint8Array(W * H * 3);
   const [f0, f1, f2] = fill;
   // valid output columns form one contiguous run [lo, hi)
@@ -199,8 +193,15 @@ export function resampleLabel(label: LabelMap, window: ResampleWindow, fill = 25
   const { width: W, height: H } = window;
   const sw = label.width;
   const src = label.data;
-  const cx = nearestTaps(W, window.x, window.scaledWidth, label.width, window.flip === true);
-  const cy = nearestTaps(H, window.y, window.scaledHeight, label.height, false);
+  const cx = computeTaps(
+    'nearest',
+    W,
+    window.x,
+    window.scaledWidth,
+    label.width,
+    window.flip === true,
+  );
+  const cy = computeTaps('nearest', H, window.y, window.scaledHeight, label.height, false);
   const out = new Uint8Array(W * H);
   for (let oy = 0; oy < H; oy++) {
     const o = oy * W;
