@@ -1,4 +1,5 @@
 import type { AnyCommand } from '../command.js';
+import { demoCommand } from '../demo/command.js';
 import { benchCommand } from './bench.js';
 import { calibrateCommand } from './calibrate.js';
 import { evalCommand } from './eval.js';
@@ -10,12 +11,10 @@ import { trainCommand } from './train.js';
  *
  * To add a command: write a module exporting `defineCommand({ name, summary, flags, run })`
  * (see ../command.ts), import it here and add it to the list. The demo command (issue 8) lives
- * in ../demo/command.ts and is added as:
- *
- *   import { demoCommand } from '../demo/command.js';
- *   export const COMMANDS = [demoCommand, trainCommand, ...];
+ * in ../demo/command.ts.
  */
 export const COMMANDS: readonly AnyCommand[] = [
+  demoCommand,
   trainCommand,
   evalCommand,
   inferCommand,
