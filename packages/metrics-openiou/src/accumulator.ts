@@ -19,7 +19,7 @@ import { DenseHybridError, describeValue } from './errors.js';
 import { census, ExactScores, type LabelCounts } from './exact.js';
 import { FLOAT16_BINS } from './float16.js';
 import { ScoreHistogram } from './histogram.js';
-import { checkOneOf, type NumericArray } from './validate.js';
+import { checkOneOf, parseState, type NumericArray } from './validate.js';
 
 /** Storage mode of {@link AnomalyMetricsAccumulator}. */
 export type AccumulatorMode = 'exact' | 'histogram';
@@ -384,23 +384,7 @@ export class AnomalyMetricsAccumulator {
     const fn = 'AnomalyMetricsAccumulator.fromJSON';
     const bad = (what: string, got: unknown) =>
       new DenseHybridError('INVALID_INPUT', `${fn}: expected ${what}, got ${describeValue(got)}`);
-    let j: AnomalyMetricsAccumulatorJSON;
-    if (typeof json === 'string') {
-      try {
-        j = JSON.parse(json) as AnomalyMetricsAccumulatorJSON;
-      } catch (e) {
-        throw new DenseHybridError(
-          'INVALID_INPUT',
-          `${fn}: expected a JSON string, got invalid JSON`,
-          {
-            cause: e,
-          },
-        );
-      }
-    } else j = json;
-    if (typeof j !== 'object' || j === null || j.format !== FORMAT || j.version !== 1) {
-      throw bad(`an object with format "${FORMAT}" and version 1`, j === null ? j : j?.format);
-    }
+    const j = parseState(fn, json, FORMAT);
     const acc = new AnomalyMetricsAccumulator(j.options);
     const count = (v: unknown, what: string) => {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(what, v);

@@ -8,6 +8,7 @@ import {
   checkInteger,
   checkOneOf,
   nonFiniteError,
+  parseState,
   type NumericArray,
 } from './validate.js';
 
@@ -489,27 +490,7 @@ export class ComponentMetricsAccumulator {
    */
   static fromJSON(json: ComponentMetricsJSON | string): ComponentMetricsAccumulator {
     const fn = 'ComponentMetricsAccumulator.fromJSON';
-    let j: ComponentMetricsJSON;
-    try {
-      j = typeof json === 'string' ? (JSON.parse(json) as ComponentMetricsJSON) : json;
-    } catch (e) {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `${fn}: expected a JSON string, got invalid JSON`,
-        { cause: e },
-      );
-    }
-    if (
-      typeof j !== 'object' ||
-      j === null ||
-      j.format !== 'densehybrid/component-metrics' ||
-      j.version !== 1
-    ) {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `${fn}: expected format "densehybrid/component-metrics" version 1, got ${describeValue(j?.format)}`,
-      );
-    }
+    const j = parseState(fn, json, 'densehybrid/component-metrics');
     const acc = new ComponentMetricsAccumulator(j.options);
     const k = acc.tp.length;
     const nums = [j.frames, j.gtComponents, j.predComponents, j.sumSIoU, j.sumPPV, j.sumSIoUPred];

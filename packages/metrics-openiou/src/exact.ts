@@ -23,8 +23,8 @@ export function isIgnored(v: number, ignore: readonly number[]): boolean {
 
 /**
  * Validates scores and labels together and counts the classes. Throws `NON_FINITE` for a
- * NaN/±Infinity score on a non-ignored pixel... and also on ignored pixels (a broken score map
- * is a bug either way); `INVALID_INPUT` for a label outside {0, 1} ∪ ignore.
+ * NaN/±Infinity score, on ignored pixels too (a broken score map is a bug either way), and
+ * `INVALID_INPUT` for a label outside {0, 1} ∪ ignore.
  * Returns whether every score is exactly a float32.
  */
 export function census(

@@ -145,6 +145,8 @@ export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
   return out;
 }
 
+let decodeTable: Float32Array | null = null;
+
 /**
  * Decodes IEEE-754 half-float bits into a `Float32Array` (every float16 value is exact there).
  *
@@ -156,8 +158,11 @@ export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
  * ```
  */
 export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) table[h] = halfBitsToNumber(h);
+  if (decodeTable === null) {
+    decodeTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) decodeTable[h] = halfBitsToNumber(h);
+  }
+  const table = decodeTable;
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = table[(bits[i] as number) & 0xffff] as number;
   return out;

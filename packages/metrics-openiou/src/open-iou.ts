@@ -4,6 +4,7 @@ import {
   checkInteger,
   checkOneOf,
   checkSameLength,
+  parseState,
   type NumericArray,
 } from './validate.js';
 
@@ -330,22 +331,7 @@ export class OpenIoU {
    */
   static fromJSON(json: OpenIoUJSON | string): OpenIoU {
     const fn = 'OpenIoU.fromJSON';
-    let j: OpenIoUJSON;
-    try {
-      j = typeof json === 'string' ? (JSON.parse(json) as OpenIoUJSON) : json;
-    } catch (e) {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `${fn}: expected a JSON string, got invalid JSON`,
-        { cause: e },
-      );
-    }
-    if (typeof j !== 'object' || j === null || j.format !== FORMAT || j.version !== 1) {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `${fn}: expected format "${FORMAT}" version 1, got ${describeValue(j?.format)}`,
-      );
-    }
+    const j = parseState(fn, json, FORMAT);
     const m = new OpenIoU({ numClasses: j.numClasses, ignoreLabel: j.ignoreLabel });
     const fill = (dst: Float64Array, src: unknown, what: string) => {
       if (

@@ -122,3 +122,31 @@ export function checkFinite(fn: string, name: string, x: NumericArray): void {
     if (v - v !== 0) throw nonFiniteError(fn, name, i, v);
   }
 }
+
+/**
+ * Parses a saved state (object or JSON string) and checks its `format` and `version`.
+ * Throws `INVALID_INPUT` otherwise.
+ */
+export function parseState<T extends { format: string; version: number }>(
+  fn: string,
+  json: T | string,
+  format: T['format'],
+): T {
+  let j: T;
+  try {
+    j = typeof json === 'string' ? (JSON.parse(json) as T) : json;
+  } catch (e) {
+    throw new DenseHybridError('INVALID_INPUT', `${fn}: expected a JSON string, got invalid JSON`, {
+      cause: e,
+    });
+  }
+  if (typeof j !== 'object' || j === null || j.format !== format || j.version !== 1) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `${fn}: expected an object with format "${format}" and version 1, got ${describeValue(
+        typeof j === 'object' && j !== null ? j.format : j,
+      )}`,
+    );
+  }
+  return j;
+}

@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   AnomalyMetricsAccumulator,
   anomalyMetrics,
-  DenseHybridError,
   fromFloat16Bits,
   roundToFloat16,
   toFloat16Bits,
   type AnomalyMetricsResult,
 } from '@densehybrid/metrics-openiou';
-import { bruteForce, randomSet, rng } from './helpers.js';
+import { bruteForce, randomSet, rng, expectError } from './helpers.js';
 
 function frames(seed: number, count: number, n: number, levels: number) {
   const out: { scores: Float32Array; labels: Uint8Array }[] = [];
@@ -35,18 +34,6 @@ function sameMetrics(a: AnomalyMetricsResult, b: AnomalyMetricsResult): void {
   expect(a.fpr).toBe(b.fpr);
   expect(a.bestF1).toBeCloseTo(b.bestF1, 12);
   expect([a.positives, a.negatives, a.ignored]).toEqual([b.positives, b.negatives, b.ignored]);
-}
-
-function expectError(f: () => unknown, code: string, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(DenseHybridError.is(err)).toBe(true);
-  expect((err as DenseHybridError).code).toBe(code);
-  expect((err as Error).message).toMatch(pattern);
 }
 
 describe('AnomalyMetricsAccumulator', () => {

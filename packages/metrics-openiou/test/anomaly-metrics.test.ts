@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { anomalyCurves, anomalyMetrics, DenseHybridError } from '@densehybrid/metrics-openiou';
-import { bruteForce, randomSet, rng } from './helpers.js';
-
-function expectError(f: () => unknown, code: string, pattern: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(DenseHybridError.is(e)).toBe(true);
-    expect((e as DenseHybridError).code).toBe(code);
-    expect((e as Error).message).toMatch(pattern);
-    return;
-  }
-  throw new Error('expected a DenseHybridError');
-}
+import { anomalyCurves, anomalyMetrics } from '@densehybrid/metrics-openiou';
+import { bruteForce, randomSet, rng, expectError } from './helpers.js';
 
 describe('anomalyMetrics against O(n²) definitions', () => {
   for (const [seed, levels] of [

@@ -2,23 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   ComponentMetricsAccumulator,
   componentMetrics,
-  DenseHybridError,
   SMIYC_IOU_THRESHOLDS,
   anomalyMetrics,
 } from '@densehybrid/metrics-openiou';
-import { rng } from './helpers.js';
-
-function expectError(f: () => unknown, code: string, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(DenseHybridError.is(err)).toBe(true);
-  expect((err as DenseHybridError).code).toBe(code);
-  expect((err as Error).message).toMatch(pattern);
-}
+import { rng, expectError } from './helpers.js';
 
 const grid = (rows: string[]) => rows.join('').split('').map(Number);
 const noSizes = { minPredictionSize: 0, minInstanceSize: 0, threshold: 0.5 };

@@ -1,3 +1,6 @@
+import { expect } from 'vitest';
+import { DenseHybridError } from '@densehybrid/metrics-openiou';
+
 /** Seeded PRNG (mulberry32) so every random test is reproducible. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -80,4 +83,17 @@ export function bruteForce(
   let bestF1 = 0;
   for (const p of pts) bestF1 = Math.max(bestF1, (2 * p.tp) / (p.tp + p.fp + P));
   return { ap, auroc: wins / (P * N), atLeast, nearest, above, bestF1 };
+}
+
+/** Asserts that `f` throws a DenseHybridError with `code` and a message matching `pattern`. */
+export function expectError(f: () => unknown, code: string, pattern: RegExp): void {
+  let err: unknown;
+  try {
+    f();
+  } catch (e) {
+    err = e;
+  }
+  expect(DenseHybridError.is(err)).toBe(true);
+  expect((err as DenseHybridError).code).toBe(code);
+  expect((err as Error).message).toMatch(pattern);
 }

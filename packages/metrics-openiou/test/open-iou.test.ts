@@ -4,23 +4,10 @@ import {
   anomalyMetrics,
   calibrateThreshold,
   crossCalibrated,
-  DenseHybridError,
   OpenIoU,
   openSetPrediction,
 } from '@densehybrid/metrics-openiou';
-import { randomSet, rng } from './helpers.js';
-
-function expectError(f: () => unknown, code: string, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(DenseHybridError.is(err)).toBe(true);
-  expect((err as DenseHybridError).code).toBe(code);
-  expect((err as Error).message).toMatch(pattern);
-}
+import { randomSet, rng, expectError } from './helpers.js';
 
 // K = 2 known classes, anomaly = 2, ignore = 255
 const gt = [0, 0, 0, 1, 1, 2, 2, 255, 0, 1];
