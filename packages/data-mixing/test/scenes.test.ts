@@ -2,8 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type {
+  DenseHybridError} from '@densehybrid/data-mixing';
 import {
-  DenseHybridError,
   buildDigitScenes,
   digitSceneBatch,
   digitSceneBatches,
