@@ -34,6 +34,12 @@ export const DEFAULT_JITTER_FLIP_CROP_OPTIONS: JitterFlipCropOptions = {
   ignoreLabel: 255,
 };
 
+/** The DeepLabV3+ variant of the paper: 512² inlier crops. */
+export const DEEPLAB_JITTER_FLIP_CROP_OPTIONS: JitterFlipCropOptions = {
+  ...DEFAULT_JITTER_FLIP_CROP_OPTIONS,
+  cropSize: 512,
+};
+
 /** What {@link jitterFlipCrop} did, with the augmented sample. */
 export interface JitterFlipCropResult {
   readonly sample: DatasetSample;

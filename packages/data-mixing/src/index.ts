@@ -27,7 +27,12 @@ export { resizeImage, resizeLabel, resampleImage, resampleLabel, scaledSize } fr
 export type { ResampleWindow } from './resample.js';
 
 // mixed-content images (issue 7)
-export { jitterFlipCrop, DEFAULT_JITTER_FLIP_CROP_OPTIONS, MEAN_COLORS } from './augment.js';
+export {
+  jitterFlipCrop,
+  DEFAULT_JITTER_FLIP_CROP_OPTIONS,
+  DEEPLAB_JITTER_FLIP_CROP_OPTIONS,
+  MEAN_COLORS,
+} from './augment.js';
 export type { JitterFlipCropOptions, JitterFlipCropResult } from './augment.js';
 export {
   pasteNegatives,
@@ -45,6 +50,7 @@ export {
   createMixedContentTransform,
   openMixedContentTransform,
   DEFAULT_MIXED_CONTENT_OPTIONS,
+  DEEPLAB_MIXED_CONTENT_OPTIONS,
 } from './mixed-content.js';
 export type {
   MixedContentOptions,

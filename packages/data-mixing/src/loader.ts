@@ -74,6 +74,9 @@ export interface Loader {
   close(): Promise<void>;
 }
 
+/** `v / 255` for every byte (a lookup is faster than dividing and gives the same floats). */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /** Samples decoded concurrently on the calling thread when `workers` is 0. */
 const IN_PROCESS_JOBS = 2;
 
@@ -277,7 +280,7 @@ export function createLoader(
       }
       const img = s.image;
       const off = k * plane * 3;
-      for (let i = 0; i < plane * 3; i++) images[off + i] = img[i]! / 255;
+      for (let i = 0; i < plane * 3; i++) images[off + i] = UNIT[img[i]!]!;
       if (s.label === undefined) labels.fill(dataset.ignoreLabel, k * plane, (k + 1) * plane);
       else labels.set(s.label, k * plane);
     });

@@ -1,5 +1,6 @@
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
+  DEEPLAB_JITTER_FLIP_CROP_OPTIONS,
   DEFAULT_JITTER_FLIP_CROP_OPTIONS,
   checkPositiveInt,
   checkProbability,
@@ -8,6 +9,7 @@ import {
 } from './augment.js';
 import { openFromSpec } from './datasets.js';
 import {
+  DEEPLAB_PASTE_NEGATIVES_OPTIONS,
   DEFAULT_PASTE_NEGATIVES_OPTIONS,
   pasteNegatives,
   type NegativeSource,
@@ -55,6 +57,13 @@ export const DEFAULT_MIXED_CONTENT_OPTIONS: MixedContentOptions = {
   paste: DEFAULT_PASTE_NEGATIVES_OPTIONS,
   negativesPerImage: 1,
   pasteProbability: 1,
+};
+
+/** The DeepLabV3+ variant: 512² inlier crops, negatives jittered ×U(0.5, 2) and cropped to 192. */
+export const DEEPLAB_MIXED_CONTENT_OPTIONS: MixedContentOptions = {
+  ...DEFAULT_MIXED_CONTENT_OPTIONS,
+  crop: DEEPLAB_JITTER_FLIP_CROP_OPTIONS,
+  paste: DEEPLAB_PASTE_NEGATIVES_OPTIONS,
 };
 
 /** Everything of {@link createMixedContentTransform} that travels to a worker. */
