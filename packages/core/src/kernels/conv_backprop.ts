@@ -92,7 +92,7 @@ export function filterGradient(
   if (!depthwise) {
     const xt = s.transpose(x, [3, 1, 2, 0]); // [C, H, W, N]
     const ft = s.transpose(dy, [1, 2, 0, 3]); // [O_h, O_w, N, C_out]
-    const g = convExplicit(s, xt, ft, pads, [dh, dw], [sh, sw], false); // [C, K_h, K_w, C_out]
+    const g = swappedConv(s, xt, ft, pads, info, false); // [C, K_h, K_w, C_out]
     return s.transpose(g, [1, 2, 0, 3]);
   }
   // Depthwise: every (channel, sample) pair is its own depthwise channel; sum over samples after.
@@ -100,10 +100,28 @@ export function filterGradient(
   const xt = s.reshape(s.transpose(x, [1, 2, 3, 0]), [1, h, w, c * n]);
   const dy5 = s.reshape(dy, [n, oh, ow, c, m]);
   const ft = s.reshape(s.transpose(dy5, [1, 2, 3, 0, 4]), [oh, ow, c * n, m]);
-  const g = convExplicit(s, xt, ft, pads, [dh, dw], [sh, sw], true); // [1, K_h, K_w, C·N·M]
+  const g = swappedConv(s, xt, ft, pads, info, true); // [1, K_h, K_w, C·N·M]
   const g5 = s.reshape(g, [kh, kw, c, n, m]);
   const summed = n > 1 ? s.run('Sum', { x: g5 }, { axis: [3], keepDims: false }) : g5;
   return s.reshape(summed, [kh, kw, c, m]);
+}
+
+/**
+ * The swapped convolution of {@link filterGradient}: stride = the forward dilation, dilation =
+ * the forward stride. (Splitting `∂y` into row chunks to keep the packed filter in cache was
+ * measured slower at every chunk size, so it runs as one XNNPACK convolution.)
+ */
+function swappedConv(
+  s: WasmScope,
+  xt: TensorInfo,
+  ft: TensorInfo,
+  pads: { top: number; bottom: number; left: number; right: number },
+  info: tf.backend_util.Conv2DInfo,
+  depthwise: boolean,
+): TensorInfo {
+  const strides: [number, number] = [info.dilationHeight, info.dilationWidth];
+  const dilations: [number, number] = [info.strideHeight, info.strideWidth];
+  return convExplicit(s, xt, ft, pads, strides, dilations, depthwise);
 }
 
 /**

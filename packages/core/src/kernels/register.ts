@@ -3,6 +3,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { identityConfig } from './Identity.js';
+import { concatConfig, sliceConfig, splitVConfig } from './Slice.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
 import {
@@ -19,7 +20,8 @@ import { fusedBatchNormGradConfig } from './batch_norm.js';
 /**
  * The wasm kernels this project registers (replacing tfjs' own where it has one):
  * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
- * `DepthwiseConv2dNativeBackpropInput`, and an `Identity` that shares data instead of copying.
+ * `DepthwiseConv2dNativeBackpropInput`, an `Identity` that shares data instead of copying, and
+ * `Slice` / `SplitV` / `Concat` that read the heap in place.
  */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -27,6 +29,9 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   identityConfig,
+  sliceConfig,
+  splitVConfig,
+  concatConfig,
 ];
 
 /** The gradient configs this project registers (for every backend). */
