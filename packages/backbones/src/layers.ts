@@ -154,6 +154,83 @@ export interface Ops<T> {
   adaptiveAvgPool(x: T, height: number, width: number): T;
 }
 
+/**
+ * Batch normalisation of `[N, H, W, C]` over N, H, W, PyTorch `BatchNorm2d` semantics.
+ *
+ * Inference: `y = (x − running_mean) / √(running_var + ε) · weight + bias`.
+ * Training: normalises with the batch mean and biased variance and updates the running statistics
+ * in place (`running = (1 − momentum)·running + momentum·batch`, the running variance taking the
+ * unbiased `var·n/(n−1)`; n = 1: no correction). Its gradient is the closed form
+ * `∂x = weight·invStd/n · (n·∂y − Σ∂y − x̂·Σ(∂y·x̂))`, `∂weight = Σ(∂y·x̂)`, `∂bias = Σ∂y`
+ * (sums over N, H, W), one fused step instead of differentiating through `tf.moments`.
+ *
+ * @param x - input `[N, H, W, C]`.
+ * @param params - `weight`, `bias`, `runningMean`, `runningVar` (each `[C]`), `momentum`, `epsilon`.
+ * @param options - `training` (default false).
+ * @returns the normalised tensor; the caller owns it.
+ * @example
+ * ```ts
+ * const y = batchNorm2d(x, { weight, bias, runningMean, runningVar, momentum: 0.1, epsilon: 1e-5 }, { training: true });
+ * ```
+ */
+export function batchNorm2d(
+  x: tf.Tensor4D,
+  params: BatchNormVariables,
+  options: { readonly training?: boolean } = {},
+): tf.Tensor4D {
+  const b = params;
+  if (!(options.training ?? false)) {
+    return tf.batchNorm4d(
+      x,
+      b.runningMean as tf.Tensor1D,
+      b.runningVar as tf.Tensor1D,
+      b.bias as tf.Tensor1D,
+      b.weight as tf.Tensor1D,
+      b.epsilon,
+    );
+  }
+  const n = x.shape[0] * x.shape[1] * x.shape[2];
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [input, weight, bias, save] = args as [
+      tf.Tensor4D,
+      tf.Tensor1D,
+      tf.Tensor1D,
+      tf.GradSaveFunc,
+    ];
+    const { mean, variance } = tf.moments(input, [0, 1, 2]);
+    const m = b.momentum;
+    b.runningMean.assign(tf.add(tf.mul(b.runningMean, 1 - m), tf.mul(mean, m)));
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    b.runningVar.assign(tf.add(tf.mul(b.runningVar, 1 - m), tf.mul(unbiased, m)));
+    const invStd = tf.rsqrt(tf.add(variance, b.epsilon));
+    const xhat = tf.mul(tf.sub(input, mean), invStd);
+    save([xhat, invStd, weight]);
+    return {
+      value: tf.add(tf.mul(xhat, weight), bias),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, inv, w] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+        const sumDy = tf.sum(dy, [0, 1, 2]);
+        const sumDyXhat = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
+        const inner = tf.sub(tf.sub(tf.mul(dy, n), sumDy), tf.mul(xh, sumDyXhat));
+        const dx = tf.mul(inner, tf.div(tf.mul(w, inv), n));
+        return [dx, sumDyXhat, sumDy];
+      },
+    };
+  });
+  return op(x, b.weight, b.bias) as tf.Tensor4D;
+}
+
+/** The tensors and settings {@link batchNorm2d} reads (running statistics are updated in training). */
+export interface BatchNormVariables {
+  readonly weight: tf.Tensor1D | tf.Variable;
+  readonly bias: tf.Tensor1D | tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  /** PyTorch convention: `running = (1 − momentum)·running + momentum·batch`. */
+  readonly momentum: number;
+  readonly epsilon: number;
+}
+
 /** Output size of a conv/pool along one axis (PyTorch floor mode). */
 export function convOutSize(
   size: number,
@@ -244,37 +321,7 @@ export class TensorOps implements Ops<tf.Tensor4D> {
   }
 
   batchNorm(x: tf.Tensor4D, b: BatchNormParams): tf.Tensor4D {
-    if (!this.training) {
-      return tf.batchNorm4d(
-        x,
-        b.runningMean as tf.Tensor1D,
-        b.runningVar as tf.Tensor1D,
-        b.bias as tf.Tensor1D,
-        b.weight as tf.Tensor1D,
-        b.epsilon,
-      );
-    }
-    // Batch statistics over N, H, W (biased variance normalises, as PyTorch); running variance
-    // takes the unbiased estimate var·n/(n−1) (n = 1: no correction).
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
-    const n = x.shape[0] * x.shape[1] * x.shape[2];
-    tf.tidy(() => {
-      const m = b.momentum;
-      // (the running statistics do not feed the loss, so no gradient flows through them)
-      const meanStat = mean;
-      const varStat = variance;
-      b.runningMean.assign(tf.add(tf.mul(b.runningMean, 1 - m), tf.mul(meanStat, m)));
-      const unbiased = n > 1 ? tf.mul(varStat, n / (n - 1)) : varStat;
-      b.runningVar.assign(tf.add(tf.mul(b.runningVar, 1 - m), tf.mul(unbiased, m)));
-    });
-    return tf.batchNorm4d(
-      x,
-      mean as tf.Tensor1D,
-      variance as tf.Tensor1D,
-      b.bias as tf.Tensor1D,
-      b.weight as tf.Tensor1D,
-      b.epsilon,
-    );
+    return batchNorm2d(x, b, { training: this.training });
   }
 
   relu(x: tf.Tensor4D): tf.Tensor4D {
