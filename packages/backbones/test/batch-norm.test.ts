@@ -32,7 +32,7 @@ function plainBn(
 
 describe('batchNorm2d', () => {
   it('training-mode gradients (x, weight, bias) match central finite differences of a float64 reference', () => {
-    const shape = [2, 3, 2, 3];
+    const shape: [number, number, number, number] = [2, 3, 2, 3];
     const eps = 1e-5;
     const x = tf.randomNormal(shape, 0.5, 2, 'float32', 1) as tf.Tensor4D;
     const weight = tf.tensor1d([1.5, -0.7, 0.9]);
