@@ -2,13 +2,18 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  deeplabV3Plus,
   disposeCheckpoint,
   ladderDenseNet,
   loadCheckpoint,
   restoreVariables,
   saveCheckpoint,
 } from '@densehybrid/backbones';
-import type { LadderDenseNetOptions } from '@densehybrid/backbones';
+import type {
+  DeepLabV3PlusOptions,
+  LadderDenseNetOptions,
+  SegmentationModel,
+} from '@densehybrid/backbones';
 import {
   createDenseHybridModel,
   datasetPosteriorHead,
@@ -67,16 +72,46 @@ export interface ModelConfig {
   readonly head: { readonly channels: number };
 }
 
+/** Backbones `--backbone` can build: LDN presets and DeepLabV3+ encoders. */
+export const BACKBONE_NAMES = [
+  'tiny',
+  'small',
+  'densenet121',
+  'deeplab-resnet18',
+  'deeplab-resnet50',
+] as const;
+/** One of {@link BACKBONE_NAMES}. */
+export type BackboneName = (typeof BACKBONE_NAMES)[number];
+
+/** A fresh backbone by `--backbone` name (DeepLabV3+: the head reads its 304-channel decoder input). */
+export function createBackbone(
+  name: BackboneName,
+  numClasses: number,
+  seed: number,
+): SegmentationModel {
+  if (name === 'deeplab-resnet18' || name === 'deeplab-resnet50') {
+    return deeplabV3Plus({
+      encoder: name === 'deeplab-resnet18' ? 'resnet18' : 'resnet50',
+      numClasses,
+      seed,
+    } as DeepLabV3PlusOptions);
+  }
+  return ladderDenseNet({ preset: name, numClasses, seed });
+}
+
+function backboneFromConfig(config: ModelConfig['backbone']): SegmentationModel {
+  const { architecture, ...options } = config;
+  if (architecture === 'ladderDenseNet') return ladderDenseNet(options as LadderDenseNetOptions);
+  if (architecture === 'deeplabV3Plus') return deeplabV3Plus(options as DeepLabV3PlusOptions);
+  throw new DenseHybridError(
+    'MODEL_LOAD',
+    `--checkpoint: expected backbone architecture "ladderDenseNet" or "deeplabV3Plus", got ${JSON.stringify(architecture)}`,
+  );
+}
+
 /** Builds a backbone + posterior head from a {@link ModelConfig}. The caller disposes the model. */
 export function buildModel(config: ModelConfig): DenseHybridModel {
-  const { architecture, ...options } = config.backbone;
-  if (architecture !== 'ladderDenseNet') {
-    throw new DenseHybridError(
-      'MODEL_LOAD',
-      `buildModel: expected backbone architecture "ladderDenseNet", got ${JSON.stringify(architecture)}`,
-    );
-  }
-  const backbone = ladderDenseNet(options as LadderDenseNetOptions);
+  const backbone = backboneFromConfig(config.backbone);
   return createDenseHybridModel({
     backbone,
     head: datasetPosteriorHead({ channels: config.head.channels }),

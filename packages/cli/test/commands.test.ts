@@ -121,6 +121,21 @@ describe('train', () => {
     }
   });
 
+  it('initialises from a checkpoint with --init and names an unusable --init', async () => {
+    const r = await cli(TRAIN(join(tmp.dir, 'run-init'), 1, ['--init', run]));
+    expect(r.code).toBe(0);
+    const m = /init: (\d+) weights from .*model \(0 missing, 0 unused\)/.exec(r.stderr);
+    expect(m).not.toBeNull();
+    const ckpt = await loadCheckpoint(join(run, 'model'));
+    expect(Number(m?.[1])).toBe(ckpt.variables.size);
+    disposeCheckpoint(ckpt);
+    const bad = await cli(
+      TRAIN(join(tmp.dir, 'run-init2'), 1, ['--init', join(tmp.dir, 'nothing-here')]),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^densehybrid train: .*nothing-here/m);
+  });
+
   it('names the missing dataset folder (exit 1) and rejects unknown flags (exit 2)', async () => {
     const missing = await cli([
       'train',

@@ -1,5 +1,3 @@
-import { LADDER_DENSENET_PRESETS, ladderDenseNet } from '@densehybrid/backbones';
-import type { LadderDenseNetPreset } from '@densehybrid/backbones';
 import {
   createDenseHybridModel,
   datasetPosteriorHead,
@@ -9,6 +7,8 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCommand } from '../command.js';
 import { formatNumber } from '../io.js';
+import { BACKBONE_NAMES, createBackbone } from '../model.js';
+import type { BackboneName } from '../model.js';
 import { BACKEND_FLAG, setupBackend } from './common.js';
 
 /** `densehybrid bench`: the active backend and a short inference throughput measurement. */
@@ -21,10 +21,10 @@ The project's full benchmarks run with \`npm run bench\` (bench/*/index.mjs).`,
   flags: {
     backbone: {
       type: 'string',
-      choices: LADDER_DENSENET_PRESETS,
+      choices: BACKBONE_NAMES,
       default: 'tiny',
-      placeholder: 'preset',
-      description: 'ladder-style DenseNet preset',
+      placeholder: 'name',
+      description: 'ladder-style DenseNet preset or DeepLabV3+ encoder',
     },
     size: { type: 'integer', default: 128, min: 16, description: 'square input side in pixels' },
     batchSize: { type: 'integer', default: 1, min: 1, description: 'images per forward pass' },
@@ -34,11 +34,7 @@ The project's full benchmarks run with \`npm run bench\` (bench/*/index.mjs).`,
   },
   async run(flags, ctx) {
     const report = await setupBackend(ctx, flags.backend);
-    const backbone = ladderDenseNet({
-      preset: flags.backbone as LadderDenseNetPreset,
-      numClasses: flags.classes,
-      seed: 1,
-    });
+    const backbone = createBackbone(flags.backbone as BackboneName, flags.classes, 1);
     const model = createDenseHybridModel({
       backbone,
       head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: 1 }),

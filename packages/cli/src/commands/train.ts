@@ -1,26 +1,22 @@
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import {
-  LADDER_DENSENET_PRESETS,
   disposeCheckpoint,
-  ladderDenseNet,
   loadCheckpoint,
-  readSafetensors,
-  decodeSafetensor,
+  loadWeights,
   restoreVariables,
 } from '@densehybrid/backbones';
-import type { LadderDenseNetPreset } from '@densehybrid/backbones';
 import { createDenseHybridModel, datasetPosteriorHead, train } from '@densehybrid/core';
 import type { DenseHybridModel } from '@densehybrid/core';
 import { MEAN_COLORS } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../atomic.js';
 import { defineCommand } from '../command.js';
 import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
 import type { DatasetName } from '../datasets.js';
 import { formatNumber } from '../io.js';
-import { saveModel } from '../model.js';
+import { BACKBONE_NAMES, createBackbone, saveModel } from '../model.js';
+import type { BackboneName } from '../model.js';
 import { mixedContentBatches } from '../train-data.js';
 import { BACKEND_FLAG, DATASET_FLAG, setupBackend } from './common.js';
 
@@ -34,27 +30,20 @@ async function initWeights(
   log: (l: string) => void,
 ): Promise<void> {
   if (extname(path) === '.safetensors') {
-    const file = await readSafetensors(path);
-    const tensors = new Map<string, tf.Tensor>();
-    try {
-      for (const [name, entry] of file.tensors)
-        tensors.set(name, tf.tensor(decodeSafetensor(entry), [...entry.shape]));
-      const r = restoreVariables(model.backbone.variables, tensors, {
-        allowMissing: true,
-        allowUnexpected: true,
-      });
-      if (r.restored === 0) {
-        throw new DenseHybridError(
-          'MODEL_LOAD',
-          `--init: expected backbone weights with this backbone's names in ${path}, got none that match (e.g. ${[...file.tensors.keys()].slice(0, 3).join(', ')})`,
-        );
-      }
-      log(
-        `init: ${r.restored} weights from ${path} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
+    // PyTorch / torchvision state_dict names, OIHW convs converted by loadWeights
+    const r = await loadWeights(model.backbone, path, {
+      allowMissing: true,
+      allowUnexpected: true,
+    });
+    if (r.loaded === 0) {
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `--init: expected weights named like this backbone's in ${path}, got none that match (unused: ${r.unexpected.slice(0, 3).join(', ')})`,
       );
-    } finally {
-      for (const t of tensors.values()) t.dispose();
     }
+    log(
+      `init: ${r.loaded} weights from ${path} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
+    );
     return;
   }
   const dir = (await exists(join(path, 'model', 'checkpoint.json'))) ? join(path, 'model') : path;
@@ -114,16 +103,17 @@ example:
     },
     backbone: {
       type: 'string',
-      choices: LADDER_DENSENET_PRESETS,
+      choices: BACKBONE_NAMES,
       default: 'small',
-      placeholder: 'preset',
-      description: 'ladder-style DenseNet preset',
+      placeholder: 'name',
+      description:
+        'ladder-style DenseNet preset (tiny, small, densenet121 = LDN-121) or DeepLabV3+ encoder',
     },
     init: {
       type: 'path',
       placeholder: 'checkpoint|safetensors',
       description:
-        'initial weights: a checkpoint folder or a .safetensors file in this backbone layout',
+        'initial weights: a checkpoint or run folder, or a PyTorch .safetensors (e.g. torchvision ImageNet weights)',
     },
     out: {
       type: 'path',
@@ -215,11 +205,7 @@ example:
       backend: report.name,
     };
     await writeFileAtomic(join(flags.out, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
-    const backbone = ladderDenseNet({
-      preset: flags.backbone as LadderDenseNetPreset,
-      numClasses: dataset.numClasses,
-      seed: flags.seed,
-    });
+    const backbone = createBackbone(flags.backbone as BackboneName, dataset.numClasses, flags.seed);
     const model = createDenseHybridModel({
       backbone,
       head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: flags.seed }),
