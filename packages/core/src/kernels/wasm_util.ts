@@ -57,14 +57,11 @@ export class WasmScope {
   run(name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
     const k = tf.getKernel(name, 'wasm');
     if (!k) throw new Error(`densehybrid wasm kernels: the wasm backend has no kernel ${name}`);
-    const prof = (globalThis as { __k5prof?: Map<string, number> }).__k5prof;
-    const t0 = prof ? performance.now() : 0;
     const out = (k.kernelFunc as unknown as RawKernelFunc)({
       inputs,
       attrs,
       backend: this.backend,
     });
-    if (prof) prof.set(name, (prof.get(name) ?? 0) + performance.now() - t0);
     if (Array.isArray(out))
       throw new Error(`densehybrid wasm kernels: ${name} returned several outputs`);
     this.owned.push(out);

@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@densehybrid/core';
+import { on, values } from './helpers.js';
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm' });
+});
+
+const X_SHAPE = [3, 5, 4, 7];
+const x = () => tf.tensor(values(3 * 5 * 4 * 7, 41), X_SHAPE);
+
+describe('wasm Slice / SplitV / Concat (in-place heap copies) match the cpu backend exactly', () => {
+  const slices: [number[], number[]][] = [
+    [
+      [0, 0, 0, 0],
+      [3, 5, 4, 7],
+    ], // whole
+    [
+      [1, 0, 0, 0],
+      [2, 5, 4, 7],
+    ], // contiguous
+    [
+      [0, 1, 2, 3],
+      [2, 3, 2, 4],
+    ], // short inner runs
+    [
+      [2, 4, 3, 6],
+      [1, 1, 1, 1],
+    ], // one element
+    [
+      [0, 0, 0, 5],
+      [3, 5, 4, 2],
+    ], // last axis only (the K+1 logits split)
+  ];
+  it.each(slices)('slice begin %j size %j', async (begin, size) => {
+    const f = () => [tf.slice(x(), begin, size)];
+    const [ref] = await on('cpu', f);
+    const [got] = await on('wasm', f);
+    expect(Array.from(got as Float32Array)).toEqual(Array.from(ref as Float32Array));
+  });
+
+  it.each([0, 1, 3])('split and concat along axis %i (also int32 and rank 1)', async (axis) => {
+    const f = () => {
+      const parts = tf.split(x(), axis === 3 ? [5, 2] : axis === 1 ? [1, 3, 1] : [2, 1], axis);
+      const back = tf.concat(parts.reverse(), axis);
+      const ints = tf.concat([tf.tensor1d([1, 2], 'int32'), tf.tensor1d([3], 'int32')]);
+      return [...parts, back, tf.cast(ints, 'float32')];
+    };
+    const ref = await on('cpu', f);
+    const got = await on('wasm', f);
+    expect(got.length).toBe(ref.length);
+    got.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(ref[i] as Float32Array)));
+  });
+});
