@@ -96,7 +96,14 @@ export type {
 
 // loader (issue 7)
 export { createLoader, toTensors, DEFAULT_LOADER_OPTIONS } from './loader.js';
-export type { Loader, LoaderOptions, LoaderStats, SkippedSample, BatchTensors } from './loader.js';
+export type {
+  Loader,
+  LoaderOptions,
+  LoaderStats,
+  SkippedSample,
+  BatchTensors,
+  EpochOptions,
+} from './loader.js';
 
 // built-in scenes (issue 8)
 export {

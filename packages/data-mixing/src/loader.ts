@@ -57,6 +57,16 @@ export interface LoaderStats {
   readonly skippedSamples: readonly SkippedSample[];
 }
 
+/** Options of {@link Loader.epoch}. */
+export interface EpochOptions {
+  /**
+   * Resume an interrupted epoch at this batch without decoding the batches before it. Exact
+   * when no sample was skipped before that point (`onBadSample: 'throw'`, or a clean dataset).
+   * @default 0
+   */
+  readonly startBatch?: number;
+}
+
 /** A batching, prefetching, optionally multi-threaded loader. */
 export interface Loader {
   /** Batches per epoch when nothing is skipped. */
@@ -66,8 +76,9 @@ export interface Loader {
   /**
    * The batches of one epoch, in a fixed order for (seed, epoch): the same for any worker count.
    * Breaking out of the loop early discards the work in flight.
+   * @throws DenseHybridError as described in {@link createLoader}.
    */
-  epoch(epoch: number): AsyncGenerator<SegmentationBatch, void, undefined>;
+  epoch(epoch: number, options?: EpochOptions): AsyncGenerator<SegmentationBatch, void, undefined>;
   /** Same as `epoch(0)`. */
   [Symbol.asyncIterator](): AsyncGenerator<SegmentationBatch, void, undefined>;
   /** Stops the worker threads; the loader cannot be used afterwards. Idempotent. */
@@ -300,7 +311,10 @@ export function createLoader(
     return idx;
   };
 
-  async function* runEpoch(epoch: number): AsyncGenerator<SegmentationBatch, void, undefined> {
+  async function* runEpoch(
+    epoch: number,
+    from: EpochOptions = {},
+  ): AsyncGenerator<SegmentationBatch, void, undefined> {
     if (closed) {
       throw new DenseHybridError(
         'INVALID_INPUT',
@@ -311,8 +325,9 @@ export function createLoader(
     const perm = order(epoch);
     const windowSize = Math.max(1, o.prefetch + 1) * o.batchSize;
     const inflight = new Map<number, Promise<JobOutcome>>();
-    let next = 0;
-    let pos = 0;
+    const startBatch = checkInt('startBatch', from.startBatch ?? 0, 0);
+    let pos = Math.min(perm.length, startBatch * o.batchSize);
+    let next = pos;
     let pending: JobSample[] = [];
     try {
       while (pos < perm.length) {

@@ -112,6 +112,16 @@ describe('createLoader', () => {
     expect(bytes(other).equals(bytes(a))).toBe(false);
   });
 
+  it('resumes an epoch at a batch with the same batches as an uninterrupted run', async () => {
+    const transform = createMixedContentTransform(negatives, { crop: { cropSize: 16 }, paste });
+    const loader = createLoader({ dataset: inliers, transform, batchSize: 2, seed: 9 });
+    const full = await collect(loader, 3);
+    const resumed: SegmentationBatch[] = [];
+    for await (const b of loader.epoch(3, { startBatch: 2 })) resumed.push(b);
+    expect(resumed.map((b) => b.ids)).toEqual(full.slice(2).map((b) => b.ids));
+    expect(bytes(resumed).equals(bytes(full.slice(2)))).toBe(true);
+  });
+
   it('keeps order without shuffling, differs between epochs with shuffling', async () => {
     const plain = createLoader({ dataset: inliers, batchSize: 4, shuffle: false });
     const ids = (await collect(plain)).flatMap((b) => b.ids);
