@@ -5,13 +5,15 @@
 // with 1 thread. Prints both per-step medians and the ratio; target: ≤ 2.5× PyTorch at 128², 256².
 //
 //   node bench/train-step/index.mjs [--backend wasm|webgpu|cpu] [--sizes 64,128,256]
-//        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm]
+//        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm] [--baseline]
 //
 // --profile prints the slowest kernels of one step (tf.profile).
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-layers'; // tfjs' stock gradients (captured for --baseline)
 import { batchNormTrain, initBackend } from '@densehybrid/core';
 import { createBatch, createParams, loss } from './net.mjs';
 
@@ -25,10 +27,20 @@ const backend = opt('backend', 'wasm');
 const sizes = opt('sizes', '64,128,256').split(',').map(Number);
 const steps = Number(opt('steps', '5'));
 const profile = argv.includes('--profile');
+// --baseline: what the issue's prototype had — only the missing backprop kernels added; tfjs'
+// native wasm Conv2DBackpropInput, Identity, Slice, SplitV, Concat and FusedBatchNorm gradient,
+// and tf.moments + tf.batchNorm. Implies --tf-batchnorm.
+const baseline = argv.includes('--baseline');
+const NATIVE = ['Conv2DBackpropInput', 'Identity', 'Slice', 'SplitV', 'Concat'];
+const stock = {
+  kernels: NATIVE.map((n) => tf.getKernel(n, 'wasm')).filter(Boolean),
+  bnGrad: tf.getGradient('FusedBatchNorm'),
+};
 // --tf-batchnorm: tf.moments + tf.batchNorm (autodiff) instead of batchNormTrain (closed form).
-const batchNorm = argv.includes('--tf-batchnorm')
-  ? undefined
-  : (x, gamma, beta, epsilon) => batchNormTrain(x, gamma, beta, { epsilon }).y;
+const batchNorm =
+  argv.includes('--tf-batchnorm') || baseline
+    ? undefined
+    : (x, gamma, beta, epsilon) => batchNormTrain(x, gamma, beta, { epsilon }).y;
 const TARGET = 2.5;
 
 const median = (a) => {
@@ -37,8 +49,15 @@ const median = (a) => {
 };
 
 const report = await initBackend({ backend });
+if (baseline) {
+  for (const k of stock.kernels) {
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel(k);
+  }
+  if (stock.bnGrad) tf.registerGradient(stock.bnGrad);
+}
 console.log(
-  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}`,
+  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}${baseline ? ' — BASELINE (prototype kernels)' : ''}`,
 );
 
 async function tfjsStep(params, optimizer, batch) {
