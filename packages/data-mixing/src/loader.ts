@@ -1,4 +1,7 @@
 import { Worker } from 'node:worker_threads';
+// sharp's native library must be loaded by the main thread before worker threads use it (glibc
+// Linux would otherwise unload it while a worker still runs)
+import 'sharp';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import type { SampleTransform } from './mixed-content.js';
