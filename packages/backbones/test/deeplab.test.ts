@@ -199,7 +199,7 @@ describe('deeplabV3Plus', () => {
     }
   });
 
-  it('resnet50: torchvision parameter count and one forward at 97×131', () => {
+  it('resnet50: torchvision parameter count; shapes at 97×131 for output strides 16 and 8', () => {
     const model = deeplabV3Plus({ encoder: 'resnet50', outputStride: 16, numClasses: 19 });
     let encoder = 0;
     for (const [name, v] of model.variables)
@@ -207,12 +207,23 @@ describe('deeplabV3Plus', () => {
     expect(encoder).toBe(25_557_032 - 2_049_000); // torchvision resnet50 minus fc
     expect(model.variables.get('layer4.0.downsample.0.weight')!.shape).toEqual([1, 1, 1024, 2048]);
     expect(model.variables.get('bot_fine.weight')!.shape).toEqual([1, 1, 256, 48]);
-    const images = tf.zeros([1, 97, 131, 3]) as tf.Tensor4D;
-    const out = model.apply(images);
-    expect(out.preLogits.shape).toEqual([1, 25, 33, 304]);
-    expect(out.logits.shape).toEqual([1, 25, 33, 19]);
-    tf.dispose([images, out.preLogits, out.logits]);
+    expect(model.preLogitChannels).toBe(304);
     model.dispose();
+    // The forward passes run at a quarter of the width (same strides and shapes), to stay fast.
+    for (const outputStride of [16, 8] as const) {
+      const narrow = deeplabV3Plus({
+        encoder: 'resnet50',
+        outputStride,
+        numClasses: 19,
+        baseWidth: 16,
+      });
+      const images = tf.zeros([1, 97, 131, 3]) as tf.Tensor4D;
+      const out = narrow.apply(images);
+      expect(out.preLogits.shape).toEqual([1, 25, 33, 304]);
+      expect(out.logits.shape).toEqual([1, 25, 33, 19]);
+      tf.dispose([images, out.preLogits, out.logits]);
+      narrow.dispose();
+    }
   });
 
   it('rejects bad options', () => {
