@@ -95,6 +95,7 @@ export type {
   DenseHybridModel,
   DenseHybridModelOptions,
   DenseHybridForwardResult,
+  DenseHybridDetectResult,
   PosteriorHeadLike,
 } from './train/model.js';
 export { cosineLearningRate } from './train/schedule.js';
