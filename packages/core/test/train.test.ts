@@ -10,7 +10,7 @@ import {
   registerTrainingKernels,
   train,
 } from '@densehybrid/core';
-import { snapshot, syntheticBatches, tinyModel } from './train-helpers.js';
+import { snapshot, syntheticBatch, syntheticBatches, tinyModel } from './train-helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -163,10 +163,14 @@ describe('train', () => {
 
   it('rejects bad options and malformed batches with typed errors', async () => {
     const model = tinyModel();
-    const bad = async (o: object) =>
-      train({ model, data: syntheticBatches, steps: 1, ...o }).catch(
-        (e: unknown) => e as DenseHybridError,
-      );
+    const bad = async (o: object): Promise<DenseHybridError> => {
+      try {
+        await train({ model, data: syntheticBatches, steps: 1, ...o });
+      } catch (e) {
+        return e as DenseHybridError;
+      }
+      throw new Error('train resolved');
+    };
     expect((await bad({ steps: 0 })).message).toMatch(
       /^train: expected options\.steps to be an integer ≥ 1, got 0/,
     );
@@ -185,6 +189,36 @@ describe('train', () => {
     });
     expect(wrong.code).toBe('SHAPE_MISMATCH');
     expect((await bad({ data: () => [] })).message).toMatch(/yield 1 batches, got 0/);
+    model.dispose();
+  });
+
+  it('createDenseHybridModel: predict at image size (caller owns), detect to plain arrays', async () => {
+    const model = tinyModel();
+    const images = tf.tensor4d(syntheticBatch(0).images, [2, 16, 16, 3]);
+    const before = tf.memory().numTensors;
+    const { logits, posteriorLogits } = model.predict(images);
+    expect(logits.shape).toEqual([2, 16, 16, 3]);
+    expect(posteriorLogits.shape).toEqual([2, 16, 16, 1]);
+    // hybrid = ln σ(g) − logsumexp(s), pixel by pixel, against a float64 recomputation
+    const s = (await logits.data()) as Float32Array;
+    const g = (await posteriorLogits.data()) as Float32Array;
+    tf.dispose([logits, posteriorLogits]);
+    expect(tf.memory().numTensors).toBe(before);
+    const r = await model.detect(images, { threshold: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect([r.batchSize, r.height, r.width]).toEqual([2, 16, 16]);
+    for (const i of [0, 100, 511]) {
+      const sv = [s[i * 3]!, s[i * 3 + 1]!, s[i * 3 + 2]!];
+      const m = Math.max(...sv);
+      const lse = m + Math.log(sv.reduce((a, v) => a + Math.exp(v - m), 0));
+      const logPout = -Math.log1p(Math.exp(-g[i]!));
+      expect(r.score[i]).toBeCloseTo(logPout - lse, 4);
+      expect(r.closed[i]).toBe(sv.indexOf(m));
+      expect(r.openSet?.[i]).toBe(r.score[i]! >= 0 ? 3 : r.closed[i]);
+    }
+    expect((await model.detect(images)).openSet).toBeUndefined();
+    await expect(model.detect(images, { threshold: NaN })).rejects.toThrow(/options\.threshold/);
+    images.dispose();
     model.dispose();
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SegmentationModel } from '@densehybrid/backbones';
 import { upsampleBilinear } from '@densehybrid/losses';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { hybridScore } from '../scores.js';
 
 /**
  * What the training loop needs from a dataset-posterior head g (BN → ReLU → Conv1×1 on the
@@ -31,6 +32,19 @@ export interface DenseHybridForwardResult {
   readonly posteriorLogits: tf.Tensor4D;
 }
 
+/** Plain-array result of {@link DenseHybridModel.detect}, pixels row-major per image. */
+export interface DenseHybridDetectResult {
+  readonly batchSize: number;
+  readonly height: number;
+  readonly width: number;
+  /** Hybrid anomaly score ln P(d_out|x) − logsumexp(s), higher = more anomalous, `N·H·W`. */
+  readonly score: Float32Array;
+  /** Closed-set prediction argmax_k s_k, `N·H·W`. */
+  readonly closed: Int32Array;
+  /** Open-set map (closed, or K where score ≥ threshold); only when a threshold was given. */
+  readonly openSet?: Int32Array;
+}
+
 /** A backbone with its dataset-posterior head: what {@link train} trains. */
 export interface DenseHybridModel {
   readonly backbone: SegmentationModel;
@@ -54,6 +68,15 @@ export interface DenseHybridModel {
    * to the image size, as the scores expect. Synchronous; the caller owns the result.
    */
   predict(images: tf.Tensor4D): DenseHybridForwardResult;
+  /**
+   * Inference to plain arrays (read with `await data()`): the hybrid score and the closed-set
+   * prediction at image size, plus the open-set map when `threshold` is given (unknown where
+   * score ≥ threshold). `images` is not disposed.
+   */
+  detect(
+    images: tf.Tensor4D,
+    options?: { readonly threshold?: number },
+  ): Promise<DenseHybridDetectResult>;
   /** Frees the backbone's and the head's variables. */
   dispose(): void;
 }
@@ -79,6 +102,7 @@ function trainableOf(vars: ReadonlyMap<string, tf.Variable>): Map<string, tf.Var
  *   head: datasetPosteriorHead({ channels: 128 }),
  * });
  * const { logits, posteriorLogits } = model.predict(images); // [N,H,W,7], [N,H,W,1]
+ * const { score, openSet } = await model.detect(images, { threshold: 1.5 }); // plain arrays
  * ```
  */
 export function createDenseHybridModel(options: DenseHybridModelOptions): DenseHybridModel {
@@ -109,6 +133,22 @@ export function createDenseHybridModel(options: DenseHybridModelOptions): DenseH
       return { logits, posteriorLogits };
     });
   };
+  const predict = (images: tf.Tensor4D): DenseHybridForwardResult => {
+    if (!(images instanceof tf.Tensor) || images.rank !== 4) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `DenseHybridModel.predict: expected images as a [N,H,W,3] tensor, got ${describeValue(images)}`,
+      );
+    }
+    return tf.tidy(() => {
+      const out = forward(images, { training: false });
+      const size: [number, number] = [images.shape[1], images.shape[2]];
+      return {
+        logits: upsampleBilinear(out.logits, size),
+        posteriorLogits: upsampleBilinear(out.posteriorLogits, size),
+      };
+    });
+  };
   return {
     backbone,
     head,
@@ -119,21 +159,43 @@ export function createDenseHybridModel(options: DenseHybridModelOptions): DenseH
       head: trainableOf(head.variables),
     }),
     forward,
-    predict(images) {
-      if (!(images instanceof tf.Tensor) || images.rank !== 4) {
+    predict,
+    async detect(images, o = {}) {
+      const threshold = o.threshold;
+      if (threshold !== undefined && !Number.isFinite(threshold)) {
         throw new DenseHybridError(
-          'INVALID_INPUT',
-          `DenseHybridModel.predict: expected images as a [N,H,W,3] tensor, got ${describeValue(images)}`,
+          'INVALID_OPTION',
+          `DenseHybridModel.detect: expected options.threshold to be a finite number, got ${describeValue(threshold)}`,
         );
       }
-      return tf.tidy(() => {
-        const out = forward(images, { training: false });
-        const size: [number, number] = [images.shape[1], images.shape[2]];
+      const { logits, posteriorLogits } = predict(images);
+      const [score, closed] = tf.tidy(() => [
+        hybridScore(logits, posteriorLogits),
+        tf.argMax(logits, -1),
+      ]);
+      try {
+        const scoreData = (await score!.data()) as Float32Array;
+        const closedData = (await closed!.data()) as Int32Array;
+        const [batchSize, height, width] = score!.shape as [number, number, number];
+        let openSet: Int32Array | undefined;
+        if (threshold !== undefined) {
+          openSet = new Int32Array(closedData.length);
+          const k = backbone.numClasses;
+          for (let i = 0; i < openSet.length; i++) {
+            openSet[i] = (scoreData[i] ?? 0) >= threshold ? k : (closedData[i] ?? 0);
+          }
+        }
         return {
-          logits: upsampleBilinear(out.logits, size),
-          posteriorLogits: upsampleBilinear(out.posteriorLogits, size),
+          batchSize,
+          height,
+          width,
+          score: scoreData,
+          closed: closedData,
+          ...(openSet ? { openSet } : {}),
         };
-      });
+      } finally {
+        tf.dispose([logits, posteriorLogits, score!, closed!]);
+      }
     },
     dispose() {
       backbone.dispose();
