@@ -16,6 +16,7 @@ import {
   makeFishyscapes,
   makeStreetHazards,
   makeSmiyc,
+  makeFolder,
 } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -418,6 +419,40 @@ describe('eval', () => {
     expect(m.components.meanF1).toBeCloseTo(ref.meanF1, 12);
     expect(m.components.gtComponents).toBe(2);
     expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/Component metrics \(SMIYC\)/);
+  });
+
+  it('reads flags from --config (relative paths) on the folder adapter, with --limit', async () => {
+    const root = join(tmp.dir, 'cfg');
+    const positives = await makeFolder(join(root, 'mine'));
+    await writeFile(
+      join(root, 'eval.json'),
+      JSON.stringify({
+        checkpoint: '../run',
+        dataset: 'folder',
+        root: 'mine',
+        'label-kind': 'anomaly',
+        limit: 2,
+        out: 'report',
+        backend: 'wasm',
+      }),
+    );
+    const r = await cli(['eval', '--config', join(root, 'eval.json'), '--json']);
+    expect(r.stderr).not.toMatch(/densehybrid eval:/);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.stdout);
+    expect(m.out).toBe(join(root, 'report'));
+    expect(m.frames).toBe(2);
+    expect(m.anomaly.positives).toBe((positives[0] as number) + (positives[1] as number));
+    expect(m.anomaly.ignored).toBe(2 * H);
+    const flagWins = await cli([
+      'eval',
+      '--config',
+      join(root, 'eval.json'),
+      '--limit',
+      '3',
+      '--json',
+    ]);
+    expect(JSON.parse(flagWins.stdout).frames).toBe(3);
   });
 
   it('is resumable after Ctrl-C (exit 130, then the same command finishes)', async () => {

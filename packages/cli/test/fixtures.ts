@@ -117,3 +117,20 @@ export async function makeSmiyc(root: string): Promise<void> {
     );
   }
 }
+
+/** A folder dataset: images/*.png and labels/*.png with 0 inlier, 1 anomaly, 255 ignore. */
+export async function makeFolder(root: string): Promise<number[]> {
+  const positives: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = scene(i, true);
+    await writeRgb(join(root, 'images', `img${i}.png`), W, H, s.rgb);
+    let pos = 0;
+    await writeGrey(join(root, 'labels', `img${i}.png`), W, H, (x, y) => {
+      const v = s.raw(x, y) === 14 ? 1 : x === 0 ? 255 : 0;
+      if (v === 1) pos++;
+      return v;
+    });
+    positives.push(pos);
+  }
+  return positives;
+}

@@ -2,10 +2,12 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  COMMANDS,
   DenseHybridError,
   createProgress,
   defineCommand,
   formatDuration,
+  kebabCase,
   parseArgs,
 } from '@densehybrid/cli';
 import type { CliIo } from '@densehybrid/cli';
@@ -149,6 +151,28 @@ describe('runCli', () => {
     const r = await cli(['hello', '--fail', 'abort'], { commands });
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted/);
+  });
+});
+
+describe('the registered commands', () => {
+  it('each prints --help with every one of its flags and exits 0', async () => {
+    expect(COMMANDS.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['train', 'eval', 'infer', 'calibrate', 'bench']),
+    );
+    for (const c of COMMANDS) {
+      const r = await cli([c.name, '--help']);
+      expect(r.code, c.name).toBe(0);
+      for (const flag of Object.keys(c.flags))
+        expect(r.stdout, `${c.name} --${flag}`).toContain(`--${kebabCase(flag)}`);
+    }
+  });
+
+  it('reports a missing required flag as a usage error', async () => {
+    const r = await cli(['eval', '--dataset', 'streethazards', '--root', '/x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'densehybrid eval: --checkpoint: expected a value (run-dir), got nothing; it is required\n',
+    );
   });
 });
 
