@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
-import { upsampleBilinear } from '@densehybrid/losses';
+import { logSumExpLastAxis, upsampleBilinear } from '@densehybrid/losses';
 
 /**
  * Anomaly scores for dense prediction: higher = more anomalous. Every function takes logits
@@ -511,10 +511,12 @@ export function odinScore(
       `${fn}: expected options.epsilon to be a finite number ≥ 0, got ${describeValue(epsilon)}`,
     );
   }
-  // −ln max softmax(s/T) = logsumexp(s/T) − max(s/T), summed over pixels
+  // −ln max softmax(s/T) = logsumexp(s/T) − max(s/T); the max is read through a one-hot of the
+  // argmax (gradient: a mask) rather than tf.max, whose tfjs gradient is very slow on wasm
   const nllOfMax = (s: tf.Tensor): tf.Tensor => {
     const scaled = tf.div(s, temperature);
-    return tf.sub(tf.logSumExp(scaled, -1), tf.max(scaled, -1));
+    const top = tf.oneHot(tf.argMax(scaled, -1), scaled.shape[scaled.rank - 1] as number);
+    return tf.sub(logSumExpLastAxis(scaled), tf.sum(tf.mul(scaled, tf.cast(top, 'float32')), -1));
   };
   const run = (x: tf.Tensor4D): tf.Tensor4D =>
     checkLogits(`${fn} (model output)`, model(x), 'logits');

@@ -37,3 +37,4 @@ export type {
 } from './validate.js';
 
 export { upsampleBilinear } from './upsample.js';
+export { logSumExpLastAxis } from './log-sum-exp.js';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { logSumExpLastAxis } from './log-sum-exp.js';
 import { upsampleBilinear } from './upsample.js';
 import type { CheckedInputs } from './validate.js';
 
@@ -36,10 +37,10 @@ export function maskedMean(values: tf.Tensor, mask: tf.Tensor): tf.Scalar {
 
 /**
  * ln Σ_k exp s_k per pixel, `[N,H,W]`.
- * Stable: m + ln Σ_k exp(s_k − m) with m = max_k s_k (tf.logSumExp subtracts the max).
+ * Stable: m + ln Σ_k exp(s_k − m) with m = max_k s_k; gradient softmax(s) (see log-sum-exp.ts).
  */
 export function logSumExpPerPixel(logits: tf.Tensor4D): tf.Tensor3D {
-  return tf.logSumExp(logits, -1) as tf.Tensor3D;
+  return logSumExpLastAxis<tf.Tensor3D>(logits);
 }
 
 /**

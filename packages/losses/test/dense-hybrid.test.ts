@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DenseHybridError,
   denseHybridLoss,
+  logSumExpLastAxis,
   upsampleBilinear,
   validateLossInputs,
   type DenseHybridLossOptions,
@@ -416,6 +417,28 @@ for (const backend of BACKENDS) {
       expect((err3 as Error).message).toMatch(/posteriorLogits to be finite/);
       expect(tf.memory().numTensors).toBe(before + 3);
       tf.dispose([s, g, good, bad, nan, inf]);
+    });
+
+    it('logSumExpLastAxis: stable value and softmax gradient, matching float64', async () => {
+      const v = [1000, 999.5, -1000, 3, 2.5, -4, 0.1, 0.2, 0.3];
+      const x = tf.tensor2d(v, [3, 3]);
+      const weights = [0.7, -1.3, 2.1];
+      const before = tf.memory().numTensors;
+      const y = logSumExpLastAxis(x);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      const rows = [v.slice(0, 3), v.slice(3, 6), v.slice(6, 9)];
+      expectClose(await y.data(), rows.map(lse), 1e-5, 1e-6);
+      const w = tf.tensor1d(weights);
+      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(logSumExpLastAxis(a), w)))([x]);
+      const f = (d: Float64Array): number =>
+        [0, 1, 2].reduce(
+          (acc, r) => acc + (weights[r] as number) * lse(Array.from(d.slice(3 * r, 3 * r + 3))),
+          0,
+        );
+      expectClose(await dx!.data(), numericGradient(f, Float64Array.from(v)), 1e-5, 1e-4);
+      const scalar = tf.scalar(1);
+      expect(() => logSumExpLastAxis(scalar)).toThrow(/rank ≥ 1, got Tensor\[\] float32/);
+      tf.dispose([x, y, w, dx!, scalar]);
     });
 
     it('upsampleBilinear matches PyTorch align_corners=False and returns the input at equal size', async () => {
