@@ -77,38 +77,41 @@ console.log(
   `backend ${tf.getBackend()}, input ${BATCH}×${SIZE}×${SIZE}×3, median of ${REPEATS} after warm-up; training kernels: ${kernels}`,
 );
 
-// --- reference: one plain conv2d of known FLOPs ---------------------------------------------
+// --- reference: one plain conv2d of known FLOPs, measured again next to every preset (the
+// machine is shared, so a reference taken minutes earlier would drift) ----------------------
 const refX = tf.randomNormal([1, 128, 128, 128]);
 const refW = tf.variable(tf.randomNormal([3, 3, 128, 128], 0, 0.03));
 const refFlops = 2 * 128 * 128 * 9 * 128 * 128;
-const refFwdMs = await time(async () => {
-  const y = tf.conv2d(refX, refW, 1, 'same');
-  await sync(y);
-  y.dispose();
-}, 3);
-const refFwd = refFlops / (refFwdMs / 1000);
-let refTrain = NaN;
-try {
-  const refTrainMs = await time(async () => {
-    const { value, grads } = tf.variableGrads(
-      () => tf.mean(tf.square(tf.conv2d(refX, refW, 1, 'same'))),
-      [refW],
-    );
-    await sync([value, ...Object.values(grads)]);
-    tf.dispose([value, ...Object.values(grads)]);
+async function reference() {
+  const fwdMs = await time(async () => {
+    const y = tf.conv2d(refX, refW, 1, 'same');
+    await sync(y);
+    y.dispose();
   }, 3);
-  refTrain = (3 * refFlops) / (refTrainMs / 1000);
-} catch (e) {
-  console.log(`reference training step failed: ${e.message.split('\n')[0]}`);
+  let train = NaN;
+  try {
+    const trainMs = await time(async () => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.mean(tf.square(tf.conv2d(refX, refW, 1, 'same'))),
+        [refW],
+      );
+      await sync([value, ...Object.values(grads)]);
+      tf.dispose([value, ...Object.values(grads)]);
+    }, 3);
+    train = (3 * refFlops) / (trainMs / 1000);
+  } catch (e) {
+    console.log(`reference training step failed: ${e.message.split('\n')[0]}`);
+  }
+  return { fwd: refFlops / (fwdMs / 1000), train };
 }
 console.log(
-  `reference conv2d 3×3 128→128 @128×128 (${fmt(refFlops / 1e9, 2)} GFLOP): forward ${fmt(refFwd / 1e9)} GFLOP/s, forward+backward ${fmt(refTrain / 1e9)} GFLOP/s`,
+  `reference: conv2d 3×3 128→128 at 128×128 (${fmt(refFlops / 1e9, 2)} GFLOP), forward and forward+backward (3× FLOPs)`,
 );
-tf.dispose([refX, refW]);
 
 // --- presets ----------------------------------------------------------------------------------
 const rows = [];
 for (const name of selected) {
+  const ref = await reference();
   const model = PRESETS[name]();
   const flops = model.flops(SIZE, SIZE) * BATCH;
   const x = tf.randomUniform([BATCH, SIZE, SIZE, 3]);
@@ -156,7 +159,8 @@ for (const name of selected) {
     'fwd ms': fmt(fwdMs, 0),
     'fwd img/s': fmt((BATCH * 1000) / fwdMs, 2),
     'fwd GFLOP/s': fmt(fwd / 1e9, 1),
-    'fwd eff': fmt(fwd / refFwd, 2),
+    'ref fwd GFLOP/s': fmt(ref.fwd / 1e9, 1),
+    'fwd eff': fmt(fwd / ref.fwd, 2),
     'train ms': TRAIN
       ? trainError
         ? `failed: ${trainError.slice(0, 60)}`
@@ -164,7 +168,8 @@ for (const name of selected) {
       : 'skipped',
     'train img/s': fmt((BATCH * 1000) / trainMs, 2),
     'train GFLOP/s': fmt(train / 1e9, 1),
-    'train eff': fmt(train / refTrain, 2),
+    'ref train GFLOP/s': fmt(ref.train / 1e9, 1),
+    'train eff': fmt(train / ref.train, 2),
     leaked,
   });
   console.log(JSON.stringify(rows[rows.length - 1]));
@@ -172,3 +177,4 @@ for (const name of selected) {
   model.dispose();
 }
 console.table(rows);
+tf.dispose([refX, refW]);
