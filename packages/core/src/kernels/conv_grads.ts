@@ -204,21 +204,23 @@ function fusedGradients(
   return bias ? { ...g, bias: () => biasGrad(bias, dyAct) } : g;
 }
 
-/** FusedConv2D gradient (for direct `runKernel('FusedConv2D')` under a tape). @internal */
+/**
+ * FusedConv2D gradient (for a direct `runKernel('FusedConv2D')` under a tape; `tf.fused.conv2d`
+ * goes through {@link fusedConv2dOpGradConfig}). The bias is not saved (it may be absent, and
+ * saving an absent input fails in the forward pass): its gradient assumes the usual 1-D bias.
+ * @internal
+ */
 export const fusedConv2DGradConfig: GradConfig = {
   kernelName: 'FusedConv2D',
-  inputsToSave: ['x', 'filter', 'bias'],
+  inputsToSave: ['x', 'filter'],
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
-    const [x, filter, bias, y] = saved as [Tensor4D, Tensor4D, Tensor | undefined, Tensor];
-    return fusedGradients(
-      dy as Tensor,
-      x,
-      filter,
-      y,
-      bias ?? undefined,
-      attrs as unknown as ConvAttrs,
-    );
+    const [x, filter, y] = saved as [Tensor4D, Tensor4D, Tensor];
+    const a = attrs as unknown as ConvAttrs;
+    checkStridesOrDilations('fused conv2d', a);
+    const dyAct = activationGrad(dy as Tensor, y, a);
+    const g = convGradients(x, filter, dyAct as Tensor4D, a, false);
+    return { ...g, bias: () => tf.sum(dyAct, [0, 1, 2]) };
   },
 };
 

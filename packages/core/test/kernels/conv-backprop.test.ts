@@ -167,6 +167,34 @@ describe('dilated conv gradients (every backend)', () => {
     }
   });
 
+  it('a FusedConv2D kernel run directly under a tape (relu, dilation 2) differentiates on wasm and cpu', async () => {
+    const xs: [number, number, number, number] = [2, 7, 9, 3];
+    const fs: [number, number, number, number] = [3, 3, 3, 4];
+    const run = (fused: boolean) => () => {
+      const x = tf.tensor4d(values(tf.util.sizeFromShape(xs), 14), xs);
+      const w = tf.tensor4d(values(tf.util.sizeFromShape(fs), 15), fs);
+      const b = tf.tensor1d(values(4, 16));
+      const r = tf.tensor4d(values(2 * 7 * 9 * 4, 17), [2, 7, 9, 4]);
+      const f = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+        fused
+          ? (tf.engine().runKernel('FusedConv2D', { x: a, filter: c, bias: d }, {
+              strides: [1, 1],
+              pad: 'same',
+              dataFormat: 'NHWC',
+              dilations: [2, 2],
+              activation: 'relu',
+            } as unknown as tf.NamedAttrMap) as tf.Tensor)
+          : tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, c as tf.Tensor4D, 1, 'same', 'NHWC', 2), d));
+      return tf.grads((a, c, d) => tf.sum(tf.mul(f(a, c, d), r)))([x, w, b]);
+    };
+    const ref = await on('cpu', run(false));
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const got = await on(backend, run(true));
+      for (let i = 0; i < 3; i++)
+        expect(relErr(got[i] as Float32Array, ref[i] as Float32Array)).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
   it('still rejects strides and dilations both > 1, with a message saying so', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 8, 8, 2]) as tf.Tensor4D;
