@@ -29,6 +29,40 @@ export type { CliIo, Progress, ProgressOptions } from './io.js';
 export { writeFileAtomic, openStagedDir } from './atomic.js';
 export type { StagedDir, StagedDirOptions } from './atomic.js';
 
+// evaluation
+export { evaluateFolds, binaryAnomalyLabels } from './evaluate.js';
+export type {
+  EvaluateFoldsOptions,
+  EvaluationResult,
+  EvaluationFold,
+  OpenSetEvaluation,
+  FrameScores,
+  FrameScorer,
+} from './evaluate.js';
+export { OpenSetSweep, float16OrderKey } from './open-set-sweep.js';
+export type { OpenSetSweepJSON } from './open-set-sweep.js';
+export { BENCHMARK_PROTOCOLS, DATASET_NAMES, openDataset, splitFolds } from './datasets.js';
+export type { BenchmarkProtocol, DatasetName, FolderAdapterOptions } from './datasets.js';
+export {
+  loadDetector,
+  saveModel,
+  updateModelMeta,
+  buildModel,
+  createBackbone,
+  BACKBONE_NAMES,
+  SCORE_NAMES,
+} from './model.js';
+export type {
+  Detector,
+  ModelMeta,
+  ModelConfig,
+  StoredThreshold,
+  ScoreName,
+  BackboneName,
+} from './model.js';
+export { writeEvaluationReport, reportMarkdown, metricsDocument } from './report.js';
+export type { ReportContext } from './report.js';
+
 // rendering
 export {
   anomalyHeatmap,

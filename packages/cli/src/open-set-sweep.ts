@@ -4,9 +4,13 @@ import { float16Bits } from './render/npy.js';
 
 const BINS = 65536;
 
-/** Orders float16 values: key(a) < key(b) ⇔ a < b (NaN excluded). */
+/**
+ * Orders numbers by their float16 rounding: key(a) < key(b) ⇔ f16(a) < f16(b) (NaN excluded;
+ * −0 and +0 share a key), the same keys as the metrics' histogram mode.
+ */
 export function float16OrderKey(value: number): number {
   const bits = float16Bits(value);
+  if (bits === 0x8000) return 0x8000; // −0 sorts with +0 (−0 >= 0)
   return bits & 0x8000 ? 0x7fff - (bits & 0x7fff) : 0x8000 + bits;
 }
 
@@ -38,6 +42,17 @@ export class OpenSetSweep {
   private readonly pairs = new Map<number, Float64Array>();
   private frameCount = 0;
 
+  /**
+   * @param numClasses K (1..254)
+   * @param ignoreLabel ground-truth label that is skipped
+   * @throws DenseHybridError `INVALID_OPTION` for K out of range
+   * @example
+   * ```ts
+   * const sweep = new OpenSetSweep(12);
+   * sweep.add(gt, closed, scores); // per image
+   * const iou = OpenIoU.fromJSON(sweep.openIoUStateAt(threshold)).compute();
+   * ```
+   */
   constructor(numClasses: number, ignoreLabel = 255) {
     if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 254) {
       throw new DenseHybridError(
