@@ -130,6 +130,32 @@ export function resampleImage(
     c1s[ox] = cx.i1[ox]! * 3;
   }
   const cw = cx.w;
+  // Separable: each needed source row is blended horizontally once, a·(256−wx) + b·wx (exact
+  // integers), and kept while consecutive output rows reuse it (two rows cached).
+  const rows = [new Int32Array(W * 3), new Int32Array(W * 3)];
+  const rowOf = [-1, -1];
+  const load = (slot: number, r: number): number => {
+    const h = rows[slot]!;
+    rowOf[slot] = r;
+    const base = r * sw * 3;
+    for (let ox = lo, i = lo * 3; ox < hi; ox++, i += 3) {
+      const wx = cw[ox]!;
+      const wx0 = 256 - wx;
+      const a = base + c0s[ox]!;
+      const b = base + c1s[ox]!;
+      h[i] = src[a]! * wx0 + src[b]! * wx;
+      h[i + 1] = src[a + 1]! * wx0 + src[b + 1]! * wx;
+      h[i + 2] = src[a + 2]! * wx0 + src[b + 2]! * wx;
+    }
+    return slot;
+  };
+  /** Slots holding source rows r0 and r1, loading what is missing without evicting the other. */
+  const slotsFor = (r0: number, r1: number): [number, number] => {
+    let s0 = rowOf[0] === r0 ? 0 : rowOf[1] === r0 ? 1 : -1;
+    if (s0 < 0) s0 = load(rowOf[0] === r1 ? 1 : 0, r0);
+    const s1 = rowOf[s0] === r1 ? s0 : rowOf[1 - s0] === r1 ? 1 - s0 : load(1 - s0, r1);
+    return [s0, s1];
+  };
   const padRow = (o: number, from: number, to: number): void => {
     for (let ox = from, q = o + from * 3; ox < to; ox++, q += 3) {
       out[q] = f0;
@@ -145,30 +171,14 @@ export function resampleImage(
     }
     padRow(o, 0, lo);
     padRow(o, hi, W);
-    const r0 = cy.i0[oy]! * sw * 3;
-    const r1 = cy.i1[oy]! * sw * 3;
+    const [s0, s1] = slotsFor(cy.i0[oy]!, cy.i1[oy]!);
+    const h0 = rows[s0]!;
+    const h1 = rows[s1]!;
     const wy = cy.w[oy]!;
     const wy0 = 256 - wy;
-    // v = ((a·(256−wx) + b·wx)·(256−wy) + (c·(256−wx) + d·wx)·wy + 2^15) >> 16, exact in int32
-    for (let ox = lo, q = o + lo * 3; ox < hi; ox++, q += 3) {
-      const wx = cw[ox]!;
-      const wx0 = 256 - wx;
-      const a = r0 + c0s[ox]!;
-      const b = r0 + c1s[ox]!;
-      const c = r1 + c0s[ox]!;
-      const d = r1 + c1s[ox]!;
-      out[q] =
-        ((src[a]! * wx0 + src[b]! * wx) * wy0 + (src[c]! * wx0 + src[d]! * wx) * wy + 32768) >> 16;
-      out[q + 1] =
-        ((src[a + 1]! * wx0 + src[b + 1]! * wx) * wy0 +
-          (src[c + 1]! * wx0 + src[d + 1]! * wx) * wy +
-          32768) >>
-        16;
-      out[q + 2] =
-        ((src[a + 2]! * wx0 + src[b + 2]! * wx) * wy0 +
-          (src[c + 2]! * wx0 + src[d + 2]! * wx) * wy +
-          32768) >>
-        16;
+    // v = (top·(256−wy) + bottom·wy + 2^15) >> 16 with top/bottom the rows' horizontal blends
+    for (let i = lo * 3, q = o + lo * 3; i < hi * 3; i++, q++) {
+      out[q] = (h0[i]! * wy0 + h1[i]! * wy + 32768) >> 16;
     }
   }
   return { data: out, width: W, height: H };
