@@ -153,6 +153,56 @@ describe('resampling', () => {
           expect(Math.abs(out.data[(y * 8 + x) * 3 + c]! - ref(x, y, c))).toBeLessThanOrEqual(1.5);
   });
 
+  it('random windows (scale, offset, flip, padding) match a per-pixel integer reference exactly', () => {
+    const rng = createRng(11);
+    let mismatches = 0;
+    for (let t = 0; t < 60; t++) {
+      const w = 1 + rng.int(20);
+      const h = 1 + rng.int(15);
+      const img = {
+        data: Uint8Array.from({ length: w * h * 3 }, () => rng.int(256)),
+        width: w,
+        height: h,
+      };
+      const sw = 1 + rng.int(40);
+      const sh = 1 + rng.int(30);
+      const win = {
+        scaledWidth: sw,
+        scaledHeight: sh,
+        x: rng.int(sw + 8) - 4,
+        y: rng.int(sh + 8) - 4,
+        width: 1 + rng.int(25),
+        height: 1 + rng.int(25),
+        flip: rng.bernoulli(0.5),
+      };
+      const out = resampleImage(img, win, [1, 2, 3]).data;
+      const tap = (X: number, scaled: number, src: number): [number, number, number] => {
+        const s = Math.min(Math.max((X + 0.5) * (src / scaled) - 0.5, 0), src - 1);
+        const a = Math.floor(s);
+        return [a, Math.min(a + 1, src - 1), Math.round((s - a) * 256)];
+      };
+      for (let oy = 0; oy < win.height; oy++)
+        for (let ox = 0; ox < win.width; ox++)
+          for (let c = 0; c < 3; c++) {
+            const X0 = win.x + ox;
+            const Y = win.y + oy;
+            let expected: number;
+            if (X0 < 0 || X0 >= sw || Y < 0 || Y >= sh) expected = [1, 2, 3][c]!;
+            else {
+              const X = win.flip ? sw - 1 - X0 : X0;
+              const [x0, x1, wx] = tap(X, sw, w);
+              const [y0, y1, wy] = tap(Y, sh, h);
+              const v = (x: number, y: number): number => img.data[(y * w + x) * 3 + c]!;
+              const top = v(x0, y0) * (256 - wx) + v(x1, y0) * wx;
+              const bot = v(x0, y1) * (256 - wx) + v(x1, y1) * wx;
+              expected = (top * (256 - wy) + bot * wy + 32768) >> 16;
+            }
+            if (out[(oy * win.width + ox) * 3 + c] !== expected) mismatches++;
+          }
+    }
+    expect(mismatches).toBe(0);
+  });
+
   it('nearest never invents label values and a window equals resize + flip + crop', () => {
     const lbl = {
       data: Uint8Array.from({ length: 6 * 4 }, (_, i) => [3, 7, 255][i % 3]!),
