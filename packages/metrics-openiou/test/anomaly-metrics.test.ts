@@ -63,6 +63,16 @@ describe('anomalyMetrics against O(n²) definitions', () => {
     expect(r.threshold).toBeCloseTo(0.3, 6);
   });
 
+  it("'above' follows scikit-learn's pruned roc_curve (collinear points dropped)", () => {
+    // one anomaly and one inlier per score level: every ROC point lies on the diagonal with equal
+    // steps, so roc_curve(drop_intermediate=True) keeps only (0,0), (0.2,0.2) and (1,1)
+    const s = [5, 5, 4, 4, 3, 3, 2, 2, 1, 1];
+    const y = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0];
+    expect(anomalyMetrics(s, y, { fprRule: 'above', tpr: 0.5 }).fpr).toBe(1);
+    expect(anomalyMetrics(s, y, { tpr: 0.5 }).fpr).toBe(0.6);
+    expect(anomalyMetrics(s, y, { fprRule: 'nearest', tpr: 0.5 }).fpr).toBe(0.6);
+  });
+
   it('respects custom ignore labels', () => {
     const r = anomalyMetrics([0.1, 0.9, 0.5, 0.7], [0, 1, 7, 7], { ignoreLabels: [7] });
     expect(r.ignored).toBe(2);
