@@ -10,7 +10,15 @@ import type { DatasetName } from '../datasets.js';
 import { binaryAnomalyLabels } from '../evaluate.js';
 import { loadDetector, updateModelMeta } from '../model.js';
 import type { ScoreName, StoredThreshold } from '../model.js';
-import { BACKEND_FLAG, DATASET_FLAG, FPR_RULE_FLAG, SCORE_FLAG, setupBackend } from './common.js';
+import {
+  BACKEND_FLAG,
+  DATASET_FLAG,
+  FPR_RULE_FLAG,
+  SCORE_FLAG,
+  setupBackend,
+  CHECKPOINT_FLAG,
+  ROOT_FLAG,
+} from './common.js';
 
 /** `densehybrid calibrate`: the open-set threshold at a target TPR, stored in the checkpoint. */
 export const calibrateCommand = defineCommand({
@@ -23,14 +31,9 @@ and rewrites the checkpoint's meta atomically. eval and infer then use it for op
 example:
   densehybrid calibrate --checkpoint runs/sh --dataset streethazards --root /data/sh --split t6`,
   flags: {
-    checkpoint: {
-      type: 'path',
-      required: true,
-      placeholder: 'run-dir',
-      description: 'run folder of `densehybrid train` (or a checkpoint folder)',
-    },
+    checkpoint: CHECKPOINT_FLAG,
     dataset: DATASET_FLAG,
-    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    root: ROOT_FLAG,
     split: {
       type: 'string',
       placeholder: 'split',

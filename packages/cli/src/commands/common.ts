@@ -23,6 +23,22 @@ export const DATASET_FLAG = {
   description: 'benchmark adapter',
 } as const;
 
+/** `--checkpoint`. */
+export const CHECKPOINT_FLAG = {
+  type: 'path',
+  required: true,
+  placeholder: 'run-dir',
+  description: 'run folder of `densehybrid train` (or a checkpoint folder)',
+} as const;
+
+/** `--root`. */
+export const ROOT_FLAG = {
+  type: 'path',
+  required: true,
+  placeholder: 'dir',
+  description: 'the dataset folder',
+} as const;
+
 /** `--score`. */
 export const SCORE_FLAG = {
   type: 'string',

@@ -12,7 +12,15 @@ import { formatNumber } from '../io.js';
 import { loadDetector } from '../model.js';
 import type { ScoreName } from '../model.js';
 import { metricsDocument, writeEvaluationReport } from '../report.js';
-import { BACKEND_FLAG, DATASET_FLAG, FPR_RULE_FLAG, SCORE_FLAG, setupBackend } from './common.js';
+import {
+  BACKEND_FLAG,
+  DATASET_FLAG,
+  FPR_RULE_FLAG,
+  SCORE_FLAG,
+  setupBackend,
+  CHECKPOINT_FLAG,
+  ROOT_FLAG,
+} from './common.js';
 
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
@@ -31,14 +39,9 @@ Ctrl-C saves the state in <out>.partial; the same command resumes.
 example:
   densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards`,
   flags: {
-    checkpoint: {
-      type: 'path',
-      required: true,
-      placeholder: 'run-dir',
-      description: 'run folder of `densehybrid train` (or a checkpoint folder)',
-    },
+    checkpoint: CHECKPOINT_FLAG,
     dataset: DATASET_FLAG,
-    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    root: ROOT_FLAG,
     split: {
       type: 'string',
       placeholder: 'split',

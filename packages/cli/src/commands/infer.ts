@@ -13,7 +13,7 @@ import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.j
 import { writeNpy } from '../render/npy.js';
 import { sideBySide } from '../render/panels.js';
 import { writePng } from '../render/png.js';
-import { BACKEND_FLAG, SCORE_FLAG, setupBackend } from './common.js';
+import { BACKEND_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
 
 const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp'];
 
@@ -82,12 +82,7 @@ the same command resumes.
 example:
   densehybrid infer --checkpoint runs/sh photos/ street.jpg --out maps`,
   flags: {
-    checkpoint: {
-      type: 'path',
-      required: true,
-      placeholder: 'run-dir',
-      description: 'run folder of `densehybrid train` (or a checkpoint folder)',
-    },
+    checkpoint: CHECKPOINT_FLAG,
     out: {
       type: 'path',
       required: true,

@@ -18,7 +18,7 @@ import { formatNumber } from '../io.js';
 import { BACKBONE_NAMES, createBackbone, saveModel } from '../model.js';
 import type { BackboneName } from '../model.js';
 import { mixedContentBatches } from '../train-data.js';
-import { BACKEND_FLAG, DATASET_FLAG, setupBackend } from './common.js';
+import { BACKEND_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
 
 async function exists(p: string): Promise<boolean> {
   return (await stat(p).catch(() => undefined)) !== undefined;
@@ -84,7 +84,7 @@ example:
     --negatives-root /data/ADEChallengeData2016 --backbone small --out runs/sh`,
   flags: {
     dataset: DATASET_FLAG,
-    root: { type: 'path', required: true, placeholder: 'dir', description: 'the dataset folder' },
+    root: ROOT_FLAG,
     split: {
       type: 'string',
       placeholder: 'split',

@@ -130,6 +130,21 @@ export function fillRect(
       setPixel(img, xx, yy, color);
 }
 
+/** Calls `dot(gx, gy, i)` for every set pixel of each glyph of `text` (i = character index). */
+function forEachGlyphDot(text: string, dot: (gx: number, gy: number, i: number) => void): void {
+  let i = 0;
+  for (const ch of text) {
+    const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'];
+    if (glyph) {
+      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
+        const row = glyph[gy] as string;
+        for (let gx = 0; gx < GLYPH_WIDTH; gx++) if (row[gx] === '#') dot(gx, gy, i);
+      }
+    }
+    i++;
+  }
+}
+
 /**
  * Draws `text` with its top-left corner at (x, y) in the built-in 5×7 font.
  *
@@ -147,22 +162,16 @@ export function drawText(
   color: readonly [number, number, number] = [0, 0, 0],
   scale = 1,
 ): void {
-  let cx = x;
-  for (const ch of text) {
-    const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'];
-    if (glyph) {
-      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
-        const row = glyph[gy] as string;
-        for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
-          if (row[gx] === '#') fillRect(img, cx + gx * scale, y + gy * scale, scale, scale, color);
-        }
-      }
-    }
-    cx += (GLYPH_WIDTH + 1) * scale;
-  }
+  const advance = (GLYPH_WIDTH + 1) * scale;
+  forEachGlyphDot(text, (gx, gy, i) =>
+    fillRect(img, x + i * advance + gx * scale, y + gy * scale, scale, scale, color),
+  );
 }
 
-/** Draws `text` rotated 90° counter-clockwise (for a vertical axis label), reading bottom to top. */
+/**
+ * Draws `text` rotated 90° counter-clockwise (a vertical axis label, reading bottom to top);
+ * (x, y) is the bottom-left corner of the rotated text box.
+ */
 export function drawTextVertical(
   img: Raster,
   text: string,
@@ -171,19 +180,8 @@ export function drawTextVertical(
   color: readonly [number, number, number] = [0, 0, 0],
   scale = 1,
 ): void {
-  // (x, y) is the bottom-left corner of the rotated text box.
-  let cy = y;
-  for (const ch of text) {
-    const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?'];
-    if (glyph) {
-      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
-        const row = glyph[gy] as string;
-        for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
-          if (row[gx] === '#')
-            fillRect(img, x + gy * scale, cy - (gx + 1) * scale, scale, scale, color);
-        }
-      }
-    }
-    cy -= (GLYPH_WIDTH + 1) * scale;
-  }
+  const advance = (GLYPH_WIDTH + 1) * scale;
+  forEachGlyphDot(text, (gx, gy, i) =>
+    fillRect(img, x + gy * scale, y - i * advance - (gx + 1) * scale, scale, scale, color),
+  );
 }
