@@ -1,3 +1,4 @@
+import type * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { deeplabV3Plus, type DeepLabV3PlusOptions } from './deeplab.js';
 import { ladderDenseNet, type LadderDenseNetOptions } from './ladder-densenet.js';
@@ -34,4 +35,45 @@ export function buildModel(config: Readonly<Record<string, unknown>>): Segmentat
         `buildModel: expected config.architecture to be one of ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}, got ${describeValue(architecture)}`,
       );
   }
+}
+
+/** Names of a model's (ImageNet-pretrainable) encoder weights, by architecture. */
+const ENCODER_NAME: Readonly<Record<(typeof ARCHITECTURES)[number], RegExp>> = {
+  ladderDenseNet: /^backbone\./,
+  deeplabV3Plus: /^(conv1|bn1|layer\d)\./,
+};
+
+/**
+ * Splits a model's trainable variables into the encoder (the part ImageNet weights cover:
+ * DenseNet features, ResNet) and the rest (SPP / upsampling path / ASPP / decoder / classifier),
+ * e.g. for the authors' smaller learning rate on the pretrained encoder (LDN: lr/4).
+ *
+ * @param model - a model from this package.
+ * @returns both lists, in `trainableVariables()` order.
+ * @throws DenseHybridError `INVALID_OPTION` when `model.config.architecture` is unknown.
+ * @example
+ * ```ts
+ * const { encoder, decoder } = splitEncoderVariables(model);
+ * ```
+ */
+export function splitEncoderVariables(model: SegmentationModel): {
+  readonly encoder: tf.Variable[];
+  readonly decoder: tf.Variable[];
+} {
+  const architecture = model?.config?.architecture;
+  const pattern = ENCODER_NAME[architecture as (typeof ARCHITECTURES)[number]];
+  if (pattern === undefined) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `splitEncoderVariables: expected a model with config.architecture one of ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}, got ${describeValue(architecture)}`,
+    );
+  }
+  const trainable = new Set(model.trainableVariables());
+  const encoder: tf.Variable[] = [];
+  const decoder: tf.Variable[] = [];
+  for (const [name, v] of model.variables) {
+    if (!trainable.has(v)) continue;
+    (pattern.test(name) ? encoder : decoder).push(v);
+  }
+  return { encoder, decoder };
 }

@@ -67,7 +67,7 @@ export type {
 export { loadWeights, DEFAULT_LOAD_WEIGHTS_OPTIONS } from './weights.js';
 export type { LoadWeightsOptions, LoadWeightsResult } from './weights.js';
 
-export { buildModel, ARCHITECTURES } from './build.js';
+export { buildModel, splitEncoderVariables, ARCHITECTURES } from './build.js';
 
 export { batchNorm2d } from './layers.js';
 export type { BatchNormVariables } from './layers.js';
