@@ -36,5 +36,5 @@ export type {
   DenseHybridLossInputs,
 } from './validate.js';
 
-export { upsampleBilinear } from './upsample.js';
+export { upsampleBilinear, resizeBilinearGradConfig } from './upsample.js';
 export { logSumExpLastAxis } from './log-sum-exp.js';

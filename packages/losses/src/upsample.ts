@@ -34,11 +34,13 @@ export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]
   return resizeWithGradient(x, size[0], size[1]);
 }
 
+/** How output pixels map to input coordinates (TensorFlow's ResizeBilinear attributes). */
+type ResizeMode = 'half-pixel' | 'align-corners' | 'legacy';
+
 /**
  * Forward: tfjs' native ResizeBilinear (halfPixelCenters). Backward: tfjs 4.22's
  * ResizeBilinearGrad ignores `halfPixelCenters` (and the cpu kernel swaps H and W), so the
- * gradient is written here as the exact adjoint, one axis at a time:
- * dx = M_hᵀ · dy · M_w, with M the [out, in] interpolation matrix of each axis.
+ * gradient is written here as the exact adjoint (see {@link resizeBilinearAdjoint}).
  */
 function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
   const f = tf.customGrad(((input: tf.Tensor) => {
@@ -46,23 +48,70 @@ function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.T
     const [, h, w] = input.shape as [number, number, number, number];
     return {
       value,
-      gradFunc: (dy: tf.Tensor) => {
-        // contract the larger axis first (it shrinks the most)
-        const alongH = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 1, h);
-        const alongW = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 2, w);
-        const d = dy as tf.Tensor4D;
-        return height / h >= width / w ? alongW(alongH(d)) : alongH(alongW(d));
-      },
+      gradFunc: (dy: tf.Tensor) => resizeBilinearAdjoint(dy as tf.Tensor4D, h, w, 'half-pixel'),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x) as tf.Tensor4D;
 }
 
+/**
+ * The adjoint of bilinear resizing from [h, w] to dy's size, one axis at a time:
+ * dx = M_hᵀ · dy · M_w with M the [out, in] interpolation matrix of each axis (the larger
+ * axis first: it shrinks the most).
+ */
+function resizeBilinearAdjoint(
+  dy: tf.Tensor4D,
+  h: number,
+  w: number,
+  mode: ResizeMode,
+): tf.Tensor4D {
+  const [, height, width] = dy.shape;
+  const alongH = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 1, h, mode);
+  const alongW = (t: tf.Tensor4D): tf.Tensor4D => contractAxis(t, 2, w, mode);
+  return height / h >= width / w ? alongW(alongH(dy)) : alongH(alongW(dy));
+}
+
+/**
+ * A corrected gradient for tfjs' `ResizeBilinear` kernel (all three coordinate modes), for
+ * `tf.registerGradient`. tfjs 4.22's own gradient ignores `halfPixelCenters` — wrong values on
+ * every backend for PyTorch-style (`align_corners=False`) resizing, e.g. a 4×4 → 8×8 upsampling
+ * is off by up to 35 % of the largest gradient — and on cpu returns [N, W, H, C] for H ≠ W.
+ * Register it once to make `tf.image.resizeBilinear` (as used inside any network) differentiate
+ * exactly:
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs-core';
+ * import { resizeBilinearGradConfig } from '@densehybrid/losses';
+ * tf.registerGradient(resizeBilinearGradConfig);
+ * ```
+ */
+export const resizeBilinearGradConfig: tf.GradConfig = {
+  kernelName: tf.ResizeBilinear,
+  inputsToSave: ['images'],
+  gradFunc: (dy, saved, attrs) => {
+    const [images] = saved as [tf.Tensor4D];
+    const { alignCorners, halfPixelCenters } = attrs as unknown as {
+      alignCorners: boolean;
+      halfPixelCenters: boolean;
+    };
+    const mode: ResizeMode = alignCorners
+      ? 'align-corners'
+      : halfPixelCenters
+        ? 'half-pixel'
+        : 'legacy';
+    return {
+      images: () =>
+        resizeBilinearAdjoint(dy as tf.Tensor4D, images.shape[1], images.shape[2], mode),
+    };
+  },
+};
+
 /** Applies the adjoint of bilinear resizing along axis 1 or 2 of `t`, to size `inSize`. */
-function contractAxis(t: tf.Tensor4D, axis: 1 | 2, inSize: number): tf.Tensor4D {
+function contractAxis(t: tf.Tensor4D, axis: 1 | 2, inSize: number, mode: ResizeMode): tf.Tensor4D {
   const [n, a, b, c] = t.shape;
   const outSize = axis === 1 ? a : b;
-  const m = tf.tensor2d(interpolationMatrix(inSize, outSize), [outSize, inSize]);
+  const m = tf.tensor2d(interpolationMatrix(inSize, outSize, mode), [outSize, inSize]);
   if (axis === 1) {
     const rows = tf.reshape(tf.transpose(t, [0, 2, 3, 1]), [n * b * c, a]);
     const r = tf.reshape(tf.matMul(rows, m), [n, b, c, inSize]);
@@ -76,18 +125,20 @@ function contractAxis(t: tf.Tensor4D, axis: 1 | 2, inSize: number): tf.Tensor4D 
 const matrices = new Map<string, Float32Array>();
 
 /**
- * [outSize, inSize] weights of bilinear resizing with half-pixel centres (PyTorch
- * `align_corners=False`): src = max((y + 0.5)·in/out − 0.5, 0), weights 1 − λ and λ on
- * floor(src) and min(floor(src) + 1, in − 1).
+ * [outSize, inSize] weights of bilinear resizing: source coordinate
+ * half-pixel (PyTorch `align_corners=False`): src = max((y + 0.5)·in/out − 0.5, 0);
+ * align-corners: src = y·(in − 1)/(out − 1); legacy: src = y·in/out;
+ * then weights 1 − λ and λ on floor(src) and min(floor(src) + 1, in − 1), λ = src − floor(src).
  */
-function interpolationMatrix(inSize: number, outSize: number): Float32Array {
-  const key = `${inSize}x${outSize}`;
+function interpolationMatrix(inSize: number, outSize: number, mode: ResizeMode): Float32Array {
+  const key = `${inSize}x${outSize}x${mode}`;
   const cached = matrices.get(key);
   if (cached) return cached;
   const m = new Float32Array(outSize * inSize);
-  const scale = inSize / outSize;
+  const scale =
+    mode === 'align-corners' ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : inSize / outSize;
   for (let y = 0; y < outSize; y++) {
-    const src = Math.max((y + 0.5) * scale - 0.5, 0);
+    const src = mode === 'half-pixel' ? Math.max((y + 0.5) * scale - 0.5, 0) : y * scale;
     const i0 = Math.min(Math.floor(src), inSize - 1);
     const i1 = Math.min(i0 + 1, inSize - 1);
     const lambda = src - i0;

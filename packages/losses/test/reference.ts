@@ -51,10 +51,26 @@ export function at(a: Arr4, n: number, y: number, x: number, c: number): number 
 
 /** PyTorch F.interpolate(mode='bilinear', align_corners=False), written from its definition. */
 export function bilinearRef(a: Arr4, H: number, W: number): Arr4 {
+  return resizeRef(a, H, W, 'half-pixel');
+}
+
+/**
+ * Bilinear resizing with TensorFlow's three coordinate rules: half-pixel centres (= PyTorch
+ * align_corners=False), align-corners, legacy (src = y·in/out).
+ */
+export function resizeRef(
+  a: Arr4,
+  H: number,
+  W: number,
+  mode: 'half-pixel' | 'align-corners' | 'legacy',
+): Arr4 {
   const [N, h, w, C] = a.shape;
   const out = new Float64Array(N * H * W * C);
   const src = (d: number, inSize: number, outSize: number): [number, number, number] => {
-    let s = ((d + 0.5) * inSize) / outSize - 0.5;
+    let s: number;
+    if (mode === 'align-corners') s = outSize > 1 ? (d * (inSize - 1)) / (outSize - 1) : 0;
+    else if (mode === 'legacy') s = (d * inSize) / outSize;
+    else s = ((d + 0.5) * inSize) / outSize - 0.5;
     if (s < 0) s = 0;
     const i0 = Math.min(Math.floor(s), inSize - 1);
     const i1 = Math.min(i0 + 1, inSize - 1);
