@@ -3,6 +3,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { identityConfig } from './Identity.js';
+import { batchMatMulConfig, fusedMatMulConfig } from './BatchMatMul.js';
 import { concatConfig, sliceConfig, splitVConfig } from './Slice.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
@@ -21,7 +22,8 @@ import { fusedBatchNormGradConfig } from './batch_norm.js';
  * The wasm kernels this project registers (replacing tfjs' own where it has one):
  * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropInput`, an `Identity` that shares data instead of copying, and
- * `Slice` / `SplitV` / `Concat` that read the heap in place.
+ * `Slice` / `SplitV` / `Concat` that read the heap in place, and `BatchMatMul` / `_FusedMatMul`
+ * that transpose explicitly instead of using tfjs' slow transposed-operand path.
  */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -32,6 +34,8 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   sliceConfig,
   splitVConfig,
   concatConfig,
+  batchMatMulConfig,
+  fusedMatMulConfig,
 ];
 
 /** The gradient configs this project registers (for every backend). */
@@ -109,7 +113,10 @@ export function registerTrainingKernels(): RegisterTrainingKernelsResult {
   // First: loading the stock gradients would replace this project's Conv2D gradients.
   const stockGradients = loadStockGradients();
   const kernels: string[] = [];
-  for (const config of WASM_TRAINING_KERNELS) {
+  // Only once @tensorflow/tfjs-backend-wasm has registered its kernels: registering ours first
+  // would have no originals to wrap and would be overwritten (with warnings) when it loads.
+  const wasmLoaded = tf.getKernel('Conv2D', 'wasm') !== undefined;
+  for (const config of wasmLoaded ? WASM_TRAINING_KERNELS : []) {
     const current = tf.getKernel(config.kernelName, config.backendName);
     if (current && current.kernelFunc === config.kernelFunc) continue;
     if (current) {
@@ -119,7 +126,7 @@ export function registerTrainingKernels(): RegisterTrainingKernelsResult {
     tf.registerKernel(config);
     kernels.push(config.kernelName);
   }
-  setWasmDilatedKernels(true);
+  setWasmDilatedKernels(wasmLoaded);
   const gradients: string[] = [];
   for (const config of TRAINING_GRADIENTS) {
     if (tf.getGradient(config.kernelName) === config) continue;

@@ -53,3 +53,40 @@ describe('wasm Slice / SplitV / Concat (in-place heap copies) match the cpu back
     got.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(ref[i] as Float32Array)));
   });
 });
+
+describe('wasm matMul with transpose flags (explicit transposes)', () => {
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])(
+    'transposeA=%s transposeB=%s, forward and gradients (batched, fused bias+relu) match cpu',
+    async (ta, tb) => {
+      const f = () => {
+        const a = tf.tensor3d(values(2 * 5 * 6, 51), ta ? [2, 6, 5] : [2, 5, 6]);
+        const b = tf.tensor3d(values(2 * 6 * 4, 52), tb ? [2, 4, 6] : [2, 6, 4]);
+        const bias = tf.tensor1d(values(4, 53));
+        const fused = tf.fused.matMul({
+          a,
+          b,
+          transposeA: ta,
+          transposeB: tb,
+          bias,
+          activation: 'relu',
+        });
+        const [ga, gb] = tf.grads((p, q) => tf.sum(tf.square(tf.matMul(p, q, ta, tb))))([a, b]);
+        return [tf.matMul(a, b, ta, tb), fused, ga as tf.Tensor, gb as tf.Tensor];
+      };
+      const ref = await on('cpu', f);
+      const got = await on('wasm', f);
+      got.forEach((g, i) => {
+        const r = ref[i] as Float32Array;
+        const scale = Math.max(...Array.from(r, Math.abs));
+        expect(
+          Math.max(...Array.from(g, (v, j) => Math.abs(v - (r[j] as number)))),
+        ).toBeLessThanOrEqual(1e-5 * scale);
+      });
+    },
+  );
+});
