@@ -22,6 +22,7 @@ import type {
 import { writeFileAtomic } from './atomic.js';
 import { OpenSetSweep } from './open-set-sweep.js';
 import type { OpenSetSweepJSON } from './open-set-sweep.js';
+import { yieldToEventLoop } from './io.js';
 import { readNpy, writeNpy } from './render/npy.js';
 
 /** What a detector returns for one image: per-pixel scores and the closed-set prediction. */
@@ -242,6 +243,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   for (const [fi, fold] of options.folds.entries()) {
     const n = sizes[fi] as number;
     for (let i = done.get(fold.name) ?? 0; i < n; i++) {
+      await yieldToEventLoop();
       if (options.signal?.aborted) {
         await saveState();
         throw new DenseHybridError(

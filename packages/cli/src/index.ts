@@ -24,7 +24,7 @@ export type {
 export { defineCommand } from './command.js';
 export type { Command, AnyCommand, CommandContext } from './command.js';
 export { COMMANDS } from './commands/index.js';
-export { processIo, createProgress, formatDuration, formatNumber } from './io.js';
+export { processIo, createProgress, formatDuration, formatNumber, yieldToEventLoop } from './io.js';
 export type { CliIo, Progress, ProgressOptions } from './io.js';
 export { writeFileAtomic, openStagedDir } from './atomic.js';
 export type { StagedDir, StagedDirOptions } from './atomic.js';

@@ -171,3 +171,17 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
     },
   };
 }
+
+/**
+ * Lets Node run pending macrotasks (signal handlers such as Ctrl-C, timers, I/O callbacks).
+ * A loop whose awaits all resolve as microtasks (wasm/cpu `tensor.data()`) would otherwise
+ * never see SIGINT; long loops call this once per step.
+ *
+ * @example
+ * ```ts
+ * for (const x of work) { await step(x); await yieldToEventLoop(); if (signal.aborted) break; }
+ * ```
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,6 +1,7 @@
 import type { SegmentationDataset } from '@densehybrid/data-mixing';
 import { createRng, deriveSeed, jitterFlipCrop, pasteNegatives } from '@densehybrid/data-mixing';
 import type { TrainingBatch } from '@densehybrid/core';
+import { yieldToEventLoop } from './io.js';
 
 /** Options of {@link mixedContentBatches}. */
 export interface MixedContentBatchesOptions {
@@ -31,6 +32,7 @@ export function mixedContentBatches(
   return (start) => ({
     async *[Symbol.asyncIterator]() {
       for (let step = start; step < options.steps; step++) {
+        await yieldToEventLoop(); // lets Ctrl-C reach the training loop between steps
         const rng = createRng(deriveSeed(options.seed, step));
         const n = cropSize * cropSize;
         const images = new Float32Array(batchSize * n * 3);

@@ -6,7 +6,7 @@ import {
 } from '@densehybrid/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCommand } from '../command.js';
-import { formatNumber } from '../io.js';
+import { formatNumber, yieldToEventLoop } from '../io.js';
 import { BACKBONE_NAMES, createBackbone } from '../model.js';
 import type { BackboneName } from '../model.js';
 import { BACKEND_FLAG, setupBackend } from './common.js';
@@ -64,6 +64,7 @@ The project's full benchmarks run with \`npm run bench\` (bench/*/index.mjs).`,
         itemsPerStep: flags.batchSize,
       });
       for (let i = 0; i < flags.iterations; i++) {
+        await yieldToEventLoop();
         if (ctx.signal.aborted) break;
         const t0 = performance.now();
         await once();

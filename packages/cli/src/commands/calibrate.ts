@@ -8,6 +8,7 @@ import { defineCommand } from '../command.js';
 import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
 import type { DatasetName } from '../datasets.js';
 import { binaryAnomalyLabels } from '../evaluate.js';
+import { yieldToEventLoop } from '../io.js';
 import { loadDetector, updateModelMeta } from '../model.js';
 import type { ScoreName, StoredThreshold } from '../model.js';
 import {
@@ -87,6 +88,7 @@ example:
       const n = Math.min(dataset.size, flags.limit ?? Infinity);
       const progress = ctx.progress({ label: 'calibrate', total: n });
       for (let i = 0; i < n; i++) {
+        await yieldToEventLoop();
         if (ctx.signal.aborted)
           throw new DenseHybridError(
             'INTERRUPTED',

@@ -5,6 +5,7 @@ import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { openSetPrediction } from '@densehybrid/metrics-openiou';
 import { openStagedDir } from '../atomic.js';
 import { defineCommand } from '../command.js';
+import { yieldToEventLoop } from '../io.js';
 import { loadDetector } from '../model.js';
 import type { ScoreName } from '../model.js';
 import { COLORMAP_NAMES, anomalyHeatmap, overlay } from '../render/colormap.js';
@@ -155,6 +156,7 @@ example:
       let skipped = 0;
       const written: string[] = [];
       for (const input of inputs) {
+        await yieldToEventLoop();
         if (ctx.signal.aborted) {
           throw new DenseHybridError(
             'INTERRUPTED',
