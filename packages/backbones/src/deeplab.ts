@@ -2,17 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
   ParamStore,
-  ShapeOps,
-  TensorOps,
-  checkImages,
+  segmentationModel,
   checkInt,
   checkRange,
   type BatchNormParams,
   type ConvParams,
   type Ops,
-  type Shape4,
 } from './layers.js';
-import type { ApplyOptions, SegmentationModel, SegmentationOutput } from './model.js';
+import type { SegmentationModel } from './model.js';
 
 /** ResNet encoders of {@link deeplabV3Plus}. */
 export type ResNetEncoder = 'resnet18' | 'resnet50';
@@ -306,35 +303,22 @@ export function deeplabV3Plus(options: DeepLabV3PlusOptions = {}): DeepLabV3Plus
   const config = resolveConfig(options);
   const store = new ParamStore(config.seed, config.batchNormMomentum, config.batchNormEpsilon);
   const params = buildParams(config, store);
-  return {
+  return segmentationModel({
+    fn: FN,
     config,
-    numClasses: config.numClasses,
+    store,
     preLogitChannels: config.lowLevelChannels + config.asppChannels,
     preLogitStride: 4,
     outputStride: 4,
-    variables: store.variables,
-    apply(images: tf.Tensor4D, applyOptions: ApplyOptions = {}): SegmentationOutput {
-      checkImages(`${FN}.apply`, images);
-      const ops = new TensorOps(applyOptions.training ?? false);
-      return tf.tidy(() => {
-        const x = config.normalizeInput
-          ? (tf.div(
+    forward: (ops, images) => forward(ops, params, images),
+    ...(config.normalizeInput
+      ? {
+          preprocess: (images: tf.Tensor4D) =>
+            tf.div(
               tf.sub(images, tf.tensor1d(IMAGENET_MEAN)),
               tf.tensor1d(IMAGENET_STD),
-            ) as tf.Tensor4D)
-          : images;
-        return forward(ops, params, x);
-      }) as unknown as SegmentationOutput;
-    },
-    trainableVariables: () => store.trainableVariables(),
-    parameterCount: () => store.parameterCount(),
-    flops(height: number, width: number): number {
-      checkInt(`${FN}.flops`, 'height', height, 1);
-      checkInt(`${FN}.flops`, 'width', width, 1);
-      const ops = new ShapeOps();
-      forward<Shape4>(ops, params, [1, height, width, 3]);
-      return ops.flops;
-    },
-    dispose: () => store.dispose(),
-  };
+            ) as tf.Tensor4D,
+        }
+      : {}),
+  });
 }

@@ -1,10 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
   ParamStore,
-  ShapeOps,
-  TensorOps,
-  checkImages,
+  segmentationModel,
   checkInt,
   checkIntList,
   checkRange,
@@ -12,9 +9,8 @@ import {
   type BatchNormParams,
   type ConvParams,
   type Ops,
-  type Shape4,
 } from './layers.js';
-import type { ApplyOptions, SegmentationModel, SegmentationOutput } from './model.js';
+import type { SegmentationModel } from './model.js';
 
 /** Named size presets of {@link ladderDenseNet}. */
 export type LadderDenseNetPreset = 'tiny' | 'small' | 'densenet121';
@@ -367,27 +363,13 @@ export function ladderDenseNet(options: LadderDenseNetOptions = {}): LadderDense
   const store = new ParamStore(config.seed, config.batchNormMomentum, config.batchNormEpsilon);
   const params = buildParams(config, store);
   const upSizes = config.upSizes;
-  return {
+  return segmentationModel({
+    fn: FN,
     config,
-    numClasses: config.numClasses,
+    store,
     preLogitChannels: upSizes[upSizes.length - 1] as number,
     preLogitStride: 4,
     outputStride: 4,
-    variables: store.variables,
-    apply(images: tf.Tensor4D, applyOptions: ApplyOptions = {}): SegmentationOutput {
-      checkImages(`${FN}.apply`, images);
-      const ops = new TensorOps(applyOptions.training ?? false);
-      return tf.tidy(() => forward(ops, params, images)) as unknown as SegmentationOutput;
-    },
-    trainableVariables: () => store.trainableVariables(),
-    parameterCount: () => store.parameterCount(),
-    flops(height: number, width: number): number {
-      checkInt(`${FN}.flops`, 'height', height, 1);
-      checkInt(`${FN}.flops`, 'width', width, 1);
-      const ops = new ShapeOps();
-      forward<Shape4>(ops, params, [1, height, width, 3]);
-      return ops.flops;
-    },
-    dispose: () => store.dispose(),
-  };
+    forward: (ops, images) => forward(ops, params, images),
+  });
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import type { ApplyOptions, SegmentationModel, SegmentationOutput } from './model.js';
 
 /**
  * Building blocks shared by every backbone: named parameters (PyTorch names, tfjs layout), and a
@@ -450,4 +451,50 @@ export function checkRange(fn: string, name: string, value: unknown, lo: number,
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** A forward pass written against {@link Ops}, run on tensors and on shapes alike. */
+export type Forward = <T>(ops: Ops<T>, images: T) => { preLogits: T; logits: T };
+
+/**
+ * Assembles a {@link SegmentationModel} from its parameters and forward pass: `apply` validates the
+ * images and runs in `tf.tidy`; `flops` walks the same forward pass on shapes.
+ */
+export function segmentationModel<C extends SegmentationModel['config']>(spec: {
+  readonly fn: string;
+  readonly config: C;
+  readonly store: ParamStore;
+  readonly preLogitChannels: number;
+  readonly preLogitStride: number;
+  readonly outputStride: number;
+  readonly forward: Forward;
+  /** Applied to the images before the forward pass (tensors only). */
+  readonly preprocess?: (images: tf.Tensor4D) => tf.Tensor4D;
+}): SegmentationModel & { readonly config: C } {
+  const { fn, config, store, forward } = spec;
+  return {
+    config,
+    numClasses: config.numClasses,
+    preLogitChannels: spec.preLogitChannels,
+    preLogitStride: spec.preLogitStride,
+    outputStride: spec.outputStride,
+    variables: store.variables,
+    apply(images: tf.Tensor4D, options: ApplyOptions = {}): SegmentationOutput {
+      checkImages(`${fn}.apply`, images);
+      const ops = new TensorOps(options.training ?? false);
+      return tf.tidy(() =>
+        forward(ops, spec.preprocess ? spec.preprocess(images) : images),
+      ) as unknown as SegmentationOutput;
+    },
+    trainableVariables: () => store.trainableVariables(),
+    parameterCount: () => store.parameterCount(),
+    flops(height: number, width: number): number {
+      checkInt(`${fn}.flops`, 'height', height, 1);
+      checkInt(`${fn}.flops`, 'width', width, 1);
+      const ops = new ShapeOps();
+      forward<Shape4>(ops, [1, height, width, 3]);
+      return ops.flops;
+    },
+    dispose: () => store.dispose(),
+  };
 }
