@@ -170,6 +170,38 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0] ?? msg;
 }
 
+/**
+ * Whether the dynamic linker can find the Vulkan loader `libvulkan.so.1` (Linux): listed in
+ * `/etc/ld.so.cache`, or present in `LD_LIBRARY_PATH` or a usual library folder.
+ */
+async function hasVulkanLoader(): Promise<boolean> {
+  const lib = 'libvulkan.so.1';
+  try {
+    const fs = await import('node:fs');
+    try {
+      if (fs.readFileSync('/etc/ld.so.cache').includes(lib)) return true;
+    } catch {
+      // no cache (musl, containers): look in the folders below
+    }
+    const dirs = [
+      ...(process.env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean),
+      '/usr/lib/x86_64-linux-gnu',
+      '/usr/lib/aarch64-linux-gnu',
+      '/usr/lib64',
+      '/usr/lib',
+      '/lib/x86_64-linux-gnu',
+      '/lib/aarch64-linux-gnu',
+      '/lib64',
+      '/lib',
+      '/usr/local/lib',
+      '/run/opengl-driver/lib',
+    ];
+    return dirs.some((d) => fs.existsSync(`${d}/${lib}`));
+  } catch {
+    return true; // cannot tell: let Dawn try
+  }
+}
+
 /** Installs Dawn's `GPU*` globals and `navigator.gpu` (tfjs' WebGPU backend looks for both). */
 function installGlobals(dawn: DawnModule, gpu: GpuLike): void {
   const g = globalThis as Record<string, unknown>;
@@ -288,15 +320,6 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
     return active.result;
   }
 
-  let dawn: DawnModule;
-  try {
-    dawn = (await import('webgpu' as string)) as DawnModule;
-  } catch (e) {
-    throw new Error(
-      `the "webgpu" package (Dawn for Node) is not installed or does not load: ${firstLine(e)} — npm install webgpu @tensorflow/tfjs-backend-webgpu`,
-    );
-  }
-
   const envBackend =
     typeof process !== 'undefined' ? process.env['DENSEHYBRID_WEBGPU_BACKEND'] : undefined;
   const isLinux = typeof process !== 'undefined' && process.platform === 'linux';
@@ -307,6 +330,30 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
       : allowSoftware && isLinux
         ? ['default', 'opengles']
         : ['default']);
+  // Without permission for software adapters, Linux needs Vulkan (Dawn's only hardware
+  // backend there). No Vulkan loader means no adapter: say so without loading Dawn, which would
+  // print its own "Couldn't load Vulkan" warning on stderr.
+  if (
+    isLinux &&
+    !allowSoftware &&
+    dawnBackends.length === 1 &&
+    dawnBackends[0] === 'default' &&
+    !(await hasVulkanLoader())
+  ) {
+    throw new Error(
+      'no Vulkan loader (libvulkan.so.1) on this Linux system, so no hardware WebGPU adapter: install the GPU driver with Vulkan support (NVIDIA driver, or mesa-vulkan-drivers) and libvulkan1',
+    );
+  }
+
+  let dawn: DawnModule;
+  try {
+    dawn = (await import('webgpu' as string)) as DawnModule;
+  } catch (e) {
+    throw new Error(
+      `the "webgpu" package (Dawn for Node) is not installed or does not load: ${firstLine(e)} — npm install webgpu @tensorflow/tfjs-backend-webgpu`,
+    );
+  }
+
   const powerPreference = options.powerPreference ?? DEFAULT_LOAD_WEBGPU_OPTIONS.powerPreference;
 
   const tried: string[] = [];

@@ -2,8 +2,10 @@
  * Software-adapter detection and adapter names, from adapter info strings real drivers report.
  * Needs no GPU: part of the normal `core` project (the GPU suite is the `*.webgpu.ts` files).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { adapterName, DAWN_BACKEND_NAMES, isSoftwareAdapter } from '@densehybrid/core';
+import { adapterName, DAWN_BACKEND_NAMES, isSoftwareAdapter, loadWebGpu } from '@densehybrid/core';
 
 const SOFTWARE = [
   // Dawn OpenGL ES on Mesa llvmpipe (Debian 12), as Dawn reports it
@@ -103,4 +105,34 @@ describe('DAWN_BACKEND_NAMES', () => {
       ['d3d11', 'd3d12', 'default', 'metal', 'null', 'opengl', 'opengles', 'vulkan'].sort(),
     );
   });
+});
+
+describe('loadWebGpu without a Vulkan loader (Linux)', () => {
+  const ldconfig = ['/sbin/ldconfig', '/usr/sbin/ldconfig'].find((p) => existsSync(p));
+  const listed =
+    ldconfig === undefined
+      ? undefined
+      : spawnSync(ldconfig, ['-p'], { encoding: 'utf8' }).stdout.includes('libvulkan.so.1');
+  it.runIf(process.platform === 'linux' && listed !== undefined)(
+    'refuses before loading Dawn when ldconfig lists no libvulkan.so.1, and names the fix',
+    async () => {
+      const saved = process.env['DENSEHYBRID_WEBGPU_BACKEND'];
+      delete process.env['DENSEHYBRID_WEBGPU_BACKEND'];
+      try {
+        const result = await loadWebGpu({ allowSoftwareAdapter: false }).catch(
+          (e: unknown) => e as Error,
+        );
+        if (listed === false) {
+          expect(result).toBeInstanceOf(Error);
+          expect((result as Error).message).toMatch(
+            /^no Vulkan loader \(libvulkan\.so\.1\) .* install the GPU driver with Vulkan support/,
+          );
+        } else if (result instanceof Error) {
+          expect(result.message).not.toMatch(/no Vulkan loader/);
+        }
+      } finally {
+        if (saved !== undefined) process.env['DENSEHYBRID_WEBGPU_BACKEND'] = saved;
+      }
+    },
+  );
 });

@@ -214,16 +214,20 @@ describe('process lifetime', () => {
     expect(out.status).toBe(0);
   });
 
-  it('a process whose automatic selection probed Dawn and fell back exits on its own too', () => {
+  it('a process that probed Dawn, refused its adapters and fell back to wasm exits on its own too', () => {
     const out = runNode(
       `import * as tf from '@tensorflow/tfjs-core';
-       import { initBackend } from '@densehybrid/core';
-       const report = await initBackend();
+       import { initBackend, loadWebGpu } from '@densehybrid/core';
+       const probe = await loadWebGpu({ allowSoftwareAdapter: false, dawnBackends: ['default', 'opengles'] })
+         .then((r) => 'hardware', (e) => e.message.split(' (')[0]);
+       const report = probe === 'hardware' ? await initBackend() : await initBackend({ backend: 'wasm' });
        const y = tf.add(tf.ones([2]), tf.ones([2]));
-       console.log('RESULT', report.name, Array.from(await y.data()).join(','));`,
+       console.log('RESULT', probe, '|', report.name, Array.from(await y.data()).join(','));`,
       { DENSEHYBRID_BACKEND: '' },
     );
-    expect(out.stdout, out.stderr).toMatch(/RESULT (webgpu|wasm) 2,2/);
+    expect(out.stdout, out.stderr).toMatch(
+      /RESULT (hardware \| webgpu|no hardware WebGPU adapter \| wasm) 2,2/,
+    );
     expect(out.status).toBe(0);
     expect(out.ms).toBeLessThan(15_000);
   });
