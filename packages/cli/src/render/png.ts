@@ -1,6 +1,5 @@
 import type { RgbImage } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { writeFileAtomic } from '../atomic.js';
 
 /**
  * Encodes an 8-bit RGB raster as PNG with sharp.
@@ -25,7 +24,8 @@ export async function encodePng(image: RgbImage): Promise<Buffer> {
 }
 
 /**
- * Writes an RGB raster as a PNG file atomically (temporary file, then rename).
+ * Writes an RGB raster (or a one-channel label map) as a PNG file atomically (temporary file,
+ * then rename): `@densehybrid/data-mixing`'s `writePng`.
  *
  * @throws DenseHybridError `IO` when the file cannot be written
  * @example
@@ -33,6 +33,4 @@ export async function encodePng(image: RgbImage): Promise<Buffer> {
  * await writePng('out/heat.png', anomalyHeatmap(scores, w, h).image);
  * ```
  */
-export async function writePng(path: string, image: RgbImage): Promise<void> {
-  await writeFileAtomic(path, await encodePng(image));
-}
+export { writePng } from '@densehybrid/data-mixing';
