@@ -6,7 +6,7 @@ import {
   type DatasetPosteriorHead,
 } from '@densehybrid/core';
 import { denseHybridLoss } from '@densehybrid/losses';
-import { BACKENDS, expectClose, numericGradient, randomArray } from './reference.js';
+import { BACKENDS, useBackend, expectClose, numericGradient, randomArray } from './reference.js';
 
 const C = 3;
 const [N, h, w] = [2, 2, 3];
@@ -83,7 +83,7 @@ function load(head: DatasetPosteriorHead, p: Params): void {
 for (const backend of BACKENDS) {
   describe(`datasetPosteriorHead on ${backend}`, () => {
     beforeAll(async () => {
-      expect(await tf.setBackend(backend)).toBe(true);
+      expect(await useBackend(backend)).toBe(true);
     });
 
     it('exposes named variables with PyTorch-style names and HWIO conv weight; dispose frees them', () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DenseHybridError, openSetSegmentation } from '@densehybrid/core';
-import { BACKENDS, bilinearRef, pixel, randomArray, type Arr4 } from './reference.js';
+import { BACKENDS, useBackend, bilinearRef, pixel, randomArray, type Arr4 } from './reference.js';
 
 const K = 4;
 
@@ -18,7 +18,7 @@ function argmax(v: number[]): number {
 for (const backend of BACKENDS) {
   describe(`openSetSegmentation on ${backend}`, () => {
     beforeAll(async () => {
-      expect(await tf.setBackend(backend)).toBe(true);
+      expect(await useBackend(backend)).toBe(true);
     });
 
     it('closed-set argmax of the upsampled logits, K where score >= threshold', async () => {

@@ -8,9 +8,20 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels } from '@densehybrid/core';
 
-// tfjs-core's Node build registers no gradients; this project's registration does (with its
-// conv gradients), as initBackend() would.
-registerTrainingKernels();
+/**
+ * Activates a backend, then registers tfjs' stock gradients and this project's kernels, in the
+ * order initBackend() uses (tfjs-core's Node build registers no gradients).
+ */
+export async function useBackend(name: string): Promise<boolean> {
+  // wasm must be initialised before the project's wasm kernels wrap its originals
+  if (!initialised) {
+    await tf.setBackend('wasm');
+    registerTrainingKernels();
+    initialised = true;
+  }
+  return tf.setBackend(name);
+}
+let initialised = false;
 
 export const BACKENDS = ['cpu', 'wasm'] as const;
 

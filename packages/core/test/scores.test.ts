@@ -15,6 +15,7 @@ import {
 } from '@densehybrid/core';
 import {
   BACKENDS,
+  useBackend,
   bilinearRef,
   expectClose,
   lse,
@@ -46,7 +47,7 @@ const SML_STATS = {
 for (const backend of BACKENDS) {
   describe(`anomaly scores on ${backend}`, () => {
     beforeAll(async () => {
-      expect(await tf.setBackend(backend)).toBe(true);
+      expect(await useBackend(backend)).toBe(true);
     });
 
     const sUp = bilinearRef(S, SIZE[0], SIZE[1]);
