@@ -123,7 +123,13 @@ export function registerTrainingKernels(): RegisterTrainingKernelsResult {
       captureOriginal(config.kernelName);
       tf.unregisterKernel(config.kernelName, config.backendName);
     }
-    tf.registerKernel(config);
+    // Keep the original's setup/dispose: ours call it, and a backend initialised after this
+    // registration runs the setup functions of the kernels registered then.
+    tf.registerKernel({
+      ...config,
+      ...(current?.setupFunc ? { setupFunc: current.setupFunc } : {}),
+      ...(current?.disposeFunc ? { disposeFunc: current.disposeFunc } : {}),
+    });
     kernels.push(config.kernelName);
   }
   setWasmDilatedKernels(wasmLoaded);
