@@ -8,7 +8,10 @@ import { DEMO_SCORES } from '../src/demo/evaluate.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
 
 interface DemoMetrics {
-  training: { steps: number; history: { step: number; loss: Record<string, number> }[] };
+  training: Record<
+    'closed' | 'denseHybrid',
+    { steps: number; history: { step: number; loss: Record<string, number> }[] }
+  >;
   tracks: {
     track: string;
     closedMIoU: number;
@@ -61,6 +64,7 @@ describe('densehybrid demo --quick', () => {
         'pr-far.png',
         'pr-near.png',
         'report.md',
+        'train-state-closed.dhts',
         'train-state.dhts',
       ].sort(),
     );
@@ -71,12 +75,14 @@ describe('densehybrid demo --quick', () => {
     const metrics = JSON.parse(
       await readFile(join(root, 'a', 'metrics.json'), 'utf8'),
     ) as DemoMetrics;
-    // training: the configured steps, with the DenseHybrid loss terms, and the loss went down
-    expect(metrics.training.steps).toBe(QUICK_DEMO_OPTIONS.steps);
-    const totals = metrics.training.history.map((h) => h.loss['total']!);
-    expect(totals).toHaveLength(QUICK_DEMO_OPTIONS.steps!);
+    // training: closed-set stage, then DenseHybrid fine-tuning, with its loss terms; loss went down
+    expect(metrics.training.closed.steps).toBe(QUICK_DEMO_OPTIONS.closedSteps);
+    expect(metrics.training.denseHybrid.steps).toBe(QUICK_DEMO_OPTIONS.steps);
+    const totals = metrics.training.closed.history.map((h) => h.loss['total']!);
+    expect(totals).toHaveLength(QUICK_DEMO_OPTIONS.closedSteps!);
     expect(totals[totals.length - 1]).toBeLessThan(totals[0]!);
-    expect(Object.keys(metrics.training.history[0]!.loss).sort()).toEqual([
+    expect(metrics.training.denseHybrid.history).toHaveLength(QUICK_DEMO_OPTIONS.steps!);
+    expect(Object.keys(metrics.training.denseHybrid.history[0]!.loss).sort()).toEqual([
       'classification',
       'likelihood',
       'posterior',
@@ -125,14 +131,15 @@ describe('densehybrid demo --quick', () => {
     });
     expect(first.completed).toBe(false);
     expect(first.trainedSteps).toBe(2);
-    expect(await readdir(join(root, 'b.partial'))).toContain('train-state.dhts');
+    expect(await readdir(join(root, 'b.partial'))).toContain('train-state-closed.dhts');
     const second = await demo(['--out', 'b']);
     expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(/resuming training at step 2\/4/);
+    expect(second.stderr).toMatch(/resuming closed-set training at step 2\/3/);
     const resumed = JSON.parse(
       await readFile(join(root, 'b', 'metrics.json'), 'utf8'),
     ) as DemoMetrics;
-    expect(resumed.training.history).toEqual(reference.training.history);
+    expect(resumed.training.closed).toEqual(reference.training.closed);
+    expect(resumed.training.denseHybrid).toEqual(reference.training.denseHybrid);
     expect(resumed.tracks).toEqual(reference.tracks);
   });
 

@@ -25,7 +25,11 @@ export const demoCommand = defineCommand({
   flags: {
     steps: {
       type: 'integer',
-      description: `training steps (default ${DEFAULT_DEMO_OPTIONS.steps})`,
+      description: `DenseHybrid fine-tuning steps (default ${DEFAULT_DEMO_OPTIONS.steps})`,
+    },
+    closedSteps: {
+      type: 'integer',
+      description: `closed-set training steps before fine-tuning (default ${DEFAULT_DEMO_OPTIONS.closedSteps})`,
     },
     seed: { type: 'integer', default: 0, description: 'seed of scenes, weights and batches' },
     out: { type: 'path', default: 'demo-output', description: 'output folder' },
@@ -48,14 +52,16 @@ export const demoCommand = defineCommand({
       out: resolve(ctx.io.cwd, flags.out),
       cacheDir: resolve(ctx.io.cwd, flags.cache ?? base.cacheDir),
       ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+      ...(flags.closedSteps !== undefined ? { closedSteps: flags.closedSteps } : {}),
     };
     let bar: ReturnType<typeof ctx.progress> | undefined;
     const result = await runDemo(options, {
       log: (l) => ctx.log(l),
       signal: ctx.signal,
-      onTrainStart: (start, total) => {
-        if (start > 0) ctx.log(`resuming training at step ${start}/${total}`);
-        bar = ctx.progress({ label: 'train', total, itemsPerStep: options.batchSize, start });
+      onTrainStart: (stage, start, total) => {
+        bar?.done();
+        if (start > 0) ctx.log(`resuming ${stage} training at step ${start}/${total}`);
+        bar = ctx.progress({ label: stage, total, itemsPerStep: options.batchSize, start });
       },
       onProgress: (p) =>
         bar?.tick(1, {
@@ -79,7 +85,7 @@ export const demoCommand = defineCommand({
       },
       [
         '',
-        `DenseHybrid demo: ${result.trainedSteps} steps, ${result.imagesPerSecond.toFixed(1)} images/s, ${formatDuration(result.seconds.total)} in all`,
+        `DenseHybrid demo: ${result.trainedSteps} steps, ${result.imagesPerSecond.toFixed(1)} images/s, ${formatDuration(result.seconds.total)} in all (${formatDuration(result.seconds.cpu)} CPU)`,
         `closed mIoU: near ${result.tracks[0]?.closedMIoU.toFixed(1)} %, far ${result.tracks[1]?.closedMIoU.toFixed(1)} %   (AP, FPR95, AUROC, open-mIoU in %)`,
         '',
         ...result.summary,

@@ -30,15 +30,19 @@ export interface DemoOptions {
   readonly out: string;
   /** Where generated scenes are cached. @default 'node_modules/.cache/densehybrid' */
   readonly cacheDir: string;
-  /** Training steps. @default 360 */
+  /** Closed-set training steps (stage 1: cross-entropy, no negatives). @default 200 */
+  readonly closedSteps: number;
+  /** Adam learning rate of stage 1 (cosine decay to 1 %). @default 3e-3 */
+  readonly closedLearningRate: number;
+  /** DenseHybrid fine-tuning steps (stage 2: mixed-content batches). @default 160 */
   readonly steps: number;
   /** Seed of scenes, initialisation and batches. @default 0 */
   readonly seed: number;
   /** Images per training batch. @default 24 */
   readonly batchSize: number;
-  /** Adam learning rate of the head at step 0 (cosine decay to 1 %). @default 3e-3 */
+  /** Adam learning rate of stage 2 for the head (cosine decay to 1 %). @default 1e-3 */
   readonly learningRate: number;
-  /** Backbone learning rate = learningRate × this. @default 1 (trained from scratch) */
+  /** Stage-2 backbone learning rate = learningRate × this. @default 0.25 (the authors' lr/4) */
   readonly backboneLearningRateFactor: number;
   /** DenseHybrid β (authors' variant: posterior weight 10β). @default 0.03 */
   readonly beta: number;
@@ -54,19 +58,22 @@ export interface DemoOptions {
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
   out: 'demo-output',
   cacheDir: join('node_modules', '.cache', 'densehybrid'),
-  steps: 360,
+  closedSteps: 200,
+  closedLearningRate: 3e-3,
+  steps: 160,
   seed: 0,
   batchSize: 24,
-  learningRate: 3e-3,
-  backboneLearningRateFactor: 1,
+  learningRate: 1e-3,
+  backboneLearningRateFactor: 0.25,
   beta: 0.03,
-  scenes: { size: 64, trainScenes: 2000, valScenes: 100, testScenes: 200 },
+  scenes: { size: 64, trainScenes: 2000, valScenes: 100, testScenes: 200, glyphSide: [26, 42] },
   examples: 4,
   smlScenes: 256,
 };
 
 /** `--quick`: the whole pipeline on a toy configuration (CI; seconds, metrics meaningless). */
 export const QUICK_DEMO_OPTIONS: Partial<DemoOptions> = {
+  closedSteps: 3,
   steps: 4,
   batchSize: 4,
   scenes: {
@@ -85,7 +92,11 @@ export const QUICK_DEMO_OPTIONS: Partial<DemoOptions> = {
 export interface DemoHooks {
   readonly log: (line: string) => void;
   /** Called once before training with the start step (a resumed run starts later). */
-  readonly onTrainStart?: (startStep: number, totalSteps: number) => void;
+  readonly onTrainStart?: (
+    stage: 'closed-set' | 'DenseHybrid',
+    startStep: number,
+    totalSteps: number,
+  ) => void;
   readonly onProgress?: (p: TrainProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -98,11 +109,13 @@ export interface DemoResult {
   readonly tracks: readonly TrackMetrics[];
   readonly summary: readonly string[];
   readonly findings: readonly string[];
+  /** Wall-clock seconds per phase, and the process' CPU seconds (user + system) in all. */
   readonly seconds: {
     readonly data: number;
     readonly train: number;
     readonly evaluate: number;
     readonly total: number;
+    readonly cpu: number;
   };
   readonly trainedSteps: number;
   readonly startStep: number;
@@ -116,6 +129,11 @@ export interface DemoResult {
  */
 export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<DemoResult> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const cpuSeconds = (): number => {
+    const u = process.cpuUsage(cpu0);
+    return (u.user + u.system) / 1e6;
+  };
   const { scenes, fromCache } = await loadDigitScenes({
     ...options.scenes,
     seed: options.seed,
@@ -139,47 +157,79 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
   });
   const model = createDenseHybridModel({ backbone, head });
   try {
-    const checkpointPath = join(staged.dir, 'train-state.dhts');
-    let startStep = -1;
-    const result = await train({
+    const common = {
       model,
-      steps: options.steps,
-      data: (start) => {
-        startStep = start;
-        hooks.onTrainStart?.(start, options.steps);
-        return digitSceneBatches(scenes, start, {
-          batchSize: options.batchSize,
-          seed: options.seed,
-        });
-      },
-      loss: (inputs) => {
-        const r = denseHybridLoss(inputs, { beta: options.beta });
-        return {
-          total: r.total,
-          classification: r.classification,
-          likelihood: r.likelihood,
-          posterior: r.posterior,
-        };
-      },
-      learningRate: options.learningRate,
-      backboneLearningRateFactor: options.backboneLearningRateFactor,
-      checkpointPath,
       checkpointEvery: 50,
       resume: true,
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
       meta: { demo: { ...options, out: undefined, cacheDir: undefined }, model: backbone.config },
+    };
+    // stage 1 (paper: "train in closed world, then fine-tune on mixed-content images"):
+    // cross-entropy only, no negatives
+    let closedStart = 0;
+    const closed = await train({
+      ...common,
+      steps: options.closedSteps,
+      data: (start) => {
+        closedStart = start;
+        hooks.onTrainStart?.('closed-set', start, options.closedSteps);
+        return digitSceneBatches(scenes, start, {
+          batchSize: options.batchSize,
+          seed: options.seed,
+          negativeProbability: 0,
+        });
+      },
+      loss: (inputs) => {
+        const r = denseHybridLoss(inputs, { beta: options.beta });
+        return { total: r.classification, classification: r.classification };
+      },
+      learningRate: options.closedLearningRate,
+      backboneLearningRateFactor: 1,
+      checkpointPath: join(staged.dir, 'train-state-closed.dhts'),
     });
+    // stage 2: DenseHybrid fine-tuning on mixed-content batches (pasted clothing = label K)
+    let startStep = 0;
+    const result = closed.aborted
+      ? closed
+      : await train({
+          ...common,
+          steps: options.steps,
+          data: (start) => {
+            startStep = start;
+            hooks.onTrainStart?.('DenseHybrid', start, options.steps);
+            return digitSceneBatches(scenes, start, {
+              batchSize: options.batchSize,
+              seed: options.seed + 1,
+            });
+          },
+          loss: (inputs) => {
+            const r = denseHybridLoss(inputs, { beta: options.beta });
+            return {
+              total: r.total,
+              classification: r.classification,
+              likelihood: r.likelihood,
+              posterior: r.posterior,
+            };
+          },
+          learningRate: options.learningRate,
+          backboneLearningRateFactor: options.backboneLearningRateFactor,
+          checkpointPath: join(staged.dir, 'train-state.dhts'),
+        });
     const tTrain = performance.now();
+    const trainSeconds = closed.seconds + (result === closed ? 0 : result.seconds);
+    const trainedSteps = closed.step + (result === closed ? 0 : result.step);
     const base = {
       outDir: options.out,
-      trainedSteps: result.step,
-      startStep: Math.max(0, startStep),
-      imagesPerSecond: result.imagesPerSecond,
+      trainedSteps,
+      startStep: closedStart + startStep,
+      imagesPerSecond:
+        ((trainedSteps - closedStart - startStep) * options.batchSize) /
+        Math.max(trainSeconds, 1e-9),
     };
     if (result.aborted) {
       hooks.log(
-        `interrupted at step ${result.step}/${options.steps}: the training state is in ${checkpointPath}; run the demo again to resume`,
+        `interrupted at step ${trainedSteps}/${options.closedSteps + options.steps}: the training state is in ${staged.dir}; run the demo again to resume`,
       );
       const s = (tTrain - t0) / 1000;
       return {
@@ -193,6 +243,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
           train: (tTrain - tData) / 1000,
           evaluate: 0,
           total: s,
+          cpu: cpuSeconds(),
         },
       };
     }
@@ -200,7 +251,12 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
     const sml = await fitSml(model, scenes, options.smlScenes);
     const K = scenes.numClasses;
     const tracks: TrackMetrics[] = [];
-    const files: string[] = ['report.md', 'metrics.json', 'train-state.dhts'];
+    const files: string[] = [
+      'report.md',
+      'metrics.json',
+      'train-state-closed.dhts',
+      'train-state.dhts',
+    ];
     for (const track of ['near', 'far'] as const) {
       const val = await scoreSplit(model, scenes.val[track], K, sml);
       const test = await scoreSplit(model, scenes.test[track], K, sml);
@@ -226,14 +282,15 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
       train: (tTrain - tData) / 1000,
       evaluate: (tEval - tTrain) / 1000,
       total: (tEval - t0) / 1000,
+      cpu: cpuSeconds(),
     };
     const setup = [
       `scenes: ${scenes.train.size}×${scenes.train.size}, inlier digits ${scenes.options.inlierDigits.join(', ')} (classes 1–${K - 1}, background 0), ${scenes.train.count} training scenes; negatives pasted while training: ${scenes.negatives.count} Fashion-MNIST training items (label K = ${K})`,
       `tracks: near-OOD = held-out digits ${[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((d) => !scenes.options.inlierDigits.includes(d)).join(', ')}; far-OOD = Fashion-MNIST test items; ${scenes.val.near.count} validation and ${scenes.test.near.count} test scenes per track`,
       `model: ladderDenseNet tiny (${backbone.parameterCount()} parameters) + dataset-posterior head (BN-ReLU-Conv1×1), trained from scratch`,
-      `training: ${result.step} steps × ${options.batchSize} images, DenseHybrid loss (authors' variant, β = ${options.beta}, posterior weight ${10 * options.beta}), Adam lr ${options.learningRate} (backbone × ${options.backboneLearningRateFactor}) cosine to 1 %, seed ${options.seed}${base.startStep > 0 ? `, resumed at step ${base.startStep}` : ''}`,
+      `training (as the paper: closed world first, then DenseHybrid fine-tuning): ${closed.step} closed-set steps (cross-entropy, Adam lr ${options.closedLearningRate}), then ${result.step} DenseHybrid steps (authors' loss variant, β = ${options.beta}, posterior weight ${10 * options.beta}; Adam lr ${options.learningRate}, backbone × ${options.backboneLearningRateFactor}), ${options.batchSize} images per step, cosine schedules to 1 %, seed ${options.seed}${base.startStep > 0 ? `, resumed at step ${base.startStep}` : ''}`,
       `metrics: pooled over all test pixels; AP step-wise, FPR at TPR ≥ 95 %, AUROC; open-mIoU over the K known classes (nanmean) with each score's threshold calibrated on the validation split at TPR 95 %`,
-      `time: data ${seconds.data.toFixed(0)} s, training ${seconds.train.toFixed(0)} s (${result.imagesPerSecond.toFixed(1)} images/s, backend ${tf.getBackend()}), evaluation ${seconds.evaluate.toFixed(0)} s`,
+      `time: data ${seconds.data.toFixed(0)} s, training ${seconds.train.toFixed(0)} s (${base.imagesPerSecond.toFixed(1)} images/s, backend ${tf.getBackend()}), evaluation ${seconds.evaluate.toFixed(0)} s; ${seconds.cpu.toFixed(0)} CPU seconds in all (wall time above CPU time means other processes shared the cores)`,
     ];
     await writeFileAtomic(
       join(staged.dir, 'metrics.json'),
@@ -244,10 +301,10 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
           backend: tf.getBackend(),
           seconds,
           training: {
-            steps: result.step,
             batchSize: options.batchSize,
-            imagesPerSecond: result.imagesPerSecond,
-            history: result.history,
+            imagesPerSecond: base.imagesPerSecond,
+            closed: { steps: closed.step, history: closed.history },
+            denseHybrid: { steps: result.step, history: result.history },
           },
           options: { ...options },
           tracks: tracks.map((t) => ({
