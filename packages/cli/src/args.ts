@@ -100,6 +100,11 @@ export const GLOBAL_FLAGS = {
 /**
  * A usage mistake (unknown flag, bad value, missing required flag). `runCli` prints its one-line
  * message and exits with code 2.
+ *
+ * @example
+ * ```ts
+ * throw new CliUsageError('--steps: expected an integer ≥ 1, got "0"'); // exit code 2
+ * ```
  */
 export class CliUsageError extends DenseHybridError {
   constructor(message: string) {
@@ -108,12 +113,26 @@ export class CliUsageError extends DenseHybridError {
   }
 }
 
-/** `negativesRoot` → `negatives-root`. */
+/**
+ * `negativesRoot` → `negatives-root`.
+ *
+ * @example
+ * ```ts
+ * kebabCase('negativesRoot'); // 'negatives-root'
+ * ```
+ */
 export function kebabCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** `negatives-root` → `negativesRoot`. */
+/**
+ * `negatives-root` → `negativesRoot`.
+ *
+ * @example
+ * ```ts
+ * camelCase('negatives-root'); // 'negativesRoot'
+ * ```
+ */
 export function camelCase(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
@@ -384,7 +403,14 @@ function editDistance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
-/** Formats the flag table of `--help`. */
+/**
+ * Formats the flag table of `--help`.
+ *
+ * @example
+ * ```ts
+ * console.log(formatFlagHelp(evalCommand.flags).join('\n'));
+ * ```
+ */
 export function formatFlagHelp(specs: FlagSpecs): string[] {
   const rows: [string, string][] = [];
   for (const [name, spec] of Object.entries(specs)) {

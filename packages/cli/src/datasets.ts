@@ -109,6 +109,11 @@ export interface FolderAdapterOptions {
  *
  * @throws DenseHybridError `INVALID_OPTION` for a split the dataset does not have,
  *   `DATASET_LAYOUT` (from the adapter) naming the missing folder
+ *
+ * @example
+ * ```ts
+ * const t5 = await openDataset('streethazards', '/data/streethazards', 't5');
+ * ```
  */
 export async function openDataset(
   name: DatasetName,
@@ -160,7 +165,14 @@ export async function openDataset(
   }
 }
 
-/** The folds a split expands to: StreetHazards `test` → t5 and t6; anything else → itself. */
+/**
+ * The folds a split expands to: StreetHazards `test` → t5 and t6; anything else → itself.
+ *
+ * @example
+ * ```ts
+ * splitFolds('streethazards', 'test'); // ['t5', 't6']
+ * ```
+ */
 export function splitFolds(name: DatasetName, split: string): string[] {
   const folds = BENCHMARK_PROTOCOLS[name].crossFolds;
   if (folds && split === 'test') return [...folds];

@@ -124,7 +124,14 @@ interface EvalState {
   >;
 }
 
-/** Binary anomaly labels (0 inlier, 1 anomaly, 255 ignore) of a dataset label map. */
+/**
+ * Binary anomaly labels (0 inlier, 1 anomaly, 255 ignore) of a dataset label map.
+ *
+ * @example
+ * ```ts
+ * const labels = binaryAnomalyLabels(sample.label, dataset); // null for semantic datasets
+ * ```
+ */
 export function binaryAnomalyLabels(
   label: LabelMap,
   dataset: SegmentationDataset,
@@ -160,6 +167,19 @@ function checkCompatible(fold: EvaluationFold, numClasses: number): void {
  *
  * @throws DenseHybridError `MODEL_LOAD` when the model's K does not match the dataset,
  *   `INTERRUPTED` when aborted (the state is saved), `IO` / `INVALID_INPUT` naming a bad file
+ *
+ * @example
+ * ```ts
+ * const r = await evaluateFolds({
+ *   folds: [{ name: 't5', dataset: t5 }, { name: 't6', dataset: t6 }],
+ *   score: (img) => detector.score(img),
+ *   numClasses: 12,
+ *   protocol: 'per-image',
+ *   crossCalibrate: true,
+ *   scratchDir: 'out.partial/.eval-state',
+ * });
+ * console.log(r.anomaly?.ap, r.openSet?.openMIoU);
+ * ```
  */
 export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<EvaluationResult> {
   const K = options.numClasses;

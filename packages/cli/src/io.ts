@@ -63,7 +63,14 @@ export interface Progress {
   readonly step: number;
 }
 
-/** Formats seconds as `1h02m`, `3m05s`, `12s`. */
+/**
+ * Formats seconds as `1h02m`, `3m05s`, `12s`.
+ *
+ * @example
+ * ```ts
+ * formatDuration(125); // '2m05s'
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   const s = Math.round(seconds);
@@ -80,7 +87,14 @@ function formatInfo(info: Readonly<Record<string, number | string>> | undefined)
     .join('  ');
 }
 
-/** Four significant digits, no exponent for ordinary magnitudes. */
+/**
+ * Four significant digits, no exponent for ordinary magnitudes.
+ *
+ * @example
+ * ```ts
+ * formatNumber(123.456); // '123.5'
+ * ```
+ */
 export function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (v === 0) return '0';

@@ -83,7 +83,14 @@ export const BACKBONE_NAMES = [
 /** One of {@link BACKBONE_NAMES}. */
 export type BackboneName = (typeof BACKBONE_NAMES)[number];
 
-/** A fresh backbone by `--backbone` name (DeepLabV3+: the head reads its 304-channel decoder input). */
+/**
+ * A fresh backbone by `--backbone` name (DeepLabV3+: the head reads its 304-channel decoder input).
+ *
+ * @example
+ * ```ts
+ * const backbone = createBackbone('densenet121', 19, 1); // LDN-121
+ * ```
+ */
 export function createBackbone(
   name: BackboneName,
   numClasses: number,
@@ -109,7 +116,14 @@ function backboneFromConfig(config: ModelConfig['backbone']): SegmentationModel 
   );
 }
 
-/** Builds a backbone + posterior head from a {@link ModelConfig}. The caller disposes the model. */
+/**
+ * Builds a backbone + posterior head from a {@link ModelConfig}. The caller disposes the model.
+ *
+ * @example
+ * ```ts
+ * const model = buildModel(ckpt.config as ModelConfig);
+ * ```
+ */
 export function buildModel(config: ModelConfig): DenseHybridModel {
   const backbone = backboneFromConfig(config.backbone);
   return createDenseHybridModel({
@@ -118,7 +132,14 @@ export function buildModel(config: ModelConfig): DenseHybridModel {
   });
 }
 
-/** The model config of a fresh LDN of `preset` with K classes. */
+/**
+ * The model config of a fresh LDN of `preset` with K classes.
+ *
+ * @example
+ * ```ts
+ * const config = modelConfigFor(model); // stored as the checkpoint's config
+ * ```
+ */
 export function modelConfigFor(model: DenseHybridModel): ModelConfig {
   return {
     format: 'densehybrid/cli-model',
@@ -134,6 +155,11 @@ async function isFile(p: string): Promise<boolean> {
 /**
  * Resolves `--checkpoint`: a run folder (its `model/`) or a checkpoint folder itself.
  * @throws DenseHybridError `MODEL_LOAD` naming the path when neither is there
+ *
+ * @example
+ * ```ts
+ * await resolveCheckpointDir('runs/sh'); // 'runs/sh/model'
+ * ```
  */
 export async function resolveCheckpointDir(path: string): Promise<string> {
   if (await isFile(join(path, 'model', 'checkpoint.json'))) return join(path, 'model');
@@ -263,6 +289,11 @@ export async function loadDetector(path: string): Promise<Detector> {
 
 /**
  * Saves a model as a checkpoint folder (atomic replace) with the CLI's config and meta.
+ *
+ * @example
+ * ```ts
+ * await saveModel('runs/sh/model', model, { classNames, dataset: 'streethazards', step: 1000 });
+ * ```
  */
 export async function saveModel(
   dir: string,
@@ -279,6 +310,11 @@ export async function saveModel(
 /**
  * Rewrites a checkpoint's meta (e.g. a calibrated threshold), keeping its weights; atomic.
  * @throws DenseHybridError `MODEL_LOAD` / `IO`
+ *
+ * @example
+ * ```ts
+ * await updateModelMeta('runs/sh', (meta) => ({ ...meta, threshold }));
+ * ```
  */
 export async function updateModelMeta(
   path: string,

@@ -7,6 +7,11 @@ const BINS = 65536;
 /**
  * Orders numbers by their float16 rounding: key(a) < key(b) ⇔ f16(a) < f16(b) (NaN excluded;
  * −0 and +0 share a key), the same keys as the metrics' histogram mode.
+ *
+ * @example
+ * ```ts
+ * float16OrderKey(-1) < float16OrderKey(0.5); // true
+ * ```
  */
 export function float16OrderKey(value: number): number {
   const bits = float16Bits(value);

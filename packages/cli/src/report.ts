@@ -24,7 +24,14 @@ const pct = (v: number | null | undefined): string =>
 /** The files {@link writeEvaluationReport} writes. */
 export const REPORT_FILES = ['metrics.json', 'report.md', 'pr.png', 'roc.png'] as const;
 
-/** The `metrics.json` document. */
+/**
+ * The `metrics.json` document.
+ *
+ * @example
+ * ```ts
+ * await writeFile('metrics.json', JSON.stringify(metricsDocument(result, ctx)));
+ * ```
+ */
 export function metricsDocument(
   result: EvaluationResult,
   ctx: ReportContext,
@@ -60,7 +67,14 @@ export function metricsDocument(
   };
 }
 
-/** The human report in Markdown. */
+/**
+ * The human report in Markdown.
+ *
+ * @example
+ * ```ts
+ * console.log(reportMarkdown(result, ctx));
+ * ```
+ */
 export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# DenseHybrid evaluation: ${ctx.dataset} (${ctx.split})`, '');
@@ -148,6 +162,11 @@ export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): st
 
 /**
  * Writes `metrics.json`, `report.md`, `pr.png` and `roc.png` into `dir` (each atomically).
+ *
+ * @example
+ * ```ts
+ * await writeEvaluationReport('reports/sh', result, ctx); // metrics.json, report.md, pr.png, roc.png
+ * ```
  */
 export async function writeEvaluationReport(
   dir: string,

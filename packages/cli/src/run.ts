@@ -29,7 +29,14 @@ function version(): string {
   }
 }
 
-/** The top-level help: every command with its summary. */
+/**
+ * The top-level help: every command with its summary.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatMainHelp(COMMANDS));
+ * ```
+ */
 export function formatMainHelp(commands: readonly AnyCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
@@ -46,7 +53,14 @@ export function formatMainHelp(commands: readonly AnyCommand[]): string {
   ].join('\n');
 }
 
-/** The help of one command: usage line, description, flags. */
+/**
+ * The help of one command: usage line, description, flags.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatCommandHelp(evalCommand));
+ * ```
+ */
 export function formatCommandHelp(command: AnyCommand): string {
   const pos = (command.positionals ?? [])
     .map((p) => {
@@ -169,7 +183,14 @@ export async function runCli(
   }
 }
 
-/** `--flag-name` of a camelCase flag, for messages. */
+/**
+ * `--flag-name` of a camelCase flag, for messages.
+ *
+ * @example
+ * ```ts
+ * flagName('negativesRoot'); // '--negatives-root'
+ * ```
+ */
 export function flagName(name: string): string {
   return `--${kebabCase(name)}`;
 }

@@ -23,6 +23,12 @@ export interface MixedContentBatchesOptions {
  * The training stream: batch `s` depends only on (seed, s), so a resumed run sees the same
  * batches as an uninterrupted one. Each image: jitter ×U(0.5, 2), flip, square crop; then one
  * negative pasted with label K (paper sec. 3.2).
+ *
+ * @example
+ * ```ts
+ * const data = mixedContentBatches({ dataset, negatives, batchSize: 8, cropSize: 512, seed: 1, meanColor: [84, 88, 95], negativeSize: 256, steps: 1000 });
+ * await train({ model, data, steps: 1000 });
+ * ```
  */
 export function mixedContentBatches(
   options: MixedContentBatchesOptions,

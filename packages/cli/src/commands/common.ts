@@ -55,7 +55,14 @@ export const FPR_RULE_FLAG = {
   description: "how FPR95 picks the operating point (default: the benchmark's own rule)",
 } as const;
 
-/** Initialises the backend and logs which one (a line on stderr, or only with --verbose under --json). */
+/**
+ * Initialises the backend and logs which one (a line on stderr, or only with --verbose under --json).
+ *
+ * @example
+ * ```ts
+ * const report = await setupBackend(ctx, flags.backend); // logs 'backend wasm via …'
+ * ```
+ */
 export async function setupBackend(
   ctx: CommandContext,
   backend: string | undefined,

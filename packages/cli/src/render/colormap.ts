@@ -237,7 +237,14 @@ export function overlay(
   return { data, width: base.width, height: base.height };
 }
 
-/** A horizontal colour bar with its min/max printed under it (a heatmap's legend). */
+/**
+ * A horizontal colour bar with its min/max printed under it (a heatmap's legend).
+ *
+ * @example
+ * ```ts
+ * const bar = colorbar('inferno', 256, 12);
+ * ```
+ */
 export function colorbar(colormap: ColormapName, width: number, height: number): Raster {
   const lut = colormapLut(colormap);
   const data = new Uint8Array(width * height * 3);

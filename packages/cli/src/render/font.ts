@@ -68,16 +68,31 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '|': ['..#..', '..#..', '..#..', '..#..', '..#..', '..#..', '..#..'],
 };
 
-/** Glyph width and height in font pixels (plus one pixel of spacing between glyphs). */
+/** Glyph width in font pixels (glyphs are drawn one pixel apart). */
 export const GLYPH_WIDTH = 5;
+/** Glyph height in font pixels. */
 export const GLYPH_HEIGHT = 7;
 
-/** Width in pixels of `text` drawn at `scale`. */
+/**
+ * Width in pixels of `text` drawn at `scale`.
+ *
+ * @example
+ * ```ts
+ * textWidth('AP', 2); // 22
+ * ```
+ */
 export function textWidth(text: string, scale = 1): number {
   return text.length === 0 ? 0 : (text.length * (GLYPH_WIDTH + 1) - 1) * scale;
 }
 
-/** Height in pixels of one line of text at `scale`. */
+/**
+ * Height in pixels of one line of text at `scale`.
+ *
+ * @example
+ * ```ts
+ * textHeight(2); // 14
+ * ```
+ */
 export function textHeight(scale = 1): number {
   return GLYPH_HEIGHT * scale;
 }
@@ -87,7 +102,14 @@ export interface Raster extends RgbImage {
   readonly data: Uint8Array;
 }
 
-/** A blank raster filled with `color`. */
+/**
+ * A blank raster filled with `color`.
+ *
+ * @example
+ * ```ts
+ * const img = createRaster(64, 32, [255, 255, 255]);
+ * ```
+ */
 export function createRaster(
   width: number,
   height: number,
@@ -102,7 +124,14 @@ export function createRaster(
   return { data, width, height };
 }
 
-/** Sets one pixel if it lies inside the raster. */
+/**
+ * Sets one pixel if it lies inside the raster.
+ *
+ * @example
+ * ```ts
+ * setPixel(img, 3, 4, [255, 0, 0]);
+ * ```
+ */
 export function setPixel(
   img: Raster,
   x: number,
@@ -116,7 +145,14 @@ export function setPixel(
   img.data[o + 2] = color[2];
 }
 
-/** Fills an axis-aligned rectangle (clipped to the raster). */
+/**
+ * Fills an axis-aligned rectangle (clipped to the raster).
+ *
+ * @example
+ * ```ts
+ * fillRect(img, 0, 0, 8, 8, [0, 0, 0]);
+ * ```
+ */
 export function fillRect(
   img: Raster,
   x: number,
@@ -171,6 +207,11 @@ export function drawText(
 /**
  * Draws `text` rotated 90° counter-clockwise (a vertical axis label, reading bottom to top);
  * (x, y) is the bottom-left corner of the rotated text box.
+ *
+ * @example
+ * ```ts
+ * drawTextVertical(img, 'TPR', 4, 200, [0, 0, 0], 2);
+ * ```
  */
 export function drawTextVertical(
   img: Raster,

@@ -146,7 +146,14 @@ export function legend(entries: readonly LegendEntry[], maxHeight = 480, scale =
   return img;
 }
 
-/** Legend entries for K class names plus `unknown` (and `ignore`). */
+/**
+ * Legend entries for K class names plus `unknown` (and `ignore`).
+ *
+ * @example
+ * ```ts
+ * const panel = legend(openSetLegendEntries(['road', 'car']));
+ * ```
+ */
 export function openSetLegendEntries(
   classNames: readonly string[],
   palette?: readonly Rgb[],

@@ -38,7 +38,14 @@ export function float16Bits(value: number): number {
   return half;
 }
 
-/** The number a binary16 bit pattern stands for. */
+/**
+ * The number a binary16 bit pattern stands for.
+ *
+ * @example
+ * ```ts
+ * float16Value(0x3c00); // 1
+ * ```
+ */
 export function float16Value(bits: number): number {
   const s = bits & 0x8000 ? -1 : 1;
   const e = (bits >> 10) & 0x1f;
@@ -181,7 +188,14 @@ export async function writeNpy(
   await writeFileAtomic(path, encodeNpy(data, shape, dtype));
 }
 
-/** Reads a `.npy` file. @throws DenseHybridError `IO` when unreadable, `INVALID_INPUT` when malformed */
+/**
+ * Reads a `.npy` file. @throws DenseHybridError `IO` when unreadable, `INVALID_INPUT` when malformed
+ *
+ * @example
+ * ```ts
+ * const { shape, data } = await readNpy('maps/img.scores.npy');
+ * ```
+ */
 export async function readNpy(path: string): Promise<NpyResult> {
   let bytes: Buffer;
   try {
