@@ -35,7 +35,7 @@ export const demoCommand = defineCommand({
     out: { type: 'path', default: 'demo-output', description: 'output folder' },
     cache: {
       type: 'path',
-      description: 'scene cache folder (default node_modules/.cache/densehybrid)',
+      description: 'scene cache folder (default .densehybrid-cache)',
     },
     quick: { type: 'boolean', description: 'toy configuration that runs in seconds (CI)' },
   },

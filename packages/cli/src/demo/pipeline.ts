@@ -28,7 +28,7 @@ import { loadDigitSceneSources } from './sources.js';
 export interface DemoOptions {
   /** Output folder (written atomically: `<out>.partial`, then renamed). @default 'demo-output' */
   readonly out: string;
-  /** Where generated scenes are cached. @default 'node_modules/.cache/densehybrid' */
+  /** Where generated scenes are cached. @default '.densehybrid-cache' */
   readonly cacheDir: string;
   /** Closed-set training steps (stage 1: cross-entropy, no negatives). @default 200 */
   readonly closedSteps: number;
@@ -57,7 +57,7 @@ export interface DemoOptions {
 /** The demo's defaults: trains in a few minutes on 2 CPU cores (wasm). */
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
   out: 'demo-output',
-  cacheDir: join('node_modules', '.cache', 'densehybrid'),
+  cacheDir: '.densehybrid-cache',
   closedSteps: 200,
   closedLearningRate: 3e-3,
   steps: 160,
