@@ -8,7 +8,8 @@
 //        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm] [--baseline]
 //
 // --profile prints the slowest kernels of one step (tf.profile).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -72,17 +73,60 @@ async function tfjsStep(params, optimizer, batch) {
   return v;
 }
 
-async function tfjsTimes(s) {
+/** One PyTorch process serving steps on demand (see torch_step.py --serve), or null. */
+async function startTorch() {
+  if (argv.includes('--no-torch')) return null;
+  const env = { ...process.env, PATH: spawnSync('getconf', ['PATH']).stdout.toString().trim() };
+  if (spawnSync('python3', ['-c', 'import torch'], { env }).status !== 0) {
+    console.log(
+      'PyTorch: not available (apt-get install -y python3-torch); printing tfjs times only',
+    );
+    return null;
+  }
+  const child = spawn('python3', [join(here, 'torch_step.py'), '--serve', '--threads', '1'], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const r = await lines.next();
+    if (r.done) throw new Error('PyTorch process ended');
+    return JSON.parse(r.value);
+  };
+  const ready = await next();
+  return {
+    threads: ready.threads,
+    async step(size) {
+      child.stdin.write(`${size}\n`);
+      return (await next()).ms;
+    },
+    close() {
+      child.stdin.end();
+    },
+  };
+}
+
+/**
+ * tfjs and PyTorch steps alternate, one each, so that both sample the same load on a shared
+ * machine; the first step of each is a warm-up.
+ */
+async function measure(s, torch) {
   const params = createParams();
   const optimizer = tf.train.adam(1e-3);
   const batch = createBatch(4, s);
   const n = s >= 256 ? Math.max(2, Math.ceil(steps / 2)) : steps;
   const times = [];
+  const torchTimes = [];
   const losses = [];
   for (let i = 0; i < n + 1; i++) {
     const t0 = performance.now();
     losses.push(await tfjsStep(params, optimizer, batch));
-    if (i >= 1) times.push(performance.now() - t0);
+    const t = performance.now() - t0;
+    const p = torch ? await torch.step(s) : NaN;
+    if (i >= 1) {
+      times.push(t);
+      torchTimes.push(p);
+    }
   }
   if (profile) {
     const info = await tf.profile(() => tfjsStep(params, optimizer, batch));
@@ -97,61 +141,31 @@ async function tfjsTimes(s) {
       `  profile ${s}²: ${top.map(([k, v]) => `${k} ${v.ms.toFixed(1)}ms×${v.n}`).join(', ')}`,
     );
   }
-  const leaked = tf.memory().numTensors;
   optimizer.dispose();
   for (const p of Object.values(params)) for (const v of Object.values(p)) v.dispose();
   for (const t of Object.values(batch)) t.dispose();
-  return { times, losses, leaked };
+  return { times, torchTimes: torch ? torchTimes : null, losses };
 }
 
-function torchTimes(list) {
-  if (argv.includes('--no-torch')) return null;
-  const env = { ...process.env, PATH: spawnSync('getconf', ['PATH']).stdout.toString().trim() };
-  const probe = spawnSync('python3', ['-c', 'import torch'], { env });
-  if (probe.status !== 0) {
-    console.log(
-      'PyTorch: not available (apt-get install -y python3-torch); printing tfjs times only',
-    );
-    return null;
-  }
-  const r = spawnSync(
-    'python3',
-    [join(here, 'torch_step.py'), list.join(','), '--threads', '1', '--steps', String(steps)],
-    { env, encoding: 'utf8' },
-  );
-  if (r.status !== 0) {
-    console.log(`PyTorch: failed: ${r.stderr.split('\n').slice(-3).join(' ')}`);
-    return null;
-  }
-  const out = new Map();
-  for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line);
-    out.set(j.size, j.ms);
-  }
-  return out;
-}
-
-// Each size: tfjs, then PyTorch right after, so both see similar load on a shared machine.
+const torch = await startTorch();
 const rows = [];
-let torchMissing = false;
 for (const s of sizes) {
   const before = tf.memory().numTensors;
-  const r = await tfjsTimes(s);
+  const r = await measure(s, torch);
   const leak = tf.memory().numTensors - before;
-  const torch = torchMissing ? null : torchTimes([s]);
-  if (!torch) torchMissing = true;
-  rows.push({ s, ...r, leak, torch: torch?.get(s) });
+  rows.push({ s, ...r, leak });
   console.log(
-    `  tfjs ${s}²: median ${median(r.times).toFixed(0)} ms (min ${Math.min(...r.times).toFixed(0)}), loss ${r.losses[0].toFixed(3)} → ${r.losses.at(-1).toFixed(3)}, tensors leaked ${leak}` +
-      (torch
-        ? `; pytorch median ${median(torch.get(s)).toFixed(0)} ms (min ${Math.min(...torch.get(s)).toFixed(0)})`
+    `  ${s}²: tfjs median ${median(r.times).toFixed(0)} ms (min ${Math.min(...r.times).toFixed(0)}), loss ${r.losses[0].toFixed(3)} → ${r.losses.at(-1).toFixed(3)}, tensors leaked ${leak}` +
+      (r.torchTimes
+        ? `; pytorch median ${median(r.torchTimes).toFixed(0)} ms (min ${Math.min(...r.torchTimes).toFixed(0)})`
         : ''),
   );
 }
+torch?.close();
 console.log(`\nsize  | tfjs-${backend} ms | pytorch ms | ratio (medians) | ratio (mins) | target`);
 for (const r of rows) {
   const t = median(r.times);
-  const p = r.torch;
+  const p = r.torchTimes;
   const ratio = p ? t / median(p) : NaN;
   const ratioMin = p ? Math.min(...r.times) / Math.min(...p) : NaN;
   const target = r.s >= 128 ? `≤ ${TARGET}× ${p ? (ratio <= TARGET ? 'met' : 'MISSED') : ''}` : '-';
@@ -161,5 +175,5 @@ for (const r of rows) {
   );
 }
 console.log(
-  '(1 thread each; per-step medians and minimums; on a shared machine absolute times vary run to run, the ratio less so)',
+  `(1 thread each${torch ? `, PyTorch ${torch.threads}` : ''}; steps alternate between the two; medians and minimums per step; on a shared machine absolute times vary run to run, the ratio less so)`,
 );

@@ -2,6 +2,10 @@
 
 Usage: python3 torch_step.py SIZE[,SIZE...] [--threads 1] [--steps N]
 Prints one JSON line per size: {"size": S, "ms": [per-step milliseconds]}.
+
+python3 torch_step.py --serve [--threads 1]: reads one size per line from stdin, runs one
+training step at that size (a network and batch per size, created on first use) and prints its
+milliseconds; the benchmark interleaves these with its own steps, so both see the same load.
 """
 import json
 import sys
@@ -37,7 +41,43 @@ class Net(nn.Module):
         return F.interpolate(self.conv5(f4), size=(s, s), mode="bilinear", align_corners=False)
 
 
+class Trainer:
+    def __init__(self, s):
+        self.net = Net()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        self.x = torch.rand(4, 3, s, s)
+        self.y = torch.randint(0, K, (4, s, s))
+        self.o = (torch.rand(4, 1, s, s) > 0.9).float()
+
+    def step(self):
+        t0 = time.perf_counter()
+        self.opt.zero_grad()
+        out = self.net(self.x)
+        loss = F.cross_entropy(out[:, :K], self.y) + F.binary_cross_entropy_with_logits(
+            out[:, K:], self.o
+        )
+        loss.backward()
+        self.opt.step()
+        return (time.perf_counter() - t0) * 1000
+
+
+def serve(threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    trainers = {}
+    print(json.dumps({"ready": True, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        s = int(line.strip())
+        if s not in trainers:
+            trainers[s] = Trainer(s)
+        print(json.dumps({"size": s, "ms": trainers[s].step()}), flush=True)
+
+
 def main():
+    if "--serve" in sys.argv:
+        threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
+        serve(threads)
+        return
     sizes = [int(v) for v in sys.argv[1].split(",")]
     threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
     steps = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 5
