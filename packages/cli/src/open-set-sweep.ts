@@ -40,6 +40,13 @@ export interface OpenSetSweepJSON {
  *
  * This is what the StreetHazards protocol needs in one pass over the data: calibrate on fold t6,
  * apply to fold t5 (and swap) without scoring any image twice.
+ *
+ * @example
+ * ```ts
+ * const t5 = new OpenSetSweep(12);
+ * for (const { gt, closed, scores } of frames) t5.add(gt, closed, scores);
+ * const { openMIoU } = OpenIoU.fromJSON(t5.openIoUStateAt(thresholdFromT6)).compute();
+ * ```
  */
 export class OpenSetSweep {
   readonly numClasses: number;
