@@ -15,13 +15,16 @@ const SOFTWARE = [
     device: 'llvmpipe-llvm-15-0-6-256-bits-',
     description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6',
   },
-  // Vulkan lavapipe (Mesa 25)
+  // Vulkan lavapipe (Mesa 25, Debian bookworm-backports), as Dawn reports it
   {
     vendor: 'mesa',
-    architecture: '',
-    device: 'llvmpipe (LLVM 19.1.7, 256 bits)',
-    description: 'Mesa 25.0.7',
+    architecture: 'software',
+    device: 'llvmpipe-llvm-15-0-6-256-bits-',
+    description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1',
+    isFallbackAdapter: true,
   },
+  // the same without the fallback flag: recognised by name
+  { vendor: 'mesa', device: 'llvmpipe (LLVM 19.1.7, 256 bits)', description: 'Mesa 25.0.7' },
   // SwiftShader (Vulkan)
   {
     vendor: 'google',
