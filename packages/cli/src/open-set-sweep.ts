@@ -52,6 +52,7 @@ export class OpenSetSweep {
   readonly numClasses: number;
   readonly ignoreLabel: number;
   private readonly pairs = new Map<number, Float64Array>();
+  private readonly slots: (Float64Array | undefined)[] = [];
   private frameCount = 0;
 
   /**
@@ -92,6 +93,10 @@ export class OpenSetSweep {
         `OpenSetSweep.add: expected gt, closed and scores of equal length, got ${gt.length}, ${closed.length}, ${scores.length}`,
       );
     }
+    // float32 bits of the scores, read in place when they already are a Float32Array
+    const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);
+    const bits = new Uint32Array(f32.buffer, f32.byteOffset, f32.length);
+    const slots = this.slots;
     for (let i = 0; i < gt.length; i++) {
       const g = gt[i] as number;
       if (g === this.ignoreLabel) continue;
@@ -103,12 +108,25 @@ export class OpenSetSweep {
         );
       }
       const id = g * K + c;
-      let h = this.pairs.get(id);
-      if (!h) {
+      let h = slots[id];
+      if (h === undefined) {
         h = new Float64Array(BINS);
+        slots[id] = h;
         this.pairs.set(id, h);
       }
-      const key = float16OrderKey(scores[i] as number);
+      // float32 → float16 (round to nearest even) inline for normal halves, else the general path
+      const u = bits[i] as number;
+      const e = ((u >>> 23) & 0xff) - 112;
+      let key: number;
+      if (e > 0 && e < 31) {
+        const mant = u & 0x7fffff;
+        let half = (e << 10) | (mant >>> 13);
+        const rem = mant & 0x1fff;
+        if (rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1)) half++;
+        key = u >>> 31 === 1 ? 0x7fff - half : 0x8000 + half;
+      } else {
+        key = float16OrderKey(f32[i] as number);
+      }
       h[key] = (h[key] as number) + 1;
     }
     this.frameCount++;
@@ -125,8 +143,11 @@ export class OpenSetSweep {
     }
     for (const [id, h] of other.pairs) {
       const mine = this.pairs.get(id);
-      if (!mine) this.pairs.set(id, Float64Array.from(h));
-      else for (let k = 0; k < BINS; k++) mine[k] = (mine[k] as number) + (h[k] as number);
+      if (!mine) {
+        const copy = Float64Array.from(h);
+        this.pairs.set(id, copy);
+        this.slots[id] = copy;
+      } else for (let k = 0; k < BINS; k++) mine[k] = (mine[k] as number) + (h[k] as number);
     }
     this.frameCount += other.frameCount;
     return this;
@@ -198,6 +219,7 @@ export class OpenSetSweep {
       const h = new Float64Array(BINS);
       for (let i = 1; i + 1 < row.length; i += 2) h[row[i] as number] = row[i + 1] as number;
       s.pairs.set(row[0] as number, h);
+      s.slots[row[0] as number] = h;
     }
     s.frameCount = json.frames;
     return s;
