@@ -231,6 +231,42 @@ describe('infer', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ images: ['t5/0', 't5/1'], threshold: 0 });
   });
 
+  it('keeps finished images after Ctrl-C and resumes from them', async () => {
+    const out = join(tmp.dir, 'maps-resume');
+    const controller = new AbortController();
+    const args = [
+      'infer',
+      '--checkpoint',
+      run,
+      join(sh, 'test/images/test/t6'),
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    ];
+    const first = await cli(args, {
+      io: {
+        signal: controller.signal,
+        stderr: (t) => {
+          if (/infer {2}1\/2/.test(t)) controller.abort();
+        },
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.stderr).toMatch(/stopped after 1\/2 images; finished ones are kept/);
+    await expect(stat(out)).rejects.toThrow();
+    expect((await readdir(join(`${out}.partial`, 't6'))).sort()).toEqual([
+      '0.heatmap.png',
+      '0.openset.png',
+      '0.overlay.png',
+      '0.scores.npy',
+    ]);
+    const second = await cli([...args, '--json']);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ skipped: 1, images: ['t6/0', 't6/1'] });
+    expect((await readdir(join(out, 't6'))).length).toBe(8);
+  });
+
   it('names an unreadable image and exits 1', async () => {
     const bad = join(tmp.dir, 'bad.png');
     await writeFile(bad, 'not a png');
