@@ -57,36 +57,39 @@ describe('wasm conv / depthwise backprop kernels match the cpu backend', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('Conv2DBackpropInput and Conv2DBackpropFilter kernels agree with cpu when called directly (stride 2, odd input)', async () => {
-    const xs: [number, number, number, number] = [3, 9, 13, 5];
-    const fs: [number, number, number, number] = [3, 3, 5, 6];
-    const run = () => {
-      const x = tf.tensor4d(values(tf.util.sizeFromShape(xs), 4), xs);
-      const w = tf.tensor4d(values(tf.util.sizeFromShape(fs), 5), fs);
-      const y = tf.conv2d(x, w, 2, 'same');
-      const dy = tf.tensor4d(values(y.size, 6), y.shape as [number, number, number, number]);
-      const attrs = {
-        strides: [2, 2],
-        pad: 'same',
-        dataFormat: 'NHWC',
+  it.each([[[3, 9, 13, 5]], [[2, 7, 6, 17]]])(
+    'Conv2DBackpropInput and Conv2DBackpropFilter kernels agree with cpu when called directly (stride 2, x %j)',
+    async (shape) => {
+      const xs = shape as [number, number, number, number];
+      const fs: [number, number, number, number] = [3, 3, xs[3], 6];
+      const run = () => {
+        const x = tf.tensor4d(values(tf.util.sizeFromShape(xs), 4), xs);
+        const w = tf.tensor4d(values(tf.util.sizeFromShape(fs), 5), fs);
+        const y = tf.conv2d(x, w, 2, 'same');
+        const dy = tf.tensor4d(values(y.size, 6), y.shape as [number, number, number, number]);
+        const attrs = {
+          strides: [2, 2],
+          pad: 'same',
+          dataFormat: 'NHWC',
+        };
+        const e = tf.engine();
+        return [
+          e.runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+            ...attrs,
+            inputShape: xs,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          e.runKernel('Conv2DBackpropFilter', { x, dy }, {
+            ...attrs,
+            filterShape: fs,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
       };
-      const e = tf.engine();
-      return [
-        e.runKernel('Conv2DBackpropInput', { dy, filter: w }, {
-          ...attrs,
-          inputShape: xs,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        e.runKernel('Conv2DBackpropFilter', { x, dy }, {
-          ...attrs,
-          filterShape: fs,
-        } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      ];
-    };
-    const ref = await on('cpu', run);
-    const got = await on('wasm', run);
-    expect(relErr(got[0] as Float32Array, ref[0] as Float32Array)).toBeLessThanOrEqual(1e-4);
-    expect(relErr(got[1] as Float32Array, ref[1] as Float32Array)).toBeLessThanOrEqual(1e-4);
-  });
+      const ref = await on('cpu', run);
+      const got = await on('wasm', run);
+      expect(relErr(got[0] as Float32Array, ref[0] as Float32Array)).toBeLessThanOrEqual(1e-4);
+      expect(relErr(got[1] as Float32Array, ref[1] as Float32Array)).toBeLessThanOrEqual(1e-4);
+    },
+  );
 });
 
 describe('dilated conv gradients (every backend)', () => {
