@@ -1,75 +1,94 @@
-import type { SegmentationDataset } from '@densehybrid/data-mixing';
-import { createRng, deriveSeed, jitterFlipCrop, pasteNegatives } from '@densehybrid/data-mixing';
 import type { TrainingBatch } from '@densehybrid/core';
+import {
+  createLoader,
+  createMixedContentTransform,
+  jitterFlipCrop,
+} from '@densehybrid/data-mixing';
+import type { SampleTransform, SegmentationDataset } from '@densehybrid/data-mixing';
 import { yieldToEventLoop } from './io.js';
 
 /** Options of {@link mixedContentBatches}. */
 export interface MixedContentBatchesOptions {
   readonly dataset: SegmentationDataset;
-  /** Negatives pasted into every crop (ADE20k); none for plain training. */
+  /** Negatives pasted into every crop with label K (ADE20k); none for plain training. */
   readonly negatives?: SegmentationDataset;
   readonly batchSize: number;
+  /** Side of the square inlier crop. */
   readonly cropSize: number;
   readonly seed: number;
-  /** Padding colour of crops. */
-  readonly meanColor: readonly [number, number, number];
-  /** Negative patch side (paper: 384 for 768 crops; scaled with the crop). */
+  /** Negative patch side (paper: 384 for 768 crops). */
   readonly negativeSize: number;
   /** Total steps. */
   readonly steps: number;
+  /** Worker threads decoding images (0: the calling thread). */
+  readonly workers: number;
+}
+
+/** What {@link mixedContentBatches} returns: the stream for `train` and a way to stop workers. */
+export interface MixedContentBatchesResult {
+  /** Batch `s` depends only on (seed, s): a resumed run sees the batches of an uninterrupted one. */
+  readonly data: (start: number) => AsyncIterable<TrainingBatch>;
+  readonly batchesPerEpoch: number;
+  /** Stops the loader's worker threads. */
+  close(): Promise<void>;
 }
 
 /**
- * The training stream: batch `s` depends only on (seed, s), so a resumed run sees the same
- * batches as an uninterrupted one. Each image: jitter ×U(0.5, 2), flip, square crop; then one
- * negative pasted with label K (paper sec. 3.2).
+ * The training stream of `densehybrid train` on `@densehybrid/data-mixing`'s loader: each image
+ * jittered ×U(0.5, 2), flipped, cropped square (padding with the dataset's mean colour and
+ * ignore), then one negative pasted with label K (paper sec. 3.2). Step `s` is batch
+ * `s mod batchesPerEpoch` of epoch `⌊s / batchesPerEpoch⌋`; resuming starts there directly.
  *
  * @example
  * ```ts
- * const data = mixedContentBatches({ dataset, negatives, batchSize: 8, cropSize: 512, seed: 1, meanColor: [84, 88, 95], negativeSize: 256, steps: 1000 });
- * await train({ model, data, steps: 1000 });
+ * const stream = mixedContentBatches({ dataset, negatives, batchSize: 8, cropSize: 512, seed: 1, negativeSize: 256, steps: 1000, workers: 2 });
+ * try { await train({ model, data: stream.data, steps: 1000 }); } finally { await stream.close(); }
  * ```
  */
 export function mixedContentBatches(
   options: MixedContentBatchesOptions,
-): (start: number) => AsyncIterable<TrainingBatch> {
-  const { dataset, negatives, batchSize, cropSize } = options;
-  const K = dataset.numClasses;
-  return (start) => ({
-    async *[Symbol.asyncIterator]() {
-      for (let step = start; step < options.steps; step++) {
-        await yieldToEventLoop(); // lets Ctrl-C reach the training loop between steps
-        const rng = createRng(deriveSeed(options.seed, step));
-        const n = cropSize * cropSize;
-        const images = new Float32Array(batchSize * n * 3);
-        const labels = new Int32Array(batchSize * n);
-        for (let b = 0; b < batchSize; b++) {
-          const sample = await dataset.load(rng.int(dataset.size));
-          let crop = jitterFlipCrop(
-            sample,
-            { cropSize, meanColor: options.meanColor, ignoreLabel: dataset.ignoreLabel },
-            rng,
-          ).sample;
-          if (negatives && negatives.size > 0) {
-            const neg = await negatives.load(rng.int(negatives.size));
-            crop = pasteNegatives(
-              crop,
-              { image: neg.image, ...(neg.label ? { label: neg.label } : {}), id: neg.id },
-              {
-                outlierLabel: K,
-                negativeShorterSide: options.negativeSize,
-                negativeCropSize: options.negativeSize,
-              },
-              rng,
-            ).sample;
-          }
-          const img = crop.image.data;
-          for (let i = 0; i < n * 3; i++) images[b * n * 3 + i] = (img[i] as number) / 255;
-          const lab = crop.label?.data;
-          for (let i = 0; i < n; i++) labels[b * n + i] = lab ? (lab[i] as number) : 255;
-        }
-        yield { images, labels, batchSize, height: cropSize, width: cropSize };
-      }
-    },
+): MixedContentBatchesResult {
+  const { dataset, negatives, cropSize } = options;
+  const crop = {
+    cropSize,
+    ...(dataset.meanColor ? { meanColor: dataset.meanColor } : {}),
+    ignoreLabel: dataset.ignoreLabel,
+  };
+  const transform: SampleTransform = negatives
+    ? createMixedContentTransform(negatives, {
+        crop,
+        paste: {
+          negativeShorterSide: options.negativeSize,
+          negativeCropSize: options.negativeSize,
+        },
+      })
+    : { apply: (sample, rng) => jitterFlipCrop(sample, crop, rng).sample };
+  const loader = createLoader({
+    dataset,
+    transform,
+    batchSize: options.batchSize,
+    seed: options.seed,
+    // a transform without a spec (crop only) runs on the calling thread
+    workers: negatives ? options.workers : 0,
+    dropLast: true,
   });
+  const perEpoch = Math.max(1, loader.batchesPerEpoch);
+  return {
+    batchesPerEpoch: perEpoch,
+    close: () => loader.close(),
+    data: (start) => ({
+      async *[Symbol.asyncIterator]() {
+        let step = start;
+        for (let epoch = Math.floor(start / perEpoch); step < options.steps; epoch++) {
+          const startBatch = epoch === Math.floor(start / perEpoch) ? start % perEpoch : 0;
+          for await (const batch of loader.epoch(epoch, { startBatch })) {
+            if (step >= options.steps) return;
+            await yieldToEventLoop(); // lets Ctrl-C reach the training loop between steps
+            yield batch;
+            step++;
+          }
+        }
+      },
+    }),
+  };
 }

@@ -8,7 +8,6 @@ import {
 } from '@densehybrid/backbones';
 import { createDenseHybridModel, datasetPosteriorHead, train } from '@densehybrid/core';
 import type { DenseHybridModel } from '@densehybrid/core';
-import { MEAN_COLORS } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { writeFileAtomic } from '../atomic.js';
 import { defineCommand } from '../command.js';
@@ -143,6 +142,13 @@ example:
       min: 0,
       description: 'seed of data order, augmentation and initialisation',
     },
+    workers: {
+      type: 'integer',
+      default: 0,
+      min: 0,
+      description:
+        'worker threads decoding and mixing images (0: on the main thread, sharp still decodes in the background)',
+    },
     checkpointEvery: {
       type: 'integer',
       default: 100,
@@ -212,27 +218,25 @@ example:
     });
     try {
       if (flags.init !== undefined && !flags.resume) await initWeights(model, flags.init, ctx.log);
-      const meanColor = (
-        name === 'streethazards' ? MEAN_COLORS.streetHazards : MEAN_COLORS.cityscapes
-      ) as readonly [number, number, number];
       const progress = ctx.progress({
         label: 'train',
         total: flags.steps,
         itemsPerStep: flags.batchSize,
       });
       let started = false;
+      const stream = mixedContentBatches({
+        dataset,
+        ...(negatives ? { negatives } : {}),
+        batchSize: flags.batchSize,
+        cropSize: flags.cropSize,
+        seed: flags.seed,
+        negativeSize: Math.max(8, Math.round(flags.cropSize / 2)),
+        steps: flags.steps,
+        workers: flags.workers,
+      });
       const result = await train({
         model,
-        data: mixedContentBatches({
-          dataset,
-          ...(negatives ? { negatives } : {}),
-          batchSize: flags.batchSize,
-          cropSize: flags.cropSize,
-          seed: flags.seed,
-          meanColor,
-          negativeSize: Math.max(8, Math.round(flags.cropSize / 2)),
-          steps: flags.steps,
-        }),
+        data: stream.data,
         steps: flags.steps,
         learningRate: flags.learningRate,
         checkpointPath: statePath,
@@ -249,7 +253,7 @@ example:
           for (const [k, v] of Object.entries(p.loss)) info[k === 'total' ? 'loss' : k] = v;
           progress.tick(1, info);
         },
-      });
+      }).finally(() => stream.close());
       progress.done();
       if (result.aborted) {
         throw new DenseHybridError(
