@@ -14,6 +14,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds clock for rates and ETAs. @default performance.now */
   readonly now: () => number;
+  /** Terminal width; a redrawn progress line is cut to fit. @default process.stderr.columns, else 120 */
+  readonly columns?: number;
 }
 
 /**
@@ -34,6 +36,7 @@ export function processIo(signal?: AbortSignal): CliIo {
     cwd: process.cwd(),
     env: process.env,
     now: () => performance.now(),
+    columns: process.stderr.columns || 120,
   };
 }
 
@@ -163,7 +166,7 @@ export function createProgress(io: CliIo, options: ProgressOptions): Progress {
       const now = io.now();
       if (io.isTTY) {
         if (now - lastDraw >= 100 || step >= total) {
-          io.stderr(`\r\x1b[2K${line()}`);
+          io.stderr(`\r\x1b[2K${line().slice(0, Math.max(20, (io.columns ?? 120) - 1))}`);
           lastDraw = now;
         }
         return;
