@@ -128,7 +128,7 @@ export function plotCurves(series: readonly CurveSeries[], options: PlotOptions 
   const th = textHeight(s);
   const left = 10 + th + 8 + textWidth('0.0', s) + 8;
   const top = 10 + (o.title ? th + 10 : 0);
-  const right = o.width - 16;
+  const right = o.width - (8 + Math.ceil(textWidth('1.0', s) / 2));
   const bottom = o.height - (10 + th + 8 + th + 10);
   const px = (v: number): number => left + Math.min(1, Math.max(0, v)) * (right - left);
   const py = (v: number): number => bottom - Math.min(1, Math.max(0, v)) * (bottom - top);
