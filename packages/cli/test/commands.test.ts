@@ -230,6 +230,20 @@ describe('infer', () => {
       if ((npy.data[i] as number) < -0.01) expect(px).not.toEqual([255, 255, 255]);
     }
     expect(JSON.parse(r.stdout)).toMatchObject({ images: ['t5/0', 't5/1'], threshold: 0 });
+    // the same file name twice gets a suffix instead of overwriting
+    const twice = await cli([
+      'infer',
+      '--checkpoint',
+      run,
+      join(sh, 'test/images/test/t5/0.png'),
+      join(sh, 'test/images/test/t6/0.png'),
+      '--out',
+      join(tmp.dir, 'twice'),
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(JSON.parse(twice.stdout).images).toEqual(['0', '0-2']);
   });
 
   it('keeps finished images after Ctrl-C and resumes from them', async () => {

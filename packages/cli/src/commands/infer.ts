@@ -56,12 +56,19 @@ async function collectInputs(paths: readonly string[]): Promise<InferInput[]> {
       out.push({ path: p, stem: basename(p, extname(p)) });
     }
   }
-  if (out.length === 0)
+  // two inputs with the same name (a/x.png, b/x.png) get x and x-2
+  const seen = new Map<string, number>();
+  const unique = out.map((input) => {
+    const n = (seen.get(input.stem) ?? 0) + 1;
+    seen.set(input.stem, n);
+    return n === 1 ? input : { ...input, stem: `${input.stem}-${n}` };
+  });
+  if (unique.length === 0)
     throw new DenseHybridError(
       'IO',
       `infer: expected at least one image (${IMAGE_SUFFIXES.join(', ')}), got none in ${paths.join(', ')}`,
     );
-  return out;
+  return unique;
 }
 
 /** The four files infer writes per image. */
