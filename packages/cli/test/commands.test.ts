@@ -138,6 +138,43 @@ describe('train', () => {
     expect(bad.stderr).toMatch(/^densehybrid train: .*nothing-here/m);
   });
 
+  it('trains on a folder dataset with --classes, and asks for it', async () => {
+    const root = join(tmp.dir, 'folder-train');
+    await makeFolder(root); // labels 0/1/255: K = 2 semantic classes here
+    const base = [
+      'train',
+      '--dataset',
+      'folder',
+      '--root',
+      root,
+      '--split',
+      'train',
+      '--negatives-root',
+      ade,
+      '--backbone',
+      'tiny',
+      '--steps',
+      '1',
+      '--batch-size',
+      '1',
+      '--crop-size',
+      '16',
+      '--backend',
+      'wasm',
+      '--out',
+      join(tmp.dir, 'run-folder'),
+    ];
+    const missing = await cli(base);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--classes: expected the number of known classes/);
+    const r = await cli([...base, '--classes', '2', '--json']);
+    expect(r.stderr).not.toMatch(/densehybrid train:/);
+    expect(r.code).toBe(0);
+    const ckpt = await loadCheckpoint(join(tmp.dir, 'run-folder/model'));
+    expect((ckpt.config['backbone'] as { numClasses: number }).numClasses).toBe(2);
+    disposeCheckpoint(ckpt);
+  });
+
   it('names the missing dataset folder (exit 1) and rejects unknown flags (exit 2)', async () => {
     const missing = await cli([
       'train',

@@ -142,6 +142,12 @@ example:
       min: 0,
       description: 'seed of data order, augmentation and initialisation',
     },
+    classes: {
+      type: 'integer',
+      min: 1,
+      max: 254,
+      description: 'folder adapter: K known classes (labels 0..K-1, 255 ignore)',
+    },
     workers: {
       type: 'integer',
       default: 0,
@@ -180,7 +186,16 @@ example:
         '--negatives-root: expected the ADE20k folder with --negatives ade20k, got nothing (or pass --negatives none)',
       );
     }
-    const dataset = await openDataset(name, flags.root, split);
+    if (name === 'folder' && flags.classes === undefined) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        '--classes: expected the number of known classes K with --dataset folder, got nothing',
+      );
+    }
+    const dataset = await openDataset(name, flags.root, split, {
+      labelKind: 'semantic',
+      ...(flags.classes !== undefined ? { numClasses: flags.classes } : {}),
+    });
     if (dataset.labelKind !== 'semantic' || dataset.numClasses < 1) {
       throw new DenseHybridError(
         'INVALID_INPUT',
