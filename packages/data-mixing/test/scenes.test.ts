@@ -2,8 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  DenseHybridError} from '@densehybrid/data-mixing';
+import type { DenseHybridError } from '@densehybrid/data-mixing';
 import {
   buildDigitScenes,
   digitSceneBatch,
@@ -62,6 +61,7 @@ const options = {
   objectsPerScene: [2, 2] as [number, number],
   glyphSide: [8, 8] as [number, number],
   negativeCount: 2,
+  strokeDilation: 0,
 };
 
 function histogram(labels: Uint8Array): Map<number, number> {
@@ -111,6 +111,21 @@ describe('buildDigitScenes', () => {
     }
     expect(scenes.train.labelKind).toBe('semantic');
     expect(histogram(scenes.train.labels).has(3)).toBe(false);
+  });
+
+  it('thickens digit strokes with strokeDilation (the faint rim becomes full ink), not clothing', () => {
+    const thick = buildDigitScenes(sources, { ...options, strokeDilation: 1 });
+    // a dilated glyph is full ink everywhere: no ignore rim around training digits
+    expect(histogram(thick.train.labels).has(255)).toBe(false);
+    const px = 24 * 24;
+    for (let s = 0; s < thick.train.count; s++) {
+      const core = thick.train.labels.subarray(s * px, (s + 1) * px).filter((l) => l === 2).length;
+      expect(core).toBeGreaterThanOrEqual(64);
+      expect(core).toBeLessThanOrEqual(128);
+    }
+    // clothing is not dilated: the negatives keep their faint (90) rim
+    expect(thick.negatives.pixels).toEqual(buildDigitScenes(sources, options).negatives.pixels);
+    expect(thick.negatives.pixels.includes(90)).toBe(true);
   });
 
   it('is deterministic from the seed and changes with it', () => {

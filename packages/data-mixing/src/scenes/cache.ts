@@ -13,7 +13,7 @@ import {
 } from './digit-scenes.js';
 
 /** Bumped whenever scene generation changes, so that stale caches are rebuilt. */
-export const DIGIT_SCENES_FORMAT_VERSION = 1;
+export const DIGIT_SCENES_FORMAT_VERSION = 2;
 
 /** Options of {@link loadDigitScenes}. */
 export interface LoadDigitScenesOptions extends DigitScenesOptions {

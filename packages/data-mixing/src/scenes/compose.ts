@@ -199,3 +199,29 @@ export function randomPlacement(
     classLabel,
   };
 }
+
+/**
+ * Thickens strokes: a grey-level dilation (max over a (2r+1)×(2r+1) square) of every glyph, so
+ * that thin digit strokes survive a network's stride-4 output. r = 0 returns the set unchanged.
+ */
+export function dilateGlyphs(set: GlyphSet, radius: number): GlyphSet {
+  if (radius <= 0) return set;
+  const { width: w, height: h } = set;
+  const pixels = new Uint8Array(set.pixels.length);
+  for (let g = 0; g < set.count; g++) {
+    const base = g * w * h;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let m = 0;
+        for (let dy = Math.max(0, y - radius); dy <= Math.min(h - 1, y + radius); dy++) {
+          for (let dx = Math.max(0, x - radius); dx <= Math.min(w - 1, x + radius); dx++) {
+            const v = set.pixels[base + dy * w + dx] ?? 0;
+            if (v > m) m = v;
+          }
+        }
+        pixels[base + y * w + x] = m;
+      }
+    }
+  }
+  return { ...set, pixels };
+}

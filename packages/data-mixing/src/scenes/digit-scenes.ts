@@ -1,6 +1,7 @@
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
   checkGlyphSet,
+  dilateGlyphs,
   drawBackground,
   drawGlyph,
   randomPlacement,
@@ -44,6 +45,12 @@ export interface DigitScenesOptions {
   readonly glyphSide?: readonly [number, number];
   /** Clothing training items kept as negatives for pasting. @default 3000 */
   readonly negativeCount?: number;
+  /**
+   * Radius (in source-glyph pixels) of a grey-level dilation that thickens digit strokes, so
+   * that they survive a stride-4 segmentation output. 0 keeps the glyphs as they are.
+   * @default 1
+   */
+  readonly strokeDilation?: number;
 }
 
 /** Default options of {@link buildDigitScenes}. */
@@ -57,6 +64,7 @@ export const DEFAULT_DIGIT_SCENES_OPTIONS = {
   objectsPerScene: [2, 3],
   glyphSide: [18, 34],
   negativeCount: 3000,
+  strokeDilation: 1,
 } as const satisfies Required<DigitScenesOptions>;
 
 /** Every option of {@link DigitScenesOptions}, resolved. */
@@ -138,6 +146,7 @@ export function resolveDigitScenesOptions(
   checkCount('valScenes', o.valScenes, 1);
   checkCount('testScenes', o.testScenes, 1);
   checkCount('negativeCount', o.negativeCount, 1);
+  checkCount('strokeDilation', o.strokeDilation, 0);
   checkRange('objectsPerScene', o.objectsPerScene, 1);
   checkRange('glyphSide', o.glyphSide, 4);
   const d = o.inlierDigits;
@@ -274,7 +283,12 @@ export function buildDigitScenes(
     style: 'solid' as const,
     label: K,
   });
-  const d = sources.digits;
+  const thick = (set: GlyphSet): GlyphSet => dilateGlyphs(set, o.strokeDilation);
+  const d = {
+    train: thick(sources.digits.train),
+    val: thick(sources.digits.val),
+    test: thick(sources.digits.test),
+  };
   const c = sources.clothing;
   return {
     options: o,
