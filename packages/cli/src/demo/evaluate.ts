@@ -143,6 +143,8 @@ export interface TrackMetrics {
   readonly track: 'near' | 'far';
   /** Closed-set mIoU over K classes (anomaly pixels ignored), %. */
   readonly closedMIoU: number;
+  /** Closed-set IoU per known class, %. */
+  readonly closedIoU: readonly number[];
   readonly anomalyPixelFraction: number;
   readonly scores: Readonly<Record<DemoScoreName, ScoreMetrics>>;
   /** PR curves of the test split, per score. */
@@ -161,6 +163,7 @@ export function evaluateTrack(
   const scores = {} as Record<DemoScoreName, ScoreMetrics>;
   const curves = {} as Record<DemoScoreName, AnomalyCurvesResult['pr']>;
   let closedMIoU = NaN;
+  let closedIoU: number[] = [];
   for (const name of DEMO_SCORES) {
     const s = test.scores[name];
     const m = anomalyMetrics(s, test.binary);
@@ -170,6 +173,7 @@ export function evaluateTrack(
       open[i] = (s[i] ?? 0) >= threshold ? numClasses : (test.closed[i] ?? 0);
     const iou = new OpenIoU({ numClasses }).add(test.labels, open, test.closed).compute();
     closedMIoU = iou.closedMIoU ?? NaN;
+    closedIoU = (iou.closedIoU ?? []).map(pct);
     scores[name] = {
       ap: pct(m.ap),
       fpr95: pct(m.fpr),
@@ -189,6 +193,7 @@ export function evaluateTrack(
   return {
     track,
     closedMIoU: pct(closedMIoU),
+    closedIoU,
     anomalyPixelFraction: anomalies / Math.max(1, counted),
     scores,
     curves,

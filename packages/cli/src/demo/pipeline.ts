@@ -310,6 +310,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
           tracks: tracks.map((t) => ({
             track: t.track,
             closedMIoU: t.closedMIoU,
+            closedIoU: t.closedIoU,
             anomalyPixelFraction: t.anomalyPixelFraction,
             scores: t.scores,
           })),
