@@ -24,6 +24,12 @@ import { fusedBatchNormGradConfig } from './batch_norm.js';
  * `DepthwiseConv2dNativeBackpropInput`, an `Identity` that shares data instead of copying, and
  * `Slice` / `SplitV` / `Concat` that read the heap in place, and `BatchMatMul` / `_FusedMatMul`
  * that transpose explicitly instead of using tfjs' slow transposed-operand path.
+ *
+ * @example
+ * ```ts
+ * import { WASM_TRAINING_KERNELS } from '@densehybrid/core';
+ * console.log(WASM_TRAINING_KERNELS.map((k) => k.kernelName).join(', '));
+ * ```
  */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -38,7 +44,17 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   fusedMatMulConfig,
 ];
 
-/** The gradient configs this project registers (for every backend). */
+/**
+ * The gradient configs this project registers (for every backend): `Conv2D`,
+ * `DepthwiseConv2dNative`, `FusedConv2D`, `fusedConv2d__op` (the customGrad node of
+ * `tf.fused.conv2d`) and `FusedBatchNorm`.
+ *
+ * @example
+ * ```ts
+ * import { TRAINING_GRADIENTS } from '@densehybrid/core';
+ * console.log(TRAINING_GRADIENTS.map((g) => g.kernelName)); // ['Conv2D', …]
+ * ```
+ */
 export const TRAINING_GRADIENTS: readonly GradConfig[] = [
   conv2DGradConfig,
   depthwiseConv2dNativeGradConfig,
