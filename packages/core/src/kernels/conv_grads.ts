@@ -226,6 +226,30 @@ export const fusedConv2DGradConfig: GradConfig = {
 
 /** Attributes of recent FusedConv2D outputs, keyed by data id (see module comment). */
 const fusedAttrs = new WeakMap<object, ConvAttrs>();
+/**
+ * Fallback for backends whose `Identity` copies (a saved clone then has a new data id): the
+ * attributes by `x, filter → y` shapes, or `null` once two convolutions with these shapes had
+ * different attributes (then the shapes cannot tell them apart).
+ */
+const fusedAttrsByShape = new Map<string, ConvAttrs | null>();
+const shapeKey = (x: readonly number[], f: readonly number[], y: readonly number[]): string =>
+  `${x.join(',')}|${f.join(',')}|${y.join(',')}`;
+const sameAttrs = (a: ConvAttrs, b: ConvAttrs): boolean =>
+  JSON.stringify([a.strides, a.pad, a.dilations, a.dimRoundingMode, a.activation]) ===
+  JSON.stringify([b.strides, b.pad, b.dilations, b.dimRoundingMode, b.activation]);
+
+function recordFusedAttrs(
+  x: TensorInfo,
+  filter: TensorInfo,
+  y: TensorInfo,
+  attrs: ConvAttrs,
+): void {
+  fusedAttrs.set(y.dataId, attrs);
+  const key = shapeKey(x.shape, filter.shape, y.shape);
+  const known = fusedAttrsByShape.get(key);
+  if (known === undefined) fusedAttrsByShape.set(key, attrs);
+  else if (known !== null && !sameAttrs(known, attrs)) fusedAttrsByShape.set(key, null);
+}
 
 /** Wraps the FusedConv2D kernel of every backend that has one, once. @internal */
 export function wrapFusedConv2DKernels(): void {
@@ -237,7 +261,8 @@ export function wrapFusedConv2DKernels(): void {
     const wrapped = ((args: Parameters<typeof inner>[0]) => {
       const out = inner(args);
       const first = (Array.isArray(out) ? out[0] : out) as TensorInfo;
-      fusedAttrs.set(first.dataId, args.attrs as unknown as ConvAttrs);
+      const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+      recordFusedAttrs(x, filter, first, args.attrs as unknown as ConvAttrs);
       return out;
     }) as typeof inner & { densehybridWrapped?: boolean };
     wrapped.densehybridWrapped = true;
@@ -255,7 +280,8 @@ export const fusedConv2dOpGradConfig: GradConfig = {
   kernelName: 'fusedConv2d__op',
   gradFunc: (dy, saved) => {
     const [filter, x, y, bias] = saved as [Tensor4D, Tensor4D, Tensor, Tensor | undefined];
-    const a = fusedAttrs.get(y.dataId);
+    const a =
+      fusedAttrs.get(y.dataId) ?? fusedAttrsByShape.get(shapeKey(x.shape, filter.shape, y.shape));
     if (!a)
       throw new Error(
         `gradient of fused conv2d: the attributes of this convolution were not recorded; call registerTrainingKernels() after the "${tf.getBackend()}" backend is registered`,

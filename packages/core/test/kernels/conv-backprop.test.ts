@@ -170,6 +170,52 @@ describe('dilated conv gradients (every backend)', () => {
     }
   });
 
+  it('tf.fused.conv2d gradients also work where Identity copies (attributes found by shapes)', async () => {
+    await tf.setBackend('cpu');
+    const native = tf.getKernel('Identity', 'cpu');
+    tf.unregisterKernel('Identity', 'cpu');
+    tf.registerKernel({
+      kernelName: 'Identity',
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, backend }) => {
+        const x = inputs['x'] as tf.TensorInfo;
+        const b = backend as {
+          readSync(id: object): Float32Array;
+          makeTensorInfo(s: number[], d: string, v: Float32Array): tf.TensorInfo;
+        };
+        return b.makeTensorInfo(x.shape, x.dtype, b.readSync(x.dataId).slice());
+      },
+    });
+    try {
+      const x = tf.tensor4d(values(2 * 8 * 8 * 2, 60), [2, 8, 8, 2]);
+      const w = tf.tensor4d(values(3 * 3 * 2 * 3, 61), [3, 3, 2, 3]);
+      const fused = (d: number) => (a: tf.Tensor) =>
+        tf.sum(
+          tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: w,
+            strides: 1,
+            pad: 'same',
+            dilations: d,
+          }),
+        );
+      const plain = (d: number) => (a: tf.Tensor) =>
+        tf.sum(tf.conv2d(a as tf.Tensor4D, w, 1, 'same', 'NHWC', d));
+      const got = tf.grad(fused(2))(x).dataSync() as Float32Array;
+      const ref = tf.grad(plain(2))(x).dataSync() as Float32Array;
+      expect(relErr(got, ref)).toBeLessThanOrEqual(1e-5);
+      // two convolutions with equal shapes but different dilations: the shapes cannot tell
+      tf.dispose(tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', dilations: 1 }));
+      expect(() => tf.grad(fused(2))(x)).toThrow(
+        /attributes of this convolution were not recorded/,
+      );
+      tf.dispose([x, w]);
+    } finally {
+      tf.unregisterKernel('Identity', 'cpu');
+      tf.registerKernel(native);
+    }
+  });
+
   it('a FusedConv2D kernel run directly under a tape (relu, dilation 2) differentiates on wasm and cpu', async () => {
     const xs: [number, number, number, number] = [2, 7, 9, 3];
     const fs: [number, number, number, number] = [3, 3, 3, 4];
