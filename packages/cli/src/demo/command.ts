@@ -13,14 +13,15 @@ export const demoCommand = defineCommand({
   summary:
     'train and evaluate DenseHybrid on the built-in MNIST/Fashion-MNIST scenes (minutes, CPU)',
   description: [
-    'Builds scenes of handwritten digits on textured backgrounds (inliers: digits 0-5), pastes',
-    'Fashion-MNIST clothing as negatives while training a tiny ladder DenseNet with the DenseHybrid',
-    'loss, then evaluates max-softmax, max-logit, entropy, SML, generative, discriminative and',
-    'hybrid scores on held-out digits (near-OOD) and clothing (far-OOD).',
+    'Builds scenes of handwritten digits on textured backgrounds (inliers: digits 0-5), trains a',
+    'tiny ladder DenseNet on them in closed world, then fine-tunes it with the DenseHybrid loss on',
+    'mixed-content images (Fashion-MNIST clothing pasted as negatives), and evaluates max-softmax,',
+    'max-logit, entropy, SML, generative, discriminative and hybrid scores on held-out digits',
+    '(near-OOD) and clothing (far-OOD): AP, FPR95, AUROC, closed mIoU and open-mIoU.',
     'Writes report.md, metrics.json and PNGs to --out. Ctrl-C saves the training state; run the',
     'same command again to resume.',
     '',
-    'Example: densehybrid demo --steps 200 --out demo-output',
+    'Example: densehybrid demo --closed-steps 200 --steps 100 --out demo-output',
   ].join('\n'),
   flags: {
     steps: {
