@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { registerTrainingKernels } from './kernels/register.js';
+import type * as TfjsBackendWasm from '@tensorflow/tfjs-backend-wasm';
 import type { WebGpuAdapterReport } from './backend-webgpu.js';
 
 /** The TensorFlow.js backends {@link initBackend} knows, in its order of preference. */
@@ -97,7 +98,7 @@ const loaders: Record<BackendName, BackendLoader> = {
   },
   async wasm(options) {
     const mod = '@tensorflow/tfjs-backend-wasm';
-    const wasm = (await importOptional(mod)) as typeof import('@tensorflow/tfjs-backend-wasm');
+    const wasm = (await importOptional(mod)) as typeof TfjsBackendWasm;
     const requested = options.threads ?? DEFAULT_INIT_BACKEND_OPTIONS.threads;
     if (requested > 1) wasm.setThreadsCount(requested);
     if (!(await tf.setBackend('wasm'))) throw new Error(`setBackend('wasm') returned false`);
