@@ -19,6 +19,7 @@ interface DemoMetrics {
       string,
       { ap: number; fpr95: number; auroc: number; openMIoU: number; threshold: number }
     >;
+    hybridWeightSweep: { lambda: number; ap: number; fpr95: number }[];
   }[];
   findings: string[];
 }
@@ -101,6 +102,11 @@ describe('densehybrid demo --quick', () => {
         }
         expect(Number.isFinite(m.threshold)).toBe(true);
       }
+    }
+    // the λ sweep: λ = 1 reproduces the hybrid score's AP
+    for (const t of metrics.tracks) {
+      const one = t.hybridWeightSweep.find((w) => w.lambda === 1)!;
+      expect(one.ap).toBeCloseTo(t.scores['hybrid']!.ap, 0);
     }
     expect(metrics.findings.some((f) => /hybrid AP .* generative/.test(f))).toBe(true);
     // the report has a table row per score and track, and the summary table went to stdout

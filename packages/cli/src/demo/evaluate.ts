@@ -147,9 +147,21 @@ export interface TrackMetrics {
   readonly closedIoU: readonly number[];
   readonly anomalyPixelFraction: number;
   readonly scores: Readonly<Record<DemoScoreName, ScoreMetrics>>;
+  /**
+   * Diagnostic: AP and FPR95 of ln P(d_out|x) + λ·(−ln p̂(x)) on the test split for several λ
+   * (λ = 1 is the hybrid score; λ → 0 the discriminative, λ → ∞ the generative ranking).
+   */
+  readonly hybridWeightSweep: readonly {
+    readonly lambda: number;
+    readonly ap: number;
+    readonly fpr95: number;
+  }[];
   /** PR curves of the test split, per score. */
   readonly curves: Readonly<Record<DemoScoreName, AnomalyCurvesResult['pr']>>;
 }
+
+/** The λ values of {@link TrackMetrics.hybridWeightSweep}. */
+export const HYBRID_WEIGHTS = [0, 0.1, 0.25, 0.5, 1, 2, 4, 10] as const;
 
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 
@@ -184,6 +196,18 @@ export function evaluateTrack(
     };
     curves[name] = anomalyCurves(s, test.binary, { maxPoints: 256 }).pr;
   }
+  // ln σ(g) = hybrid − generative (both computed in a stable way by the score functions)
+  const hybrid = test.scores.hybrid;
+  const generative = test.scores.generative;
+  const hybridWeightSweep = HYBRID_WEIGHTS.map((lambda) => {
+    const w = new Float32Array(hybrid.length);
+    for (let i = 0; i < w.length; i++) {
+      const g = generative[i] ?? 0;
+      w[i] = (hybrid[i] ?? 0) - g + lambda * g;
+    }
+    const m = anomalyMetrics(w, test.binary);
+    return { lambda, ap: pct(m.ap), fpr95: pct(m.fpr) };
+  });
   let anomalies = 0;
   let counted = 0;
   for (const b of test.binary) {
@@ -196,6 +220,7 @@ export function evaluateTrack(
     closedIoU,
     anomalyPixelFraction: anomalies / Math.max(1, counted),
     scores,
+    hybridWeightSweep,
     curves,
   };
 }

@@ -311,6 +311,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
             track: t.track,
             closedMIoU: t.closedMIoU,
             closedIoU: t.closedIoU,
+            hybridWeightSweep: t.hybridWeightSweep,
             anomalyPixelFraction: t.anomalyPixelFraction,
             scores: t.scores,
           })),
