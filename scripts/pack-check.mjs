@@ -16,7 +16,11 @@ try {
   const dirs = readdirSync(join(root, 'packages'));
   const tarballs = {};
   for (const dir of dirs) {
-    const out = run('npm', ['pack', '--silent', '--pack-destination', work], join(root, 'packages', dir));
+    const out = run(
+      'npm',
+      ['pack', '--silent', '--pack-destination', work],
+      join(root, 'packages', dir),
+    );
     const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8'));
     tarballs[pkg.name] = join(work, out.trim().split('\n').pop());
   }
@@ -60,11 +64,13 @@ console.log('ok, exports: ' + Object.keys(m).length + ', node_modules: ' + insta
       ...local,
       '@tensorflow/tfjs-core': '4.22.0',
       '@tensorflow/tfjs-backend-wasm': '4.22.0',
+      '@tensorflow/tfjs-layers': '4.22.0',
     },
     `import { initBackend } from '@densehybrid/core';
 import * as tf from '@tensorflow/tfjs-core';
 const report = await initBackend();
 if (report.name !== 'wasm') throw new Error('expected wasm, got ' + report.name);
+if (report.stockGradients === 'missing') throw new Error('tfjs stock gradients missing');
 const y = tf.add(tf.scalar(1), tf.scalar(2));
 const v = (await y.data())[0];
 if (v !== 3) throw new Error('1 + 2 = ' + v);

@@ -51,6 +51,12 @@ export interface BackendReport {
   readonly skipped: readonly { readonly name: BackendName; readonly why: string }[];
   /** Warnings a user should see (for example: cpu is very slow for training). */
   readonly warnings: readonly string[];
+  /**
+   * tfjs' stock gradients: `present` (already registered), `loaded` (registered now from
+   * `@tensorflow/tfjs-layers`), `missing` (training will fail; a warning says so). Absent when
+   * `registerKernels` is false.
+   */
+  readonly stockGradients?: 'present' | 'loaded' | 'missing';
   /** wasm: whether SIMD is on. */
   readonly simd?: boolean;
   /** wasm: threads in use. */
@@ -183,14 +189,23 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   for (const name of candidates) {
     try {
       const loaded = await loaders[name](options, forced !== undefined);
-      if (options.registerKernels ?? DEFAULT_INIT_BACKEND_OPTIONS.registerKernels)
-        registerTrainingKernels();
+      const warnings = [...(loaded.warnings ?? [])];
+      let stockGradients: BackendReport['stockGradients'];
+      if (options.registerKernels ?? DEFAULT_INIT_BACKEND_OPTIONS.registerKernels) {
+        stockGradients = registerTrainingKernels().stockGradients;
+        if (stockGradients === 'missing') {
+          warnings.push(
+            "tfjs' gradients are not registered (Node's @tensorflow/tfjs-core has none): install @tensorflow/tfjs-layers to train",
+          );
+        }
+      }
       const report: BackendReport = {
         name,
         reason,
         module: loaded.module,
         skipped,
-        warnings: loaded.warnings ?? [],
+        warnings,
+        ...(stockGradients !== undefined ? { stockGradients } : {}),
         ...(loaded.simd !== undefined ? { simd: loaded.simd } : {}),
         ...(loaded.threads !== undefined ? { threads: loaded.threads } : {}),
         ...(loaded.adapter !== undefined ? { adapter: loaded.adapter } : {}),

@@ -17,6 +17,8 @@ describe('initBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(report.reason).toBe('automatic');
     expect(report.simd).toBe(true);
+    expect(['present', 'loaded']).toContain(report.stockGradients);
+    expect(tf.getGradient('Sum')).toBeDefined();
     expect(report.skipped.map((s) => s.name)).toEqual(['tensorflow', 'webgpu']);
     expect(report.skipped[0]?.why).toMatch(/tfjs-node/);
     expect(lines[0]).toBe(describeBackend(report));

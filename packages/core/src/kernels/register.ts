@@ -17,6 +17,7 @@ import {
 } from './conv_grads.js';
 import { captureOriginal } from './wasm_util.js';
 import { fusedBatchNormGradConfig } from './batch_norm.js';
+import { resizeBilinearGradConfig } from '@densehybrid/losses';
 
 /**
  * The wasm kernels this project registers (replacing tfjs' own where it has one):
@@ -61,6 +62,9 @@ export const TRAINING_GRADIENTS: readonly GradConfig[] = [
   fusedConv2DGradConfig,
   fusedConv2dOpGradConfig,
   fusedBatchNormGradConfig,
+  // tfjs 4.22's ResizeBilinear gradient ignores halfPixelCenters (and swaps H/W on cpu);
+  // this one is the exact adjoint, checked against finite differences in @densehybrid/losses.
+  resizeBilinearGradConfig,
 ];
 
 /** What {@link registerTrainingKernels} did. */
@@ -102,8 +106,9 @@ function loadStockGradients(): 'present' | 'loaded' | 'missing' {
  *   `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, all written as
  *   forward convolutions (XNNPACK);
  * - gradients of `Conv2D`, `FusedConv2D` (also `tf.fused.conv2d`, used by `tf.layers`) and
- *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend, and a `FusedBatchNorm`
- *   gradient without `Tile`;
+ *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend, a `FusedBatchNorm`
+ *   gradient without `Tile`, and an exact `ResizeBilinear` gradient (tfjs' ignores
+ *   `halfPixelCenters`);
  * - tfjs' stock gradients, which the Node build of `@tensorflow/tfjs-core` does not register:
  *   when missing, `@tensorflow/tfjs-layers` is loaded (Node) to register them. Import
  *   `@tensorflow/tfjs-layers` or `@tensorflow/tfjs` *before* calling this, never after: their
