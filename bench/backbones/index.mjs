@@ -8,9 +8,7 @@
 // --skip-big drops ldn-121 and dlv3-r50 (minutes per training step on one CPU core).
 // Training FLOPs are counted as 3 × forward (forward + input and weight gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
-import './tfjs-gradients.mjs';
+import { describeBackend, guardWasmMemory, initBackend } from '@densehybrid/core';
 import { deeplabV3Plus, ladderDenseNet } from '@densehybrid/backbones';
 
 const argv = process.argv.slice(2);
@@ -27,8 +25,9 @@ const BIG = new Set(['ldn-121', 'dlv3-r50']);
 const PRESETS = {
   'ldn-tiny': () => ladderDenseNet({ preset: 'tiny', numClasses: 19 }),
   'ldn-small': () => ladderDenseNet({ preset: 'small', numClasses: 19 }),
-  'ldn-121': () => ladderDenseNet({ preset: 'densenet121', numClasses: 19 }),
   'dlv3-r18': () => deeplabV3Plus({ encoder: 'resnet18', outputStride: 16, numClasses: 19 }),
+  // The big presets come last: a step that overflows the 4 GiB wasm heap leaves it unusable.
+  'ldn-121': () => ladderDenseNet({ preset: 'densenet121', numClasses: 19 }),
   'dlv3-r50': () => deeplabV3Plus({ encoder: 'resnet50', outputStride: 16, numClasses: 19 }),
 };
 let selected = opt('presets', Object.keys(PRESETS).join(',')).split(',');
@@ -41,20 +40,10 @@ for (const p of selected)
 if (!(SIZE >= 32) || !(BATCH >= 1) || !(REPEATS >= 1))
   throw new Error('bench/backbones: expected --size >= 32, --batch >= 1, --repeats >= 1');
 
-if (BACKEND === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
-await tf.setBackend(BACKEND);
-await tf.ready();
-// The wasm backend lacks conv backprop kernels; @densehybrid/core registers them (optional here).
-let kernels = 'none';
-try {
-  const core = await import('@densehybrid/core');
-  if (typeof core.registerTrainingKernels === 'function') {
-    core.registerTrainingKernels();
-    kernels = '@densehybrid/core registerTrainingKernels()';
-  }
-} catch (e) {
-  kernels = `unavailable (${e.message.split('\n')[0]})`;
-}
+// initBackend loads the backend (webgpu through Dawn included), tfjs' stock gradients and the
+// training kernels @densehybrid/core adds (wasm conv backprops, exact resize gradient).
+const backendReport = await initBackend({ backend: BACKEND });
+const kernels = describeBackend(backendReport);
 
 const sync = async (t) => {
   await (Array.isArray(t) ? Promise.all(t.map((x) => x.data())) : t.data());
@@ -110,7 +99,16 @@ console.log(
 
 // --- presets ----------------------------------------------------------------------------------
 const rows = [];
+let heapOverflowed = false;
 for (const name of selected) {
+  if (heapOverflowed) {
+    rows.push({
+      preset: name,
+      'train ms':
+        'skipped: an earlier step overflowed the wasm heap; run it alone (--presets ' + name + ')',
+    });
+    continue;
+  }
   const ref = await reference();
   const model = PRESETS[name]();
   const flops = model.flops(SIZE, SIZE) * BATCH;
@@ -134,17 +132,24 @@ for (const name of selected) {
       );
     });
     try {
-      trainMs = await time(async () => {
-        const loss = optimizer.minimize(
-          () => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }).logits),
-          true,
-          vars,
-        );
-        await sync(loss);
-        loss.dispose();
-      });
+      trainMs = await time(() =>
+        guardWasmMemory(
+          async () => {
+            const loss = optimizer.minimize(
+              () =>
+                tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }).logits),
+              true,
+              vars,
+            );
+            await sync(loss);
+            loss.dispose();
+          },
+          { batchSize: BATCH, height: SIZE, width: SIZE },
+        ),
+      );
     } catch (e) {
       trainError = e.message.split('\n')[0];
+      if (e.code === 'OUT_OF_MEMORY') heapOverflowed = true;
     }
     optimizer.dispose();
     labels.dispose();

@@ -37,6 +37,7 @@ export {
   checkStepMemory,
   estimateStepMemory,
   guardWasmMemory,
+  isOutOfMemory,
   microBatchSizes,
   WASM_HEAP_MAX_BYTES,
   DEFAULT_STEP_MEMORY_OPTIONS,

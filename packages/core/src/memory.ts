@@ -247,11 +247,22 @@ export async function guardWasmMemory<T>(
   }
 }
 
-/** Whether `e` is how an exhausted wasm heap surfaces. @internal */
+/**
+ * Whether `e` is how an exhausted wasm heap surfaces in tfjs-backend-wasm: a raw
+ * `memory access out of bounds` trap, emscripten's `Aborted()` from a failed allocation,
+ * `Cannot enlarge memory`, or a JS allocation failure. After one of these the wasm heap is
+ * not safe to reuse in the same process.
+ *
+ * @example
+ * ```ts
+ * import { isOutOfMemory } from '@densehybrid/core';
+ * isOutOfMemory(new Error('Aborted(). Build with -sASSERTIONS for more info.')); // true
+ * ```
+ */
 export function isOutOfMemory(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   return (
-    /memory access out of bounds|Cannot enlarge memory|Array buffer allocation failed|out of memory|Aborted\(OOM\)/i.test(
+    /memory access out of bounds|Cannot enlarge memory|Array buffer allocation failed|out of memory|Aborted\((OOM)?\)/i.test(
       e.message,
     ) ||
     (e instanceof RangeError && /allocation failed|out of memory/i.test(e.message))

@@ -6,6 +6,7 @@ import {
   checkStepMemory,
   estimateStepMemory,
   guardWasmMemory,
+  isOutOfMemory,
   initBackend,
   microBatchSizes,
 } from '@densehybrid/core';
@@ -103,5 +104,18 @@ describe('wasm heap guard', () => {
     expect(microBatchSizes(8, 8)).toEqual([8]);
     expect(microBatchSizes(5, 1)).toEqual([1, 1, 1, 1, 1]);
     expect(codeOf(() => microBatchSizes(4, 0))).toBe('INVALID_INPUT');
+  });
+
+  it('isOutOfMemory recognises the wasm heap failures seen in practice, and nothing else', () => {
+    // Seen on tfjs-backend-wasm 4.22 when a step overflows the 4 GiB heap: a raw trap while
+    // registering an output, or emscripten's abort() from a failed malloc (no assertions build).
+    expect(isOutOfMemory(new WebAssembly.RuntimeError('memory access out of bounds'))).toBe(true);
+    expect(isOutOfMemory(new Error('Aborted(). Build with -sASSERTIONS for more info.'))).toBe(
+      true,
+    );
+    expect(isOutOfMemory(new Error('Aborted(OOM)'))).toBe(true);
+    expect(isOutOfMemory(new Error('Aborted(assertion failed)'))).toBe(false);
+    expect(isOutOfMemory(new TypeError('x is not a function'))).toBe(false);
+    expect(isOutOfMemory('memory access out of bounds')).toBe(false);
   });
 });
