@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadCheckpoint, disposeCheckpoint } from '@densehybrid/backbones';
+import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/backbones';
 import { readLabel } from '@densehybrid/data-mixing';
 import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
 import { colormapLut, readNpy } from '@densehybrid/cli';
@@ -136,6 +136,36 @@ describe('train', () => {
     );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^densehybrid train: .*nothing-here/m);
+  });
+
+  it('initialises from a plain backbone checkpoint whose own names start with backbone.', async () => {
+    // LDN names its weights `backbone.features.…`; a run stores them as `backbone.backbone.…`.
+    const ckpt = await loadCheckpoint(join(run, 'model'));
+    const backboneOnly = new Map<string, tf.Tensor>();
+    for (const [name, t] of ckpt.variables)
+      if (name.startsWith('backbone.')) backboneOnly.set(name.slice('backbone.'.length), t);
+    expect(
+      [...backboneOnly.keys()].every(
+        (k) =>
+          k.startsWith('backbone.') ||
+          k.startsWith('spp.') ||
+          k.startsWith('upsample.') ||
+          k.startsWith('logits.'),
+      ),
+    ).toBe(true);
+    const plain = join(tmp.dir, 'plain-backbone');
+    await saveCheckpoint(plain, {
+      config: { architecture: 'ladder-densenet' },
+      variables: backboneOnly,
+    });
+    const headCount = ckpt.variables.size - backboneOnly.size;
+    disposeCheckpoint(ckpt);
+    const r = await cli(TRAIN(join(tmp.dir, 'run-init-plain'), 1, ['--init', plain]));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      `init: ${backboneOnly.size} weights from ${plain} (0 missing, 0 unused)`,
+    );
+    expect(headCount).toBeGreaterThan(0);
   });
 
   it('trains on a folder dataset with --classes, and asks for it', async () => {

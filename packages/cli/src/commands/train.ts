@@ -48,13 +48,16 @@ async function initWeights(
   const dir = (await exists(join(path, 'model', 'checkpoint.json'))) ? join(path, 'model') : path;
   const ckpt = await loadCheckpoint(dir);
   try {
-    const prefixed = [...ckpt.variables.keys()].some((k) => k.startsWith('backbone.'));
-    const r = prefixed
-      ? restoreVariables(model.variables, ckpt, { allowMissing: true, allowUnexpected: true })
-      : restoreVariables(model.backbone.variables, ckpt, {
-          allowMissing: true,
-          allowUnexpected: true,
-        });
+    // A DenseHybrid run's checkpoint names weights `backbone.<name>` / `head.<name>`; a plain
+    // backbone checkpoint uses the backbone's own names (which may themselves start with
+    // `backbone.`, as LDN's do). Restore into whichever naming matches more weights.
+    const lenient = { allowMissing: true, allowUnexpected: true } as const;
+    const matches = (target: ReadonlyMap<string, unknown>) =>
+      [...ckpt.variables.keys()].filter((k) => target.has(k)).length;
+    const r =
+      matches(model.variables) >= matches(model.backbone.variables)
+        ? restoreVariables(model.variables, ckpt, lenient)
+        : restoreVariables(model.backbone.variables, ckpt, lenient);
     if (r.restored === 0)
       throw new DenseHybridError(
         'MODEL_LOAD',
