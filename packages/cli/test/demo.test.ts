@@ -113,6 +113,7 @@ describe('densehybrid demo --quick', () => {
     const report = await readFile(join(root, 'a', 'report.md'), 'utf8');
     for (const s of DEMO_SCORES)
       expect(report.match(new RegExp(`^\\| ${s} \\|`, 'gm'))).toHaveLength(2);
+    expect(report).toMatch(/^\| near \| [\d.]+ \/ [\d.]+ \|/m); // the λ sweep table
     expect(run.stdout).toMatch(/score\s+near AP\s+FPR95\s+AUROC\s+oIoU\s+far AP/);
     expect(run.stdout.split('\n').filter((l) => /^hybrid\s/.test(l))).toHaveLength(1);
   });

@@ -160,6 +160,18 @@ export async function writeReport(dir: string, input: ReportInput): Promise<void
     ...input.findings.map((f) => `- ${f}`),
     '',
   );
+  const sweep = input.tracks[0]?.hybridWeightSweep ?? [];
+  md.push(
+    'Diagnostic: ranking by ln P(d_out|x) + λ·(−ln p̂(x)) on the test split (AP / FPR95, %). λ = 1 is the hybrid score, λ = 0 ranks like the discriminative component, large λ like the generative one.',
+    '',
+    `| track | ${sweep.map((w) => `λ = ${w.lambda}`).join(' | ')} |`,
+    `|---|${sweep.map(() => '---:').join('|')}|`,
+    ...input.tracks.map(
+      (t) =>
+        `| ${t.track} | ${t.hybridWeightSweep.map((w) => `${w.ap.toFixed(1)} / ${w.fpr95.toFixed(1)}`).join(' | ')} |`,
+    ),
+    '',
+  );
   md.push(
     '## Files',
     '',
