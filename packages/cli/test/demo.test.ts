@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '@densehybrid/cli';
 import { demoCommand } from '../src/demo/command.js';
-import { DEMO_SCORES } from '../src/demo/evaluate.js';
+import { DEMO_SCORES, withoutBoundaryBand } from '../src/demo/evaluate.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
 
 interface DemoMetrics {
@@ -154,5 +154,22 @@ describe('densehybrid demo --quick', () => {
     const run = await demo(['--steps', 'many']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('withoutBoundaryBand ignores exactly the pixels within r of the other class', () => {
+    // 5×5 image: one anomaly pixel at the centre, one ignore pixel in a corner
+    const binary = new Uint8Array(25);
+    binary[12] = 1;
+    binary[0] = 255;
+    const out = withoutBoundaryBand(binary, 5, 1);
+    for (let y = 0; y < 5; y++) {
+      for (let x = 0; x < 5; x++) {
+        const near = Math.abs(x - 2) <= 1 && Math.abs(y - 2) <= 1;
+        expect(out[y * 5 + x], `${x},${y}`).toBe(near || (x === 0 && y === 0) ? 255 : 0);
+      }
+    }
+    // a second image is independent of the first (no band bleeding across images)
+    const two = withoutBoundaryBand(Uint8Array.from([...binary, ...new Uint8Array(25)]), 5, 1);
+    expect([...two.subarray(25)].every((v) => v === 0)).toBe(true);
   });
 });

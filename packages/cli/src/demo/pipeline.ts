@@ -30,11 +30,11 @@ export interface DemoOptions {
   readonly out: string;
   /** Where generated scenes are cached. @default '.densehybrid-cache' */
   readonly cacheDir: string;
-  /** Closed-set training steps (stage 1: cross-entropy, no negatives). @default 300 */
+  /** Closed-set training steps (stage 1: cross-entropy, no negatives). @default 500 */
   readonly closedSteps: number;
   /** Adam learning rate of stage 1 (cosine decay to 1 %). @default 3e-3 */
   readonly closedLearningRate: number;
-  /** DenseHybrid fine-tuning steps (stage 2: mixed-content batches). @default 200 */
+  /** DenseHybrid fine-tuning steps (stage 2: mixed-content batches). @default 300 */
   readonly steps: number;
   /** Seed of scenes, initialisation and batches. @default 0 */
   readonly seed: number;
@@ -58,9 +58,9 @@ export interface DemoOptions {
 export const DEFAULT_DEMO_OPTIONS: DemoOptions = {
   out: 'demo-output',
   cacheDir: '.densehybrid-cache',
-  closedSteps: 300,
+  closedSteps: 500,
   closedLearningRate: 3e-3,
-  steps: 200,
+  steps: 300,
   seed: 0,
   batchSize: 24,
   learningRate: 1e-3,
@@ -312,6 +312,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
             closedMIoU: t.closedMIoU,
             closedIoU: t.closedIoU,
             hybridWeightSweep: t.hybridWeightSweep,
+            interior: t.interior,
             anomalyPixelFraction: t.anomalyPixelFraction,
             scores: t.scores,
           })),

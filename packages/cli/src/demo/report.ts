@@ -9,6 +9,7 @@ import { plotCurves } from '../render/plot.js';
 import { writePng } from '../render/png.js';
 import {
   DEMO_SCORES,
+  BOUNDARY_BAND,
   SCORE_DESCRIPTIONS,
   type SplitOutputs,
   type TrackMetrics,
@@ -158,6 +159,17 @@ export async function writeReport(dir: string, input: ReportInput): Promise<void
     '## Hybrid versus its components and max-softmax',
     '',
     ...input.findings.map((f) => `- ${f}`),
+    '',
+  );
+  md.push(
+    `Diagnostic: AP / FPR95 (%) with a ${BOUNDARY_BAND}-px band around every anomaly boundary ignored (interior pixels only).`,
+    '',
+    `| track | ${DEMO_SCORES.join(' | ')} |`,
+    `|---|${DEMO_SCORES.map(() => '---:').join('|')}|`,
+    ...input.tracks.map(
+      (t) =>
+        `| ${t.track} | ${DEMO_SCORES.map((n) => `${t.interior[n].ap.toFixed(1)} / ${t.interior[n].fpr95.toFixed(1)}`).join(' | ')} |`,
+    ),
     '',
   );
   const sweep = input.tracks[0]?.hybridWeightSweep ?? [];
