@@ -22,8 +22,13 @@ describe('ResizeBilinear gradient after registerTrainingKernels', () => {
       const xs = Array.from({ length: 3 * 5 * 2 }, (_, i) => Math.sin(i * 1.7));
       const ws = Array.from({ length: 7 * 4 * 2 }, (_, i) => Math.cos(i * 0.9));
       const w = tf.tensor4d(ws, [1, 7, 4, 2]);
-      const f = (x: tf.Tensor4D) =>
-        tf.sum(tf.mul(tf.image.resizeBilinear(x, [7, 4], alignCorners, halfPixelCenters), w));
+      const f = (x: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.image.resizeBilinear(x as tf.Tensor4D, [7, 4], alignCorners, halfPixelCenters),
+            w,
+          ),
+        );
       const analytic = tf.tidy(() =>
         tf
           .grad(f)(tf.tensor4d(xs, [1, 3, 5, 2]))
