@@ -78,6 +78,19 @@ export async function writeExamplePngs(
   return files;
 }
 
+/** One distinct colour per score in the PR plots (hybrid in red). */
+const SCORE_COLORS: Readonly<
+  Record<(typeof DEMO_SCORES)[number], readonly [number, number, number]>
+> = {
+  'max-softmax': [31, 119, 180],
+  'max-logit': [23, 190, 207],
+  entropy: [127, 127, 127],
+  SML: [188, 189, 34],
+  generative: [148, 103, 189],
+  discriminative: [44, 160, 44],
+  hybrid: [214, 39, 40],
+};
+
 /** Writes the PR curves of every score on a track. */
 export async function writePrCurves(dir: string, track: TrackMetrics): Promise<string> {
   const plot = plotCurves(
@@ -85,6 +98,7 @@ export async function writePrCurves(dir: string, track: TrackMetrics): Promise<s
       x: track.curves[name].recall,
       y: track.curves[name].precision,
       label: `${name} AP ${track.scores[name].ap.toFixed(1)}`,
+      color: SCORE_COLORS[name],
     })),
     {
       title: `PR, ${track.track === 'near' ? 'near-OOD (held-out digits)' : 'far-OOD (clothing)'}`,
