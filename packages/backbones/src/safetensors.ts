@@ -1,4 +1,9 @@
-import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import {
+  DenseHybridError,
+  describeValue,
+  float16Bits,
+  float16Value,
+} from '@densehybrid/metrics-openiou';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './fs-atomic.js';
 
@@ -250,41 +255,17 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** IEEE half (binary16) bits → number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+/**
+ * IEEE half (binary16) bits → number; the same function as `float16Value` of
+ * `@densehybrid/metrics-openiou`.
+ */
+export const halfToFloat: (h: number) => number = float16Value;
 
-/** number → IEEE half bits, round to nearest even (overflow → ±Infinity). */
-export function floatToHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
-  }
-  let half = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half += 1;
-  e = half >> 10;
-  return sign | (e >= 31 ? 0x7c00 : half);
-}
+/**
+ * number → IEEE half bits, round to nearest even (overflow → ±Infinity); the same function as
+ * `float16Bits` of `@densehybrid/metrics-openiou`.
+ */
+export const floatToHalf: (value: number) => number = float16Bits;
 
 /** float8 e4m3fn bits → number (no infinities; 0x7f/0xff are NaN). */
 function e4m3ToFloat(b: number): number {

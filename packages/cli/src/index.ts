@@ -98,12 +98,7 @@ export {
 } from './render/font.js';
 export type { Raster } from './render/font.js';
 export { encodePng, writePng } from './render/png.js';
-export {
-  encodeNpy,
-  decodeNpy,
-  writeNpy,
-  readNpy,
-  float16Bits,
-  float16Value,
-} from './render/npy.js';
+export { encodeNpy, decodeNpy, writeNpy, readNpy } from './render/npy.js';
+/** Scalar float16 conversions, re-exported from `@densehybrid/metrics-openiou`. */
+export { float16Bits, float16Value } from '@densehybrid/metrics-openiou';
 export type { NpyDtype, NpyResult } from './render/npy.js';

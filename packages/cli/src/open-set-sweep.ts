@@ -1,6 +1,5 @@
-import { DenseHybridError } from '@densehybrid/metrics-openiou';
+import { DenseHybridError, float16Bits } from '@densehybrid/metrics-openiou';
 import type { OpenIoUJSON } from '@densehybrid/metrics-openiou';
-import { float16Bits } from './render/npy.js';
 
 const BINS = 65536;
 

@@ -167,3 +167,55 @@ export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = table[(bits[i] as number) & 0xffff] as number;
   return out;
 }
+
+/**
+ * IEEE 754 binary16 bits of a number, rounded to nearest even (overflow → ±Infinity, NaN kept).
+ *
+ * @example
+ * ```ts
+ * import { float16Bits } from '@densehybrid/metrics-openiou';
+ * float16Bits(1); // 0x3c00
+ * ```
+ */
+export function float16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return half;
+}
+
+/**
+ * The number a binary16 bit pattern stands for.
+ *
+ * @example
+ * ```ts
+ * import { float16Value } from '@densehybrid/metrics-openiou';
+ * float16Value(0x3c00); // 1
+ * ```
+ */
+export function float16Value(bits: number): number {
+  const s = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const m = bits & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

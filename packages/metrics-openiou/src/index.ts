@@ -69,5 +69,12 @@ export type {
   ComponentThresholdCounts,
 } from './components.js';
 
-export { roundToFloat16, toFloat16Bits, fromFloat16Bits, FLOAT16_BINS } from './float16.js';
+export {
+  roundToFloat16,
+  toFloat16Bits,
+  float16Bits,
+  float16Value,
+  fromFloat16Bits,
+  FLOAT16_BINS,
+} from './float16.js';
 export type { NumericArray } from './validate.js';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { fromFloat16Bits, roundToFloat16, toFloat16Bits } from '@densehybrid/metrics-openiou';
+import {
+  float16Bits,
+  float16Value,
+  fromFloat16Bits,
+  roundToFloat16,
+  toFloat16Bits,
+} from '@densehybrid/metrics-openiou';
 
 describe('float16 helpers', () => {
   it('decode → encode is the identity on every non-NaN bit pattern', () => {
@@ -36,5 +42,23 @@ describe('float16 helpers', () => {
       for (const v of table) if (Math.abs(v - x) < Math.abs(best - x)) best = v;
       expect(roundToFloat16(x)).toBe(best);
     }
+  });
+});
+
+describe('scalar float16Bits / float16Value', () => {
+  it('agree with the array conversions on every half value and on the midpoints between them', () => {
+    const halves = new Uint16Array(65536).map((_, i) => i);
+    const values = fromFloat16Bits(halves);
+    const wrong: number[] = [];
+    for (let b = 0; b < 65536; b++) {
+      const v = float16Value(b);
+      if (!(Object.is(v, values[b]) || (Number.isNaN(v) && Number.isNaN(values[b]!))))
+        wrong.push(b);
+      const probe = b < 0x7bff ? (v + float16Value(b + 1)) / 2 : v;
+      if (!Number.isNaN(probe) && float16Bits(probe) !== toFloat16Bits([probe])[0]) wrong.push(b);
+    }
+    expect(wrong).toEqual([]);
+    expect(float16Bits(65520)).toBe(0x7c00);
+    expect(float16Bits(-0)).toBe(0x8000);
   });
 });
