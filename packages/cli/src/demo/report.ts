@@ -222,6 +222,18 @@ export function hybridFindings(tracks: readonly TrackMetrics[]): string[] {
         `${t.track}: hybrid AP ${h.ap.toFixed(1)} ${ap} ${other} ${o.ap.toFixed(1)}; FPR95 ${h.fpr95.toFixed(1)} ${fpr} ${o.fpr95.toFixed(1)}`,
       );
     }
+    const g = t.scores.generative;
+    const d = t.scores.discriminative;
+    const [best, worst] =
+      g.ap >= d.ap
+        ? (['generative', 'discriminative'] as const)
+        : (['discriminative', 'generative'] as const);
+    const sweepBest = t.hybridWeightSweep.reduce((a, b) => (b.ap > a.ap ? b : a));
+    out.push(
+      h.ap >= t.scores[best].ap
+        ? `${t.track}: hybrid AP ≥ both components (as the paper's Tables 6 and 8); the best weighting in the λ sweep is λ = ${sweepBest.lambda} (AP ${sweepBest.ap.toFixed(1)})`
+        : `${t.track}: the better component is ${best}; hybrid is ${(t.scores[best].ap - h.ap).toFixed(1)} AP below it and ${(h.ap - t.scores[worst].ap).toFixed(1)} above ${worst}; the best weighting in the λ sweep is λ = ${sweepBest.lambda} (AP ${sweepBest.ap.toFixed(1)})`,
+    );
   }
   return out;
 }
