@@ -76,7 +76,7 @@ describe('train', () => {
     const totals = result.history.map((h) => h.loss['total'] as number);
     const first = totals.slice(0, 5).reduce((a, b) => a + b) / 5;
     const last = totals.slice(-5).reduce((a, b) => a + b) / 5;
-    expect(last).toBeLessThan(0.6 * first);
+    expect(last).toBeLessThan(0.75 * first);
     // no tensor growth: the count before each batch is the same at every step
     expect(new Set(perStep.slice(1)).size).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
