@@ -81,9 +81,10 @@ export type {
 export { openSetSegmentation } from './open-set.js';
 
 // training loop (issue 8)
-export { train, DEFAULT_TRAIN_OPTIONS } from './train/train.js';
+export { train, trainingCheckpointConfig, DEFAULT_TRAIN_OPTIONS } from './train/train.js';
 export type {
   TrainOptions,
+  TrainingCheckpointConfig,
   TrainResult,
   TrainProgress,
   TrainHistoryEntry,
@@ -102,4 +103,3 @@ export type {
 export { cosineLearningRate } from './train/schedule.js';
 export { DEFAULT_ADAM_OPTIONS } from './train/adam.js';
 export type { AdamOptions } from './train/adam.js';
-export { TRAINING_STATE_FORMAT_VERSION } from './train/checkpoint.js';

@@ -9,7 +9,9 @@ import {
   cosineLearningRate,
   registerTrainingKernels,
   train,
+  trainingCheckpointConfig,
 } from '@densehybrid/core';
+import { disposeCheckpoint, loadCheckpoint } from '@densehybrid/backbones';
 import { snapshot, syntheticBatch, syntheticBatches, tinyModel } from './train-helpers.js';
 
 let dir: string;
@@ -90,7 +92,7 @@ describe('train', () => {
     const reference = await snapshot(a);
     a.dispose();
 
-    const path = join(dir, 'state.dhts');
+    const path = join(dir, 'state');
     const controller = new AbortController();
     const b = tinyModel();
     const first = await train({
@@ -135,7 +137,7 @@ describe('train', () => {
   });
 
   it('writes checkpoints atomically (no temp files left) and refuses a mismatched resume', async () => {
-    const path = join(dir, 'atomic.dhts');
+    const path = join(dir, 'atomic');
     const model = tinyModel();
     await train({
       model,
@@ -145,10 +147,38 @@ describe('train', () => {
       checkpointPath: path,
       checkpointEvery: 1,
     });
-    const bytes = await readFile(path);
-    expect(bytes.toString('latin1', 0, 4)).toBe('DHTS');
+    // the project's checkpoint format: weights under the model's names, Adam's moments as
+    // optimizer state, step and loss history in meta, the model's config
+    const manifest = JSON.parse(await readFile(join(path, 'checkpoint.json'), 'utf8'));
+    expect(manifest.format).toBe('densehybrid-checkpoint');
+    const ckpt = await loadCheckpoint(path);
+    try {
+      expect([...ckpt.variables.keys()]).toEqual([...model.variables.keys()]);
+      for (const [name, v] of model.variables) {
+        expect(Array.from(ckpt.variables.get(name)!.dataSync()), name).toEqual(
+          Array.from(v.dataSync()),
+        );
+      }
+      expect(ckpt.optimizer?.name).toBe('adam');
+      expect(ckpt.optimizer?.step).toBe(2);
+      expect(ckpt.optimizer?.scalars).toEqual({ beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+      const trainable = [...model.trainableGroups().backbone.keys()].map((k) => `backbone.${k}`);
+      trainable.push(...[...model.trainableGroups().head.keys()].map((k) => `head.${k}`));
+      expect(ckpt.optimizer?.tensors.map((t) => t.name)).toEqual(
+        trainable.flatMap((k) => [`${k}/m`, `${k}/v`]),
+      );
+      expect(ckpt.meta['step']).toBe(2);
+      expect(ckpt.meta['totalSteps']).toBe(2);
+      expect((ckpt.meta['history'] as unknown[]).length).toBe(2);
+      expect(ckpt.config).toEqual(trainingCheckpointConfig(model));
+      expect(ckpt.config['backbone']).toEqual(model.backbone.config);
+    } finally {
+      disposeCheckpoint(ckpt);
+    }
     const { readdir } = await import('node:fs/promises');
-    expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp-') || f.includes('.old-'))).toEqual(
+      [],
+    );
     const err = await train({
       model,
       data: syntheticBatches,
@@ -158,6 +188,24 @@ describe('train', () => {
     }).catch((e: unknown) => e);
     expect(DenseHybridError.is(err) && err.code).toBe('INVALID_OPTION');
     expect((err as Error).message).toMatch(/options\.steps .*2.*got 3/);
+    // another architecture (4 classes): MODEL_LOAD naming the first mismatching weight, nothing
+    // assigned, no tensor leaked
+    const other = tinyModel(4);
+    const before = new Map([...other.variables].map(([k, v]) => [k, Array.from(v.dataSync())]));
+    const numTensors = tf.memory().numTensors;
+    const mismatch = await train({
+      model: other,
+      data: syntheticBatches,
+      steps: 2,
+      checkpointPath: path,
+      resume: true,
+    }).catch((e: unknown) => e);
+    expect(DenseHybridError.is(mismatch) && mismatch.code).toBe('MODEL_LOAD');
+    expect((mismatch as Error).message).toMatch(/expected weight "backbone\.[^"]+" with shape/);
+    expect(tf.memory().numTensors).toBe(numTensors);
+    for (const [k, v] of other.variables)
+      expect(Array.from(v.dataSync()), k).toEqual(before.get(k));
+    other.dispose();
     model.dispose();
   });
 

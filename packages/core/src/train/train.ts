@@ -1,9 +1,16 @@
+import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  disposeCheckpoint,
+  loadCheckpoint,
+  restoreVariables,
+  saveCheckpoint,
+  type Checkpoint,
+} from '@densehybrid/backbones';
 import { denseHybridLoss } from '@densehybrid/losses';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { registerTrainingKernels } from '../kernels/register.js';
 import { DEFAULT_ADAM_OPTIONS, GroupAdam, type AdamOptions } from './adam.js';
-import { readTrainingState, restoreVariables, writeTrainingState } from './checkpoint.js';
 import type { DenseHybridModel } from './model.js';
 import { cosineLearningRate } from './schedule.js';
 
@@ -80,7 +87,21 @@ export interface TrainOptions {
   readonly backboneLearningRateFactor?: number;
   /** Adam's β1, β2, ε. @default { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } */
   readonly adam?: AdamOptions;
-  /** Training-state file (weights, optimizer state, step, loss history). @default none */
+  /**
+   * Training-state **directory**, in `@densehybrid/backbones`' checkpoint format
+   * (`saveCheckpoint`; written atomically, recovered by `loadCheckpoint`):
+   * - `variables`: every model weight under `model.variables`' names (`backbone.…`, `head.…`,
+   *   batch-norm statistics included);
+   * - `optimizer`: `{ name: 'adam', step, tensors: <var>/m, <var>/v (Adam's moments, e.g.
+   *   `backbone.conv0.kernel/m`), scalars: { beta1, beta2, epsilon } }`;
+   * - `config`: {@link TrainOptions.config};
+   * - `meta`: {@link TrainOptions.meta} plus `step`, `totalSteps`, `learningRate`,
+   *   `minLearningRate`, `backboneLearningRateFactor` and `history` (loss terms per step).
+   *
+   * A finished state is a model checkpoint: `loadCheckpoint` + `restoreVariables(model.variables,
+   * ckpt)` restores the trained model.
+   * @default none (nothing is written)
+   */
   readonly checkpointPath?: string;
   /** Write the training state every this many steps (and at the end, and on abort). @default 100 */
   readonly checkpointEvery?: number;
@@ -92,8 +113,67 @@ export interface TrainOptions {
   readonly onProgress?: (progress: TrainProgress) => void;
   /** Report progress every this many steps. @default 1 */
   readonly progressEvery?: number;
-  /** Extra JSON stored in the training state (e.g. the model config, data options). */
+  /**
+   * JSON stored as the checkpoint's `config` (what rebuilds the architecture).
+   * @default {@link trainingCheckpointConfig}(model): `{ format: 'densehybrid/model', backbone:
+   *   model.backbone.config, head: { channels: model.backbone.preLogitChannels } }`
+   */
+  readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * Extra JSON stored in the checkpoint's `meta` (e.g. class names, data options); the loop's
+   * own keys (`step`, `totalSteps`, `history`, …) take precedence.
+   * @default {}
+   */
   readonly meta?: Readonly<Record<string, unknown>>;
+}
+
+/** The default checkpoint `config` of {@link train}: the backbone's config and the head's width. */
+export type TrainingCheckpointConfig = {
+  readonly format: 'densehybrid/model';
+  /** `model.backbone.config` (`architecture` + the backbone factory's options). */
+  readonly backbone: Readonly<Record<string, unknown>>;
+  /** The dataset-posterior head reads the backbone's pre-logits. */
+  readonly head: { readonly channels: number };
+};
+
+/**
+ * The checkpoint `config` {@link train} stores by default: enough to rebuild the model
+ * (`ladderDenseNet` / `deeplabV3Plus` from `backbone`, `datasetPosteriorHead({ channels })`).
+ *
+ * @param model the trained model
+ * @returns a JSON {@link TrainingCheckpointConfig}
+ * @example
+ * ```ts
+ * const config = trainingCheckpointConfig(model);
+ * // { format: 'densehybrid/model', backbone: { architecture: 'ladderDenseNet', … }, head: { channels: 128 } }
+ * ```
+ */
+export function trainingCheckpointConfig(model: DenseHybridModel): TrainingCheckpointConfig {
+  return {
+    format: 'densehybrid/model',
+    backbone: model.backbone.config,
+    head: { channels: model.backbone.preLogitChannels },
+  };
+}
+
+/** `optimizer.name` of the state {@link train} writes. */
+const OPTIMIZER_NAME = 'adam';
+
+/**
+ * Reads the training state at `dir`; `undefined` when there is none (neither `dir` nor a copy
+ * an interrupted replace left aside).
+ */
+async function readState(dir: string): Promise<Checkpoint | undefined> {
+  try {
+    return await loadCheckpoint(dir);
+  } catch (e) {
+    const missing = await stat(dir).then(
+      () => false,
+      () => true,
+    );
+    if (missing && DenseHybridError.is(e) && e.code === 'IO') return undefined;
+    throw e;
+  }
 }
 
 /** Default options of {@link train}. */
@@ -150,7 +230,9 @@ const defaultLoss: TrainingLoss = (inputs) => {
  * Adam, the paper's cosine schedule and per-group learning rates (backbone × ¼). Every
  * `checkpointEvery` steps, at the end and on abort, the full training state (all weights
  * including batch-norm statistics, Adam's moments and step count, the loss history) is written
- * atomically to `checkpointPath`; `resume: true` continues from it bit-for-bit (given a
+ * atomically to the directory `checkpointPath` in the project's checkpoint format
+ * (`@densehybrid/backbones`' `saveCheckpoint`; see {@link TrainOptions.checkpointPath}), so a
+ * finished state is also the trained model's checkpoint; `resume: true` continues from it bit-for-bit (given a
  * deterministic backend and a data stream that is a function of the step). Tensors are read
  * with `await data()` only; no tensor outlives its step.
  *
@@ -165,7 +247,7 @@ const defaultLoss: TrainingLoss = (inputs) => {
  *   data: (start) => digitSceneBatches(scenes, start, { batchSize: 16 }),
  *   steps: 300,
  *   learningRate: 2e-3,
- *   checkpointPath: 'run/state.dhts',
+ *   checkpointPath: 'run/state', // a checkpoint directory
  *   resume: true,
  *   onProgress: (p) => console.log(p.step, p.loss.total),
  * });
@@ -204,7 +286,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     badOption('progressEvery', 'an integer ≥ 1', progressEvery);
   const resume = options.resume ?? DEFAULT_TRAIN_OPTIONS.resume;
   const path = options.checkpointPath;
-  if (resume && !path) badOption('checkpointPath', 'a file path when resume is true', path);
+  if (resume && !path) badOption('checkpointPath', 'a directory path when resume is true', path);
+  if (path !== undefined && (typeof path !== 'string' || path.length === 0))
+    badOption('checkpointPath', 'a directory path', path);
+  const adamOptions = { ...DEFAULT_ADAM_OPTIONS, ...(options.adam ?? {}) };
   const loss = options.loss ?? defaultLoss;
   // stock gradients (tfjs-core's Node build registers none) and the wasm training kernels
   registerTrainingKernels();
@@ -215,42 +300,74 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       { name: 'backbone', variables: groups.backbone, learningRateFactor: backboneFactor },
       { name: 'head', variables: groups.head, learningRateFactor: 1 },
     ],
-    options.adam ?? {},
+    adamOptions,
   );
   const varList = [...groups.backbone.values(), ...groups.head.values()];
-  const stateVariables = new Map<string, tf.Variable>([
-    ...model.variables,
-    ...adam.stateVariables(),
-  ]);
+  const adamState = adam.stateVariables();
   const history: TrainHistoryEntry[] = [];
   let startStep = 0;
   let iterator: AsyncIterator<TrainingBatch> | Iterator<TrainingBatch> | undefined;
   try {
     if (resume && path) {
-      const file = await readTrainingState(path);
-      if (file) {
-        const meta = file.header.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
-        if (meta.totalSteps !== steps) {
-          throw new DenseHybridError(
-            'INVALID_OPTION',
-            `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${steps}`,
-          );
+      const ckpt = await readState(path);
+      if (ckpt) {
+        try {
+          const meta = ckpt.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
+          if (meta.totalSteps !== steps) {
+            throw new DenseHybridError(
+              'INVALID_OPTION',
+              `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${steps}`,
+            );
+          }
+          const opt = ckpt.optimizer;
+          if (opt?.name !== OPTIMIZER_NAME) {
+            throw new DenseHybridError(
+              'MODEL_LOAD',
+              `train: expected checkpoint ${ckpt.dir} to hold "${OPTIMIZER_NAME}" optimizer state, got ${opt ? JSON.stringify(opt.name) : 'none'}`,
+            );
+          }
+          try {
+            // one call: every name and shape is checked before anything is assigned (Adam's
+            // `<var>/m`, `<var>/v` cannot collide with weight names)
+            restoreVariables(
+              new Map([...model.variables, ...adamState]),
+              new Map([...ckpt.variables, ...opt.tensors.map((t) => [t.name, t.tensor] as const)]),
+            );
+          } catch (e) {
+            throw new DenseHybridError(
+              'MODEL_LOAD',
+              `train: expected checkpoint ${ckpt.dir} to fit the model, got a mismatch: ${(e as Error).message}`,
+              { cause: e },
+            );
+          }
+          startStep = opt.step;
+          adam.iterations = startStep;
+          history.push(...(meta.history ?? []).filter((h) => h.step <= startStep));
+        } finally {
+          disposeCheckpoint(ckpt);
         }
-        restoreVariables(file, stateVariables, path);
-        startStep = file.header.step;
-        adam.iterations = startStep;
-        history.push(...(meta.history ?? []).filter((h) => h.step <= startStep));
       }
     }
     const save = async (step: number): Promise<void> => {
       if (!path) return;
-      await writeTrainingState(path, step, stateVariables, {
-        ...(options.meta ?? {}),
-        totalSteps: steps,
-        learningRate: lr0,
-        minLearningRate: lrMin,
-        backboneLearningRateFactor: backboneFactor,
-        history,
+      await saveCheckpoint(path, {
+        config: options.config ?? trainingCheckpointConfig(model),
+        variables: model.variables,
+        optimizer: {
+          name: OPTIMIZER_NAME,
+          step,
+          tensors: [...adamState].map(([name, tensor]) => ({ name, tensor })),
+          scalars: { ...adamOptions },
+        },
+        meta: {
+          ...(options.meta ?? {}),
+          step,
+          totalSteps: steps,
+          learningRate: lr0,
+          minLearningRate: lrMin,
+          backboneLearningRateFactor: backboneFactor,
+          history,
+        },
       });
     };
     const source = data(startStep);
