@@ -65,9 +65,12 @@ export interface ModelMeta {
   readonly threshold?: StoredThreshold;
 }
 
-/** The checkpoint `config` of a CLI model: backbone and head. */
+/**
+ * The checkpoint `config` of a CLI model: backbone and head. `densehybrid/model` is what
+ * `@densehybrid/core`'s `train()` stores by default (`trainingCheckpointConfig`): same fields.
+ */
 export interface ModelConfig {
-  readonly format: 'densehybrid/cli-model';
+  readonly format: 'densehybrid/cli-model' | 'densehybrid/model';
   readonly backbone: Readonly<Record<string, unknown>> & { readonly architecture: string };
   readonly head: { readonly channels: number };
 }
@@ -153,7 +156,8 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 /**
- * Resolves `--checkpoint`: a run folder (its `model/`) or a checkpoint folder itself.
+ * Resolves `--checkpoint`: a run folder of `train` or the output folder of `demo` (their
+ * `model/`), or a checkpoint folder itself (e.g. a run's `state/`).
  * @throws DenseHybridError `MODEL_LOAD` naming the path when neither is there
  *
  * @example
@@ -166,7 +170,7 @@ export async function resolveCheckpointDir(path: string): Promise<string> {
   if (await isFile(join(path, 'checkpoint.json'))) return path;
   throw new DenseHybridError(
     'MODEL_LOAD',
-    `--checkpoint: expected a run folder from \`densehybrid train\` (with model/checkpoint.json) or a checkpoint folder, got ${path}`,
+    `--checkpoint: expected a run folder from \`densehybrid train\` or \`densehybrid demo\` (with model/checkpoint.json) or a checkpoint folder, got ${path}`,
   );
 }
 
@@ -185,7 +189,8 @@ export interface Detector {
 }
 
 /**
- * Loads a checkpoint written by `densehybrid train`.
+ * Loads a checkpoint written by `densehybrid train` or `densehybrid demo` (or any training state
+ * of `@densehybrid/core`'s `train()` whose backbone is a ladder DenseNet or DeepLabV3+).
  *
  * @throws DenseHybridError `MODEL_LOAD` naming the checkpoint and what does not match
  * @example
@@ -202,13 +207,13 @@ export async function loadDetector(path: string): Promise<Detector> {
   try {
     const config = ckpt.config as unknown as ModelConfig;
     if (
-      config.format !== 'densehybrid/cli-model' ||
+      (config.format !== 'densehybrid/cli-model' && config.format !== 'densehybrid/model') ||
       typeof config.backbone !== 'object' ||
       typeof config.head?.channels !== 'number'
     ) {
       throw new DenseHybridError(
         'MODEL_LOAD',
-        `--checkpoint: expected a densehybrid CLI model (config.format "densehybrid/cli-model") in ${dir}, got ${JSON.stringify(config.format ?? null)}`,
+        `--checkpoint: expected a densehybrid model (config.format "densehybrid/cli-model" or "densehybrid/model") in ${dir}, got ${JSON.stringify(config.format ?? null)}`,
       );
     }
     model = buildModel(config);

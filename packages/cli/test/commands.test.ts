@@ -74,7 +74,7 @@ describe('train', () => {
     } finally {
       disposeCheckpoint(ckpt);
     }
-    expect((await stat(join(run, 'state.dhts'))).size).toBeGreaterThan(1000);
+    expect((await stat(join(run, 'state', 'variables.safetensors'))).size).toBeGreaterThan(1000);
     expect(JSON.parse(await readFile(join(run, 'run.json'), 'utf8'))).toMatchObject({
       dataset: 'streethazards',
       steps: 2,

@@ -1,8 +1,18 @@
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '@densehybrid/cli';
+import {
+  disposeCheckpoint,
+  ladderDenseNet,
+  loadCheckpoint,
+  restoreVariables,
+  type LadderDenseNetOptions,
+} from '@densehybrid/backbones';
+import { createDenseHybridModel, datasetPosteriorHead, hybridScore } from '@densehybrid/core';
+import { readNpy, runCli } from '@densehybrid/cli';
 import { demoCommand } from '../src/demo/command.js';
 import { DEMO_SCORES, withoutBoundaryBand } from '../src/demo/evaluate.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
@@ -65,8 +75,8 @@ describe('densehybrid demo --quick', () => {
         'pr-far.png',
         'pr-near.png',
         'report.md',
-        'train-state-closed.dhts',
-        'train-state.dhts',
+        'model',
+        'train-state-closed',
       ].sort(),
     );
     for (const f of files.filter((x) => x.endsWith('.png'))) {
@@ -118,6 +128,85 @@ describe('densehybrid demo --quick', () => {
     expect(run.stdout.split('\n').filter((l) => /^hybrid\s/.test(l))).toHaveLength(1);
   });
 
+  it('leaves its trained model in <out>/model, which `densehybrid infer --checkpoint <out>` scores with', async () => {
+    // the model folder is the DenseHybrid stage's training state: a checkpoint with the CLI's
+    // model config, the class names, Adam's state and the step
+    const ckpt = await loadCheckpoint(join(root, 'a', 'model'));
+    const K = (ckpt.config['backbone'] as { numClasses: number }).numClasses;
+    expect(ckpt.config['format']).toBe('densehybrid/cli-model');
+    expect(ckpt.meta['classNames']).toHaveLength(K);
+    expect(ckpt.meta['step']).toBe(QUICK_DEMO_OPTIONS.steps);
+    expect(ckpt.optimizer?.name).toBe('adam');
+    expect(ckpt.optimizer?.step).toBe(QUICK_DEMO_OPTIONS.steps);
+    // a 32×32 input image
+    const side = 32;
+    const rgb = Buffer.alloc(side * side * 3);
+    for (let i = 0; i < side * side; i++) {
+      const x = i % side;
+      const y = Math.floor(i / side);
+      rgb.set([(x * 8) % 256, (y * 8) % 256, Math.abs(x - y) * 8 > 64 ? 230 : 20], i * 3);
+    }
+    await sharp(rgb, { raw: { width: side, height: side, channels: 3 } })
+      .png()
+      .toFile(join(root, 'scene.png'));
+    let stderr = '';
+    const code = await runCli(
+      [
+        'infer',
+        '--checkpoint',
+        join(root, 'a'),
+        join(root, 'scene.png'),
+        '--out',
+        join(root, 'maps'),
+        '--threshold',
+        '0',
+      ],
+      { stdout: () => {}, stderr: (t) => (stderr += t), isTTY: false, cwd: root },
+    );
+    expect(stderr).not.toMatch(/densehybrid infer:/);
+    expect(code).toBe(0);
+    expect((await readdir(join(root, 'maps'))).sort()).toEqual([
+      'scene.heatmap.png',
+      'scene.openset.png',
+      'scene.overlay.png',
+      'scene.scores.npy',
+    ]);
+    // the scores infer wrote are the hybrid score of the checkpoint's model, rebuilt here
+    // independently from its config and weights (float16 in the .npy)
+    const npy = await readNpy(join(root, 'maps', 'scene.scores.npy'));
+    expect(npy.shape).toEqual([side, side]);
+    const { architecture, ...backboneOptions } = ckpt.config['backbone'] as {
+      architecture: string;
+    } & LadderDenseNetOptions;
+    expect(architecture).toBe('ladderDenseNet');
+    const model = createDenseHybridModel({
+      backbone: ladderDenseNet(backboneOptions),
+      head: datasetPosteriorHead({
+        channels: (ckpt.config['head'] as { channels: number }).channels,
+      }),
+    });
+    try {
+      restoreVariables(model.variables, ckpt);
+      const expected = tf.tidy(() => {
+        const x = tf.div(tf.tensor4d(Float32Array.from(rgb), [1, side, side, 3]), 255);
+        const { logits, posteriorLogits } = model.predict(x as tf.Tensor4D);
+        return hybridScore(logits, posteriorLogits).dataSync();
+      });
+      const got = Array.from(npy.data);
+      expect(got).toHaveLength(expected.length);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) {
+        const e = expected[i]!;
+        worst = Math.max(worst, Math.abs(got[i]! - e) / Math.max(1, Math.abs(e)));
+      }
+      expect(worst).toBeLessThan(2e-3);
+      expect(new Set(got).size).toBeGreaterThan(1); // a map, not a constant
+    } finally {
+      model.dispose();
+      disposeCheckpoint(ckpt);
+    }
+  });
+
   it('an interrupted demo resumes where it stopped and ends with the same training and metrics', async () => {
     const reference = JSON.parse(
       await readFile(join(root, 'a', 'metrics.json'), 'utf8'),
@@ -138,7 +227,7 @@ describe('densehybrid demo --quick', () => {
     });
     expect(first.completed).toBe(false);
     expect(first.trainedSteps).toBe(2);
-    expect(await readdir(join(root, 'b.partial'))).toContain('train-state-closed.dhts');
+    expect(await readdir(join(root, 'b.partial'))).toContain('train-state-closed');
     const second = await demo(['--out', 'b']);
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/resuming closed-set training at step 2\/3/);

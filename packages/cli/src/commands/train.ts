@@ -14,7 +14,7 @@ import { defineCommand } from '../command.js';
 import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
 import type { DatasetName } from '../datasets.js';
 import { formatNumber } from '../io.js';
-import { BACKBONE_NAMES, createBackbone, saveModel } from '../model.js';
+import { BACKBONE_NAMES, createBackbone, modelConfigFor, saveModel } from '../model.js';
 import type { BackboneName } from '../model.js';
 import { mixedContentBatches } from '../train-data.js';
 import { BACKEND_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
@@ -76,8 +76,9 @@ export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a backbone with the DenseHybrid head and loss on a benchmark, pasting negatives',
   description: `Writes into --out (the run folder):
-  state.dhts     full training state every --checkpoint-every steps (weights, Adam, step)
-  model/         the final checkpoint eval, infer and calibrate read
+  state/         full training state every --checkpoint-every steps: a checkpoint folder
+                 (weights, Adam moments, step, loss history) that --resume continues from
+  model/         the final checkpoint eval, infer and calibrate read (weights only)
   run.json       the flags of this run
 Ctrl-C stops after the current step and saves the state; --resume continues bit-for-bit.
 
@@ -170,7 +171,7 @@ example:
     const name = flags.dataset as DatasetName;
     const bench = BENCHMARK_PROTOCOLS[name];
     const split = flags.split ?? bench.trainSplit;
-    const statePath = join(flags.out, 'state.dhts');
+    const statePath = join(flags.out, 'state');
     if (!flags.resume && (await exists(statePath))) {
       throw new DenseHybridError(
         'IO',
@@ -261,7 +262,9 @@ example:
         checkpointEvery: flags.checkpointEvery,
         resume: flags.resume,
         signal: ctx.signal,
-        meta: runInfo,
+        // the state is a model checkpoint too (config and class names as in model/)
+        config: modelConfigFor(model) as unknown as Record<string, unknown>,
+        meta: { ...runInfo, classNames: dataset.classNames },
         onProgress: (p) => {
           if (!started) {
             started = true;

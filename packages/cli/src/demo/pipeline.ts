@@ -14,6 +14,7 @@ import {
 } from '@densehybrid/data-mixing';
 import { denseHybridLoss } from '@densehybrid/losses';
 import { writeFileAtomic, openStagedDir } from '../atomic.js';
+import { modelConfigFor } from '../model.js';
 import { evaluateTrack, fitSml, scoreSplit, type TrackMetrics } from './evaluate.js';
 import {
   hybridFindings,
@@ -23,6 +24,15 @@ import {
   writeReport,
 } from './report.js';
 import { loadDigitSceneSources } from './sources.js';
+
+/**
+ * Stage 2's training state in the output folder: a checkpoint folder (weights, Adam moments,
+ * step, loss history; config and class names as `densehybrid train`'s `model/`), so that
+ * `densehybrid infer / eval / calibrate --checkpoint <demo output>` load the trained model.
+ */
+export const MODEL_DIR = 'model';
+/** Stage 1's (closed-set) training state in the output folder, a checkpoint folder as well. */
+export const STATE_CLOSED_DIR = 'train-state-closed';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -163,7 +173,14 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
       resume: true,
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
-      meta: { demo: { ...options, out: undefined, cacheDir: undefined }, model: backbone.config },
+      // every training state is a checkpoint `densehybrid infer / eval --checkpoint` can load:
+      // the CLI's model config and the class names
+      config: modelConfigFor(model) as unknown as Record<string, unknown>,
+      meta: {
+        classNames: scenes.classNames,
+        dataset: 'demo',
+        demo: { ...options, out: undefined, cacheDir: undefined },
+      },
     };
     // stage 1 (paper: "train in closed world, then fine-tune on mixed-content images"):
     // cross-entropy only, no negatives
@@ -186,7 +203,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
       },
       learningRate: options.closedLearningRate,
       backboneLearningRateFactor: 1,
-      checkpointPath: join(staged.dir, 'train-state-closed.dhts'),
+      checkpointPath: join(staged.dir, STATE_CLOSED_DIR),
     });
     // stage 2: DenseHybrid fine-tuning on mixed-content batches (pasted clothing = label K)
     let startStep = 0;
@@ -214,7 +231,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
           },
           learningRate: options.learningRate,
           backboneLearningRateFactor: options.backboneLearningRateFactor,
-          checkpointPath: join(staged.dir, 'train-state.dhts'),
+          checkpointPath: join(staged.dir, MODEL_DIR),
         });
     const tTrain = performance.now();
     const trainSeconds = closed.seconds + (result === closed ? 0 : result.seconds);
@@ -254,8 +271,8 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
     const files: string[] = [
       'report.md',
       'metrics.json',
-      'train-state-closed.dhts',
-      'train-state.dhts',
+      `${STATE_CLOSED_DIR}/ (closed-set stage: training state)`,
+      `${MODEL_DIR}/ (the trained model and its training state: \`densehybrid infer --checkpoint <this folder>\`)`,
     ];
     for (const track of ['near', 'far'] as const) {
       const val = await scoreSplit(model, scenes.val[track], K, sml);
