@@ -13,6 +13,7 @@ export default defineProject({
   test: {
     name: 'webgpu',
     include: ['test/webgpu/**/*.webgpu.ts'],
+    reporters: ['default', '../../scripts/vitest-summary-reporter.ts'],
     env: {
       DENSEHYBRID_BACKEND: 'webgpu',
       EGL_PLATFORM: process.env['EGL_PLATFORM'] ?? 'surfaceless',
