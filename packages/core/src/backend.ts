@@ -90,7 +90,7 @@ const loaders: Record<BackendName, BackendLoader> = {
         if (await tf.setBackend('tensorflow')) return { module: mod };
         errors.push(`${mod}: setBackend('tensorflow') returned false`);
       } catch (e) {
-        errors.push(`${mod}: ${firstLine(e)}`);
+        errors.push(`${mod}: ${notInstalled(e, mod) ? 'not installed' : firstLine(e)}`);
       }
     }
     throw new Error(errors.join('; '));
@@ -138,6 +138,18 @@ const loaders: Record<BackendName, BackendLoader> = {
     };
   },
 };
+
+/**
+ * Whether `e` says that `mod` itself (not one of its dependencies) cannot be resolved: Node's
+ * `Cannot find package 'mod'` (ERR_MODULE_NOT_FOUND) or a bundler's `Could not resolve "mod"`.
+ */
+function notInstalled(e: unknown, mod: string): boolean {
+  const line = firstLine(e);
+  return (
+    /Cannot find (package|module)|Could not resolve/.test(line) &&
+    (line.includes(`'${mod}'`) || line.includes(`"${mod}"`))
+  );
+}
 
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);

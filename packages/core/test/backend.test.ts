@@ -20,7 +20,9 @@ describe('initBackend', () => {
     expect(['present', 'loaded']).toContain(report.stockGradients);
     expect(tf.getGradient('Sum')).toBeDefined();
     expect(report.skipped.map((s) => s.name)).toEqual(['tensorflow', 'webgpu']);
-    expect(report.skipped[0]?.why).toMatch(/tfjs-node/);
+    expect(report.skipped[0]?.why).toBe(
+      '@tensorflow/tfjs-node-gpu: not installed; @tensorflow/tfjs-node: not installed',
+    );
     expect(lines[0]).toBe(describeBackend(report));
   });
 
