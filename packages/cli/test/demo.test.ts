@@ -16,6 +16,8 @@ import { readNpy, runCli } from '@densehybrid/cli';
 import { demoCommand } from '../src/demo/command.js';
 import { DEMO_SCORES, withoutBoundaryBand } from '../src/demo/evaluate.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
+import { hybridFindings } from '../src/demo/report.js';
+import type { TrackMetrics } from '../src/demo/evaluate.js';
 
 interface DemoMetrics {
   training: Record<
@@ -260,5 +262,35 @@ describe('densehybrid demo --quick', () => {
     // a second image is independent of the first (no band bleeding across images)
     const two = withoutBoundaryBand(Uint8Array.from([...binary, ...new Uint8Array(25)]), 5, 1);
     expect([...two.subarray(25)].every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('hybridFindings', () => {
+  it('compares with enough decimals that different values never read as equal', () => {
+    const m = (ap: number, fpr95: number) => ({
+      ap,
+      fpr95,
+      auroc: 90,
+      threshold: 0,
+      openMIoU: 50,
+      anomalyIoU: 30,
+    });
+    const scores = Object.fromEntries(DEMO_SCORES.map((s) => [s, m(40, 20)]));
+    const track = {
+      track: 'near',
+      scores: {
+        ...scores,
+        hybrid: m(44.04, 10.71),
+        generative: m(44.31, 10.74),
+        discriminative: m(40.7, 14.4),
+        'max-softmax': m(52, 10.71),
+      },
+      hybridWeightSweep: [{ lambda: 1, ap: 44.04, fpr95: 10.71 }],
+    } as unknown as TrackMetrics;
+    const lines = hybridFindings([track]);
+    expect(lines[0]).toBe('near: hybrid AP 44.0 < generative 44.3; FPR95 10.71 ≤ 10.74');
+    expect(lines[1]).toBe('near: hybrid AP 44.0 ≥ discriminative 40.7; FPR95 10.7 ≤ 14.4');
+    expect(lines[2]).toBe('near: hybrid AP 44.0 < max-softmax 52.0; FPR95 10.7 ≤ 10.7');
+    expect(lines[3]).toMatch(/^near: the better component is generative; hybrid is 0\.3 AP below/);
   });
 });

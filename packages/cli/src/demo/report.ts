@@ -218,9 +218,15 @@ export function hybridFindings(tracks: readonly TrackMetrics[]): string[] {
       const o = t.scores[other];
       const ap = h.ap >= o.ap ? '≥' : '<';
       const fpr = h.fpr95 <= o.fpr95 ? '≤' : '>';
-      out.push(
-        `${t.track}: hybrid AP ${h.ap.toFixed(1)} ${ap} ${other} ${o.ap.toFixed(1)}; FPR95 ${h.fpr95.toFixed(1)} ${fpr} ${o.fpr95.toFixed(1)}`,
-      );
+      // one decimal, or as many as it takes (up to 3) for two different values to read differently
+      const pair = (a: number, b: number): [string, string] => {
+        let d = 1;
+        while (d < 3 && a !== b && a.toFixed(d) === b.toFixed(d)) d++;
+        return [a.toFixed(d), b.toFixed(d)];
+      };
+      const [hAp, oAp] = pair(h.ap, o.ap);
+      const [hFpr, oFpr] = pair(h.fpr95, o.fpr95);
+      out.push(`${t.track}: hybrid AP ${hAp} ${ap} ${other} ${oAp}; FPR95 ${hFpr} ${fpr} ${oFpr}`);
     }
     const g = t.scores.generative;
     const d = t.scores.discriminative;
