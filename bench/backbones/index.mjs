@@ -148,7 +148,10 @@ for (const name of selected) {
         ),
       );
     } catch (e) {
-      trainError = e.message.split('\n')[0];
+      trainError =
+        e.code === 'OUT_OF_MEMORY'
+          ? `OUT_OF_MEMORY (the ${tf.getBackend()} heap) at batch ${BATCH} × ${SIZE}²`
+          : e.message.split('\n')[0];
       if (e.code === 'OUT_OF_MEMORY') heapOverflowed = true;
     }
     optimizer.dispose();
