@@ -38,6 +38,19 @@ export interface FrameScores {
 /** Scores one image (the CLI passes the checkpoint's model). */
 export type FrameScorer = (image: RgbImage) => Promise<FrameScores>;
 
+/** Several anomaly scores of one image from one forward pass, and the closed-set prediction. */
+export interface MultiFrameScores {
+  readonly width: number;
+  readonly height: number;
+  /** Per score name: `width*height` scores, higher = more anomalous. */
+  readonly scores: Readonly<Record<string, Float32Array>>;
+  /** argmax over the K known classes, `width*height`. */
+  readonly closed: Uint8Array;
+}
+
+/** Scores one image with every score of {@link EvaluateFoldsOptions.scoreNames} at once. */
+export type MultiFrameScorer = (image: RgbImage) => Promise<MultiFrameScores>;
+
 /** One fold of the evaluated data (StreetHazards test: t5 and t6). */
 export interface EvaluationFold {
   readonly name: string;
@@ -47,7 +60,17 @@ export interface EvaluationFold {
 /** Options of {@link evaluateFolds}. */
 export interface EvaluateFoldsOptions {
   readonly folds: readonly EvaluationFold[];
-  readonly score: FrameScorer;
+  /**
+   * The detector: a {@link FrameScorer} (one score, reported under the name `score`), or, with
+   * `scoreNames`, a {@link MultiFrameScorer} returning every named score of an image from one
+   * forward pass.
+   */
+  readonly score: FrameScorer | MultiFrameScorer;
+  /**
+   * Names of the scores a {@link MultiFrameScorer} returns; each gets its own accumulators.
+   * @default ['score'] with a single {@link FrameScorer}
+   */
+  readonly scoreNames?: readonly string[];
   /** K of the model. */
   readonly numClasses: number;
   /** @default 'pooled' */
@@ -58,8 +81,8 @@ export interface EvaluateFoldsOptions {
   readonly tpr?: number;
   /** `histogram` keeps memory flat in dataset size; `exact` keeps every score. @default 'histogram' */
   readonly mode?: 'histogram' | 'exact';
-  /** Open-set threshold when not cross-calibrating (from `--threshold` or the checkpoint). */
-  readonly threshold?: number;
+  /** Open-set threshold when not cross-calibrating (from `--threshold` or the checkpoint); a number applies to every score, a record per score name. */
+  readonly threshold?: number | Readonly<Record<string, number>>;
   /** Calibrate on one fold and apply to the other (needs exactly two folds). @default false */
   readonly crossCalibrate?: boolean;
   /** open-mIoU average over the K known classes. @default 'nanmean' */
@@ -95,10 +118,32 @@ export interface OpenSetEvaluation {
   readonly anomalyIoU: number;
 }
 
-/** What {@link evaluateFolds} returns. */
+/** The score-dependent results of one anomaly score. */
+export interface ScoreEvaluation {
+  /** The score's name, e.g. `hybrid`. */
+  readonly name: string;
+  /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
+  readonly anomaly: AnomalyMetricsResult | null;
+  readonly perFoldAnomaly: readonly {
+    readonly name: string;
+    readonly result: AnomalyMetricsResult;
+  }[];
+  readonly curves: AnomalyCurvesResult | null;
+  readonly openSet: OpenSetEvaluation | null;
+  readonly components: ComponentMetricsResult | null;
+  /** Why a metric of this score was not computed. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * What {@link evaluateFolds} returns. The top-level `anomaly`, `perFoldAnomaly`, `curves`,
+ * `openSet` and `components` are those of the first score (`scores[0]`); `scores` has every score.
+ */
 export interface EvaluationResult {
   readonly frames: number;
   readonly protocol: AnomalyProtocol;
+  /** One entry per score, in the order of `scoreNames`. */
+  readonly scores: readonly ScoreEvaluation[];
   /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
   readonly anomaly: AnomalyMetricsResult | null;
   readonly perFoldAnomaly: readonly {
@@ -110,17 +155,20 @@ export interface EvaluationResult {
   readonly closed: { readonly mIoU: number; readonly iou: readonly number[] } | null;
   readonly openSet: OpenSetEvaluation | null;
   readonly components: ComponentMetricsResult | null;
-  /** Why a metric was not computed. */
+  /** Why a metric was not computed (per-score notes prefixed `name: ` when several scores). */
   readonly notes: readonly string[];
 }
 
 interface EvalState {
   readonly format: 'densehybrid/eval-state';
-  readonly version: 1;
+  readonly version: 2;
   readonly key: string;
-  readonly folds: Record<
+  /** Images done per fold (the same for every score). */
+  readonly done: Record<string, number>;
+  /** Per score, per fold: the accumulators. */
+  readonly scores: Record<
     string,
-    { done: number; acc: AnomalyMetricsAccumulatorJSON | null; sweep: OpenSetSweepJSON | null }
+    Record<string, { acc: AnomalyMetricsAccumulatorJSON | null; sweep: OpenSetSweepJSON | null }>
   >;
 }
 
@@ -188,6 +236,14 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   const fprRule = options.fprRule ?? 'at-least';
   const mode = options.mode ?? 'histogram';
   const stateEvery = options.stateEvery ?? 25;
+  const multi = options.scoreNames !== undefined;
+  const names = options.scoreNames ?? ['score'];
+  if (names.length === 0 || new Set(names).size !== names.length) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `eval: expected one or more distinct score names, got ${JSON.stringify(names)}`,
+    );
+  }
   for (const f of options.folds) checkCompatible(f, K);
   if (options.crossCalibrate && options.folds.length !== 2) {
     throw new DenseHybridError(
@@ -200,6 +256,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   const key = JSON.stringify({
     folds: options.folds.map((f) => [f.name, f.dataset.name, f.dataset.size]),
     K,
+    scores: names,
     protocol,
     tpr,
     fprRule,
@@ -213,50 +270,84 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   let state: EvalState | undefined;
   try {
     const parsed = JSON.parse(await readFile(statePath, 'utf8')) as EvalState;
-    if (parsed.format === 'densehybrid/eval-state' && parsed.key === key) state = parsed;
+    if (parsed.format === 'densehybrid/eval-state' && parsed.version === 2 && parsed.key === key)
+      state = parsed;
   } catch {
     state = undefined;
   }
   const accOptions = { mode, tpr, fprRule, perImage: protocol === 'per-image' } as const;
-  const accs = new Map<string, AnomalyMetricsAccumulator>();
-  const sweeps = new Map<string, OpenSetSweep>();
+  // per score: per fold accumulators
+  const accs = new Map<string, Map<string, AnomalyMetricsAccumulator>>();
+  const sweeps = new Map<string, Map<string, OpenSetSweep>>();
   const done = new Map<string, number>();
-  for (const f of options.folds) {
-    const s = state?.folds[f.name];
-    done.set(f.name, s?.done ?? 0);
-    const hasAnomaly = f.dataset.labelKind !== 'semantic';
-    if (hasAnomaly)
-      accs.set(
-        f.name,
-        s?.acc
-          ? AnomalyMetricsAccumulator.fromJSON(s.acc)
-          : new AnomalyMetricsAccumulator(accOptions),
-      );
-    if (f.dataset.labelKind !== 'anomaly')
-      sweeps.set(
-        f.name,
-        s?.sweep ? OpenSetSweep.fromJSON(s.sweep) : new OpenSetSweep(K, f.dataset.ignoreLabel),
-      );
+  for (const f of options.folds) done.set(f.name, state?.done[f.name] ?? 0);
+  for (const name of names) {
+    const a = new Map<string, AnomalyMetricsAccumulator>();
+    const w = new Map<string, OpenSetSweep>();
+    for (const f of options.folds) {
+      const s = state?.scores[name]?.[f.name];
+      if (f.dataset.labelKind !== 'semantic')
+        a.set(
+          f.name,
+          s?.acc
+            ? AnomalyMetricsAccumulator.fromJSON(s.acc)
+            : new AnomalyMetricsAccumulator(accOptions),
+        );
+      if (f.dataset.labelKind !== 'anomaly')
+        w.set(
+          f.name,
+          s?.sweep ? OpenSetSweep.fromJSON(s.sweep) : new OpenSetSweep(K, f.dataset.ignoreLabel),
+        );
+    }
+    accs.set(name, a);
+    sweeps.set(name, w);
   }
   const saveState = async (): Promise<void> => {
-    const folds: EvalState['folds'] = {};
-    for (const f of options.folds) {
-      folds[f.name] = {
-        done: done.get(f.name) ?? 0,
-        acc: accs.get(f.name)?.toJSON() ?? null,
-        sweep: sweeps.get(f.name)?.toJSON() ?? null,
-      };
+    const scores: EvalState['scores'] = {};
+    for (const name of names) {
+      const per: EvalState['scores'][string] = {};
+      for (const f of options.folds) {
+        per[f.name] = {
+          acc: accs.get(name)?.get(f.name)?.toJSON() ?? null,
+          sweep: sweeps.get(name)?.get(f.name)?.toJSON() ?? null,
+        };
+      }
+      scores[name] = per;
     }
     await writeFileAtomic(
       statePath,
       JSON.stringify({
         format: 'densehybrid/eval-state',
-        version: 1,
+        version: 2,
         key,
-        folds,
+        done: Object.fromEntries(done),
+        scores,
       } satisfies EvalState),
     );
   };
+  const scoreFrame = async (image: RgbImage): Promise<MultiFrameScores> => {
+    if (multi) {
+      const frame = await (options.score as MultiFrameScorer)(image);
+      for (const name of names) {
+        if (!(frame.scores[name] instanceof Float32Array)) {
+          throw new DenseHybridError(
+            'INVALID_INPUT',
+            `eval: expected the scorer to return score "${name}", got ${JSON.stringify(Object.keys(frame.scores))}`,
+          );
+        }
+      }
+      return frame;
+    }
+    const frame = await (options.score as FrameScorer)(image);
+    return {
+      width: frame.width,
+      height: frame.height,
+      closed: frame.closed,
+      scores: { [names[0] as string]: frame.scores },
+    };
+  };
+  const cachePath = (name: string, fold: string, i: number): string =>
+    join(scoreCache, `${encodeURIComponent(name)}`, `${fold}-${i}.npy`);
 
   let count = [...done.values()].reduce((a, b) => a + b, 0);
   let sinceSave = 0;
@@ -278,7 +369,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
           `eval: expected a label for ${sample.id} in ${fold.dataset.name}, got none`,
         );
       }
-      const frame = await options.score(sample.image);
+      const frame = await scoreFrame(sample.image);
       if (frame.width !== sample.label.width || frame.height !== sample.label.height) {
         throw new DenseHybridError(
           'SHAPE_MISMATCH',
@@ -286,16 +377,19 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         );
       }
       const binary = binaryAnomalyLabels(sample.label, fold.dataset);
-      const acc = accs.get(fold.name);
-      if (acc && binary) acc.add(frame.scores, binary);
-      sweeps.get(fold.name)?.add(sample.label.data, frame.closed, frame.scores);
-      if (options.components && binary) {
-        await writeNpy(
-          join(scoreCache, `${fold.name}-${i}.npy`),
-          frame.scores,
-          [frame.height, frame.width],
-          mode === 'histogram' ? '<f2' : '<f4',
-        );
+      for (const name of names) {
+        const scores = frame.scores[name] as Float32Array;
+        const acc = accs.get(name)?.get(fold.name);
+        if (acc && binary) acc.add(scores, binary);
+        sweeps.get(name)?.get(fold.name)?.add(sample.label.data, frame.closed, scores);
+        if (options.components && binary) {
+          await writeNpy(
+            cachePath(name, fold.name, i),
+            scores,
+            [frame.height, frame.width],
+            mode === 'histogram' ? '<f2' : '<f4',
+          );
+        }
       }
       done.set(fold.name, i + 1);
       count++;
@@ -310,13 +404,116 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
 
   const notes: string[] = [];
   const frames = count;
+  if (options.folds.every((f) => f.dataset.labelKind === 'semantic'))
+    notes.push('anomaly metrics: the labels have no anomaly class (semantic dataset)');
+
+  // Closed mIoU from the first score's sweeps (threshold +Infinity: nothing unknown); the closed
+  // prediction does not depend on the score.
+  let closed: EvaluationResult['closed'] = null;
+  const firstSweeps = sweeps.get(names[0] as string) as Map<string, OpenSetSweep>;
+  if (firstSweeps.size > 0) {
+    const all = new OpenSetSweep(K, options.folds[0]?.dataset.ignoreLabel ?? 255);
+    for (const s of firstSweeps.values()) all.merge(s);
+    const r = OpenIoU.fromJSON(all.openIoUStateAt(Infinity)).compute(
+      options.average ? { average: options.average } : {},
+    );
+    if (r.closedMIoU !== null && r.closedIoU !== null)
+      closed = { mIoU: r.closedMIoU, iou: r.closedIoU };
+  }
+
+  const partial = names.map((name) => {
+    const threshold =
+      typeof options.threshold === 'number' ? options.threshold : options.threshold?.[name];
+    return finishScore({
+      name,
+      options,
+      accs: accs.get(name) as Map<string, AnomalyMetricsAccumulator>,
+      sweeps: sweeps.get(name) as Map<string, OpenSetSweep>,
+      accOptions,
+      protocol,
+      tpr,
+      fprRule,
+      ...(threshold !== undefined ? { threshold } : {}),
+    });
+  });
+
+  // SMIYC component metrics: one second pass over the labels and the cached float16 scores, one
+  // accumulator per score at its best-F1 threshold.
+  const cms = new Map<string, ComponentMetricsAccumulator>();
+  if (options.components) {
+    for (const p of partial)
+      if (p.componentThreshold !== null)
+        cms.set(
+          p.name,
+          new ComponentMetricsAccumulator({
+            ...options.components,
+            threshold: p.componentThreshold,
+          }),
+        );
+  }
+  if (cms.size > 0) {
+    for (const [fi, fold] of options.folds.entries()) {
+      for (let i = 0; i < (sizes[fi] as number); i++) {
+        const sample = await fold.dataset.load(i);
+        const binary = sample.label ? binaryAnomalyLabels(sample.label, fold.dataset) : null;
+        if (!binary || !sample.label) continue;
+        for (const [name, cm] of cms) {
+          const cached = await readNpy(cachePath(name, fold.name, i));
+          cm.add(cached.data, binary, sample.label.width, sample.label.height);
+        }
+      }
+    }
+  }
+  const scores: ScoreEvaluation[] = partial.map(({ componentThreshold: _, ...p }) => {
+    const cm = cms.get(p.name);
+    let components: ComponentMetricsResult | null = null;
+    if (cm) {
+      try {
+        components = cm.compute();
+      } catch (e) {
+        p.notes.push(`component metrics: ${(e as Error).message}`);
+      }
+    }
+    return { ...p, components };
+  });
+  await rm(scoreCache, { recursive: true, force: true });
+  for (const s of scores) for (const n of s.notes) notes.push(multi ? `${s.name}: ${n}` : n);
+  const first = scores[0] as ScoreEvaluation;
+  return {
+    frames,
+    protocol,
+    scores,
+    anomaly: first.anomaly,
+    perFoldAnomaly: first.perFoldAnomaly,
+    curves: first.curves,
+    closed,
+    openSet: first.openSet,
+    components: first.components,
+    notes,
+  };
+}
+
+/** The metrics of one score from its per-fold accumulators (components: see the caller). */
+function finishScore(args: {
+  name: string;
+  options: EvaluateFoldsOptions;
+  accs: Map<string, AnomalyMetricsAccumulator>;
+  sweeps: Map<string, OpenSetSweep>;
+  accOptions: ConstructorParameters<typeof AnomalyMetricsAccumulator>[0];
+  protocol: AnomalyProtocol;
+  tpr: number;
+  fprRule: FprRule;
+  threshold?: number;
+}): ScoreEvaluation & { componentThreshold: number | null; notes: string[] } {
+  const { options, accs, sweeps, protocol, tpr, fprRule } = args;
+  const notes: string[] = [];
   // Anomaly metrics over all folds.
   const perFoldAnomaly: { name: string; result: AnomalyMetricsResult }[] = [];
   let anomaly: AnomalyMetricsResult | null = null;
   let curves: AnomalyCurvesResult | null = null;
   let pooled: AnomalyMetricsAccumulator | null = null;
   if (accs.size > 0) {
-    pooled = new AnomalyMetricsAccumulator(accOptions);
+    pooled = new AnomalyMetricsAccumulator(args.accOptions);
     for (const [name, acc] of accs) {
       pooled.merge(acc);
       try {
@@ -331,20 +528,6 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     } catch (e) {
       notes.push(`anomaly metrics: ${(e as Error).message}`);
     }
-  } else {
-    notes.push('anomaly metrics: the labels have no anomaly class (semantic dataset)');
-  }
-
-  // Closed mIoU from the sweeps (threshold +Infinity: nothing unknown).
-  let closed: EvaluationResult['closed'] = null;
-  if (sweeps.size > 0) {
-    const all = new OpenSetSweep(K, options.folds[0]?.dataset.ignoreLabel ?? 255);
-    for (const s of sweeps.values()) all.merge(s);
-    const r = OpenIoU.fromJSON(all.openIoUStateAt(Infinity)).compute(
-      options.average ? { average: options.average } : {},
-    );
-    if (r.closedMIoU !== null && r.closedIoU !== null)
-      closed = { mIoU: r.closedMIoU, iou: r.closedIoU };
   }
 
   // Open-set: cross-calibration or a given threshold.
@@ -382,16 +565,16 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
           ),
         });
       }
-    } else if (options.threshold !== undefined) {
+    } else if (args.threshold !== undefined) {
       source = 'given';
       for (const f of openFolds) {
         const sweep = sweeps.get(f.name) as OpenSetSweep;
         rows.push({
           name: f.name,
           frames: sweep.frames,
-          threshold: options.threshold,
+          threshold: args.threshold,
           calibratedOn: null,
-          result: OpenIoU.fromJSON(sweep.openIoUStateAt(options.threshold)).compute(
+          result: OpenIoU.fromJSON(sweep.openIoUStateAt(args.threshold)).compute(
             options.average ? { average: options.average } : {},
           ),
         });
@@ -414,33 +597,23 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     }
   }
 
-  // SMIYC component metrics: second pass over the cached scores at the best-F1 threshold.
-  let components: ComponentMetricsResult | null = null;
+  // SMIYC component metrics: the caller's second pass at the best pooled-F1 threshold.
+  let componentThreshold: number | null = null;
   if (options.components && pooled && anomaly) {
-    const threshold =
+    componentThreshold =
       protocol === 'pooled'
         ? anomaly.bestF1Threshold
         : pooled.compute({ protocol: 'pooled' }).bestF1Threshold;
-    if (threshold === null) {
-      notes.push('component metrics: no best-F1 threshold');
-    } else {
-      const cm = new ComponentMetricsAccumulator({ ...options.components, threshold });
-      for (const [fi, fold] of options.folds.entries()) {
-        for (let i = 0; i < (sizes[fi] as number); i++) {
-          const sample = await fold.dataset.load(i);
-          const binary = sample.label ? binaryAnomalyLabels(sample.label, fold.dataset) : null;
-          if (!binary || !sample.label) continue;
-          const cached = await readNpy(join(scoreCache, `${fold.name}-${i}.npy`));
-          cm.add(cached.data, binary, sample.label.width, sample.label.height);
-        }
-      }
-      try {
-        components = cm.compute();
-      } catch (e) {
-        notes.push(`component metrics: ${(e as Error).message}`);
-      }
-    }
+    if (componentThreshold === null) notes.push('component metrics: no best-F1 threshold');
   }
-  await rm(scoreCache, { recursive: true, force: true });
-  return { frames, protocol, anomaly, perFoldAnomaly, curves, closed, openSet, components, notes };
+  return {
+    name: args.name,
+    anomaly,
+    perFoldAnomaly,
+    curves,
+    openSet,
+    components: null,
+    notes,
+    componentThreshold,
+  };
 }

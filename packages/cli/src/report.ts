@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import type { EvaluationResult } from './evaluate.js';
+import type { EvaluationResult, OpenSetEvaluation, ScoreEvaluation } from './evaluate.js';
 import { plotCurves } from './render/plot.js';
 import { writePng } from './render/png.js';
 
@@ -9,7 +9,10 @@ export interface ReportContext {
   readonly checkpoint: string;
   readonly dataset: string;
   readonly split: string;
+  /** The first (or only) score; the top-level metrics are its. */
   readonly score: string;
+  /** Every evaluated score in order. @default [score] */
+  readonly scores?: readonly string[];
   readonly fprRule: string;
   readonly tpr: number;
   readonly mode: string;
@@ -24,8 +27,29 @@ const pct = (v: number | null | undefined): string =>
 /** The files {@link writeEvaluationReport} writes. */
 export const REPORT_FILES = ['metrics.json', 'report.md', 'pr.png', 'roc.png'] as const;
 
+const openSetDocument = (o: OpenSetEvaluation | null): Record<string, unknown> | null =>
+  o
+    ? {
+        thresholdSource: o.thresholdSource,
+        openMIoU: o.openMIoU,
+        anomalyIoU: o.anomalyIoU,
+        folds: o.folds.map((f) => ({
+          name: f.name,
+          frames: f.frames,
+          threshold: f.threshold,
+          calibratedOn: f.calibratedOn,
+          openMIoU: f.result.openMIoU,
+          anomalyIoU: f.result.anomalyIoU,
+          iou: f.result.iou,
+          confusion: f.result.confusion,
+        })),
+      }
+    : null;
+
 /**
- * The `metrics.json` document.
+ * The `metrics.json` document. The top-level `anomaly`, `perFoldAnomaly`, `openSet` and
+ * `components` are those of the first score (the single-score layout); `scores` holds the same
+ * sections for every evaluated score, keyed by name.
  *
  * @example
  * ```ts
@@ -45,26 +69,46 @@ export function metricsDocument(
     anomaly: result.anomaly,
     perFoldAnomaly: result.perFoldAnomaly,
     closed: result.closed,
-    openSet: result.openSet
-      ? {
-          thresholdSource: result.openSet.thresholdSource,
-          openMIoU: result.openSet.openMIoU,
-          anomalyIoU: result.openSet.anomalyIoU,
-          folds: result.openSet.folds.map((f) => ({
-            name: f.name,
-            frames: f.frames,
-            threshold: f.threshold,
-            calibratedOn: f.calibratedOn,
-            openMIoU: f.result.openMIoU,
-            anomalyIoU: f.result.anomalyIoU,
-            iou: f.result.iou,
-            confusion: f.result.confusion,
-          })),
-        }
-      : null,
+    openSet: openSetDocument(result.openSet),
     components: result.components,
+    scores: Object.fromEntries(
+      result.scores.map((sc) => [
+        sc.name,
+        {
+          anomaly: sc.anomaly,
+          perFoldAnomaly: sc.perFoldAnomaly,
+          openSet: openSetDocument(sc.openSet),
+          components: sc.components,
+          notes: sc.notes,
+        },
+      ]),
+    ),
     notes: result.notes,
   };
+}
+
+/** One row per score: AP, FPR95, AUROC, and open-mIoU / sIoU where computed. */
+function comparisonTable(scores: readonly ScoreEvaluation[]): string[] {
+  const open = scores.some((s) => s.openSet);
+  const comp = scores.some((s) => s.components);
+  const head = ['score', 'AP', 'FPR95', 'AUROC', ...(open ? ['open-mIoU'] : [])];
+  if (comp) head.push('sIoU', 'PPV', 'mean F1');
+  const rows = scores.map((s) => {
+    const r = [s.name, pct(s.anomaly?.ap), pct(s.anomaly?.fpr), pct(s.anomaly?.auroc)];
+    if (open) r.push(pct(s.openSet?.openMIoU));
+    if (comp) r.push(pct(s.components?.sIoU), pct(s.components?.ppv), pct(s.components?.meanF1));
+    return `| ${r.join(' | ')} |`;
+  });
+  return [
+    '## Score comparison',
+    '',
+    `| ${head.join(' | ')} |`,
+    `|---|${head
+      .slice(1)
+      .map(() => '---:|')
+      .join('')}`,
+    ...rows,
+  ];
 }
 
 /**
@@ -79,17 +123,19 @@ export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): st
   const L: string[] = [];
   L.push(`# DenseHybrid evaluation: ${ctx.dataset} (${ctx.split})`, '');
   L.push(`- checkpoint: \`${ctx.checkpoint}\``);
+  const multi = result.scores.length > 1;
   L.push(
-    `- score: ${ctx.score}; backend: ${ctx.backend}; ${result.frames} images in ${ctx.seconds.toFixed(1)} s`,
+    `- ${multi ? `scores: ${result.scores.map((s) => s.name).join(', ')} (one forward pass per image; detailed sections below are for ${ctx.score})` : `score: ${ctx.score}`}; backend: ${ctx.backend}; ${result.frames} images in ${ctx.seconds.toFixed(1)} s`,
   );
   L.push(
     `- protocol: ${result.protocol}; FPR at TPR ${ctx.tpr} with rule \`${ctx.fprRule}\`; accumulator: ${ctx.mode}`,
     '',
   );
+  if (multi) L.push(...comparisonTable(result.scores), '');
   if (result.anomaly) {
     const a = result.anomaly;
     L.push(
-      '## Anomaly detection',
+      multi ? `## Anomaly detection (${ctx.score})` : '## Anomaly detection',
       '',
       '| | AP | FPR95 | AUROC | best F1 |',
       '|---|---:|---:|---:|---:|',
@@ -107,14 +153,22 @@ export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): st
         `Per-image protocol: averaged over ${a.framesUsed} images; ${a.framesWithoutAnomaly} without anomaly pixels and ${a.framesWithoutInlier} without inlier pixels were skipped (not counted as 0).`,
       );
     }
-    L.push('', '![PR curve](pr.png) ![ROC curve](roc.png)', '');
+    L.push(
+      '',
+      multi
+        ? '![PR curves](pr.png) ![ROC curves](roc.png)'
+        : '![PR curve](pr.png) ![ROC curve](roc.png)',
+      '',
+    );
   }
   if (result.closed || result.openSet) {
     L.push('## Segmentation', '', '| metric | value |', '|---|---:|');
     if (result.closed)
       L.push(`| closed mIoU (K classes, anomaly pixels ignored) | ${pct(result.closed.mIoU)} |`);
     if (result.openSet) {
-      L.push(`| open-mIoU (${result.openSet.thresholdSource}) | ${pct(result.openSet.openMIoU)} |`);
+      L.push(
+        `| open-mIoU (${multi ? `${ctx.score}, ` : ''}${result.openSet.thresholdSource}) | ${pct(result.openSet.openMIoU)} |`,
+      );
       L.push(`| anomaly IoU | ${pct(result.openSet.anomalyIoU)} |`);
     }
     L.push('');
@@ -142,7 +196,7 @@ export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): st
   if (result.components) {
     const c = result.components;
     L.push(
-      '## Component metrics (SMIYC)',
+      multi ? `## Component metrics (SMIYC, ${ctx.score})` : '## Component metrics (SMIYC)',
       '',
       '| sIoU | PPV | mean F1 |',
       '|---:|---:|---:|',
@@ -181,12 +235,23 @@ export async function writeEvaluationReport(
   written.push('metrics.json');
   await writeFileAtomic(join(dir, 'report.md'), reportMarkdown(result, ctx));
   written.push('report.md');
-  if (result.curves && result.anomaly) {
-    const { pr, roc } = result.curves;
+  const curved = result.scores.filter(
+    (
+      sc,
+    ): sc is ScoreEvaluation & {
+      curves: NonNullable<ScoreEvaluation['curves']>;
+      anomaly: NonNullable<ScoreEvaluation['anomaly']>;
+    } => sc.curves !== null && sc.anomaly !== null,
+  );
+  if (curved.length > 0) {
     await writePng(
       join(dir, 'pr.png'),
       plotCurves(
-        [{ x: pr.recall, y: pr.precision, label: `${ctx.score} AP ${pct(result.anomaly.ap)}` }],
+        curved.map((sc) => ({
+          x: sc.curves.pr.recall,
+          y: sc.curves.pr.precision,
+          label: `${sc.name} AP ${pct(sc.anomaly.ap)}`,
+        })),
         {
           title: `PR ${ctx.dataset}`,
           xLabel: 'recall',
@@ -198,7 +263,11 @@ export async function writeEvaluationReport(
     await writePng(
       join(dir, 'roc.png'),
       plotCurves(
-        [{ x: roc.fpr, y: roc.tpr, label: `${ctx.score} AUROC ${pct(result.anomaly.auroc)}` }],
+        curved.map((sc) => ({
+          x: sc.curves.roc.fpr,
+          y: sc.curves.roc.tpr,
+          label: `${sc.name} AUROC ${pct(sc.anomaly.auroc)}`,
+        })),
         {
           title: `ROC ${ctx.dataset}`,
           xLabel: 'FPR',

@@ -605,7 +605,7 @@ describe('eval', () => {
     const state = JSON.parse(
       await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
     );
-    expect(state.folds.t5.done).toBe(1);
+    expect(state.done.t5).toBe(1);
     const second = await cli([...args, '--json']);
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/resuming/);

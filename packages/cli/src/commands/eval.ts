@@ -1,22 +1,33 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  discriminativeScore,
+  entropyScore,
+  generativeScore,
+  hybridScore,
+  maxLogitScore,
+  maxSoftmaxScore,
+} from '@densehybrid/core';
+import type { RgbImage } from '@densehybrid/data-mixing';
 import type { SegmentationDataset } from '@densehybrid/data-mixing';
 import { SMIYC_OBSTACLE_TRACK } from '@densehybrid/metrics-openiou';
 import type { AnomalyProtocol, FprRule, OpenIoUAverage } from '@densehybrid/metrics-openiou';
 import { openStagedDir } from '../atomic.js';
+import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
 import { BENCHMARK_PROTOCOLS, openDataset, splitFolds } from '../datasets.js';
 import type { DatasetName } from '../datasets.js';
 import { evaluateFolds } from '../evaluate.js';
+import type { MultiFrameScores } from '../evaluate.js';
 import { formatNumber } from '../io.js';
-import { loadDetector } from '../model.js';
-import type { ScoreName } from '../model.js';
+import { SCORE_NAMES, loadDetector } from '../model.js';
+import type { Detector, ScoreName } from '../model.js';
 import { metricsDocument, writeEvaluationReport } from '../report.js';
 import {
   BACKEND_FLAG,
   DATASET_FLAG,
   FPR_RULE_FLAG,
-  SCORE_FLAG,
   setupBackend,
   CHECKPOINT_FLAG,
   ROOT_FLAG,
@@ -25,6 +36,80 @@ import {
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
 
+/** Each score from the model's outputs (the same ops as `Detector.score`). */
+const SCORE_FUNCTIONS: Readonly<
+  Record<ScoreName, (logits: tf.Tensor4D, posteriorLogits: tf.Tensor4D) => tf.Tensor3D>
+> = {
+  hybrid: (logits, posteriorLogits) => hybridScore(logits, posteriorLogits),
+  generative: (logits) => generativeScore(logits),
+  discriminative: (_, posteriorLogits) => discriminativeScore(posteriorLogits),
+  'max-softmax': (logits) => maxSoftmaxScore(logits),
+  'max-logit': (logits) => maxLogitScore(logits),
+  entropy: (logits) => entropyScore(logits),
+};
+
+/**
+ * `--score` values: comma-separated lists and repeated flags, in order, duplicates dropped.
+ *
+ * @throws CliUsageError (exit 2) naming an unknown score and listing the allowed ones
+ * @example
+ * ```ts
+ * parseScoreList(['hybrid,generative', 'max-softmax']); // ['hybrid', 'generative', 'max-softmax']
+ * ```
+ */
+export function parseScoreList(values: readonly string[]): ScoreName[] {
+  const out: ScoreName[] = [];
+  for (const v of values) {
+    for (const raw of v.split(',')) {
+      const name = raw.trim();
+      if (!(SCORE_NAMES as readonly string[]).includes(name)) {
+        throw new CliUsageError(
+          `--score: expected a comma-separated list of ${SCORE_NAMES.join(' | ')}, got ${JSON.stringify(name)}`,
+        );
+      }
+      if (!out.includes(name as ScoreName)) out.push(name as ScoreName);
+    }
+  }
+  if (out.length === 0) out.push('hybrid');
+  return out;
+}
+
+/** Every score of `names` from one forward pass of the detector's model (no tensor survives). */
+async function scoreAll(
+  detector: Detector,
+  image: RgbImage,
+  names: readonly ScoreName[],
+): Promise<MultiFrameScores> {
+  const out = tf.tidy(() => {
+    const x = tf.div(
+      tf.tensor4d(image.data, [1, image.height, image.width, 3], 'float32'),
+      255,
+    ) as tf.Tensor4D;
+    const { logits, posteriorLogits } = detector.model.predict(x);
+    return {
+      s: names.map((n) => SCORE_FUNCTIONS[n](logits, posteriorLogits)),
+      c: tf.cast(tf.argMax(logits, -1), 'int32'),
+    };
+  });
+  try {
+    const [closed, ...data] = await Promise.all([
+      out.c.data() as Promise<Int32Array>,
+      ...out.s.map((t) => t.data() as Promise<Float32Array>),
+    ]);
+    const scores: Record<string, Float32Array> = {};
+    names.forEach((n, i) => (scores[n] = data[i] as Float32Array));
+    return {
+      width: image.width,
+      height: image.height,
+      scores,
+      closed: Uint8Array.from(closed as Int32Array),
+    };
+  } finally {
+    for (const t of out.s) t.dispose();
+    out.c.dispose();
+  }
+}
+
 /** `densehybrid eval`: the benchmark's protocol on a checkpoint, with a report. */
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -32,12 +117,16 @@ export const evalCommand = defineCommand({
     'evaluate a checkpoint on a benchmark: AP, FPR95, AUROC, closed/open mIoU, report with PR/ROC curves',
   description: `Streams the dataset once (memory flat in dataset size with the default histogram
 accumulator) and writes metrics.json, report.md, pr.png and roc.png into --out.
+--score takes several scores (comma-separated or repeated): one forward pass per image feeds
+every score's metrics; the report compares them (one row and one curve per score).
 StreetHazards --split test evaluates t5 and t6 with cross-calibration (threshold at TPR 95% on
 one fold, open-mIoU on the other, weighted by image count). SMIYC adds component metrics.
 Ctrl-C saves the state in <out>.partial; the same command resumes.
 
 example:
-  densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards`,
+  densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards
+  densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards \\
+    --score hybrid,generative,discriminative,max-softmax`,
   flags: {
     checkpoint: CHECKPOINT_FLAG,
     dataset: DATASET_FLAG,
@@ -52,7 +141,12 @@ example:
       placeholder: 'dir',
       description: 'report folder (default: <checkpoint>/eval-<dataset>-<split>)',
     },
-    score: SCORE_FLAG,
+    score: {
+      type: 'string[]',
+      default: ['hybrid'],
+      placeholder: 'names',
+      description: `anomaly scores, comma-separated or repeated: ${SCORE_NAMES.join(', ')} (higher = more anomalous)`,
+    },
     protocol: {
       type: 'string',
       choices: ['pooled', 'per-image'],
@@ -68,7 +162,8 @@ example:
     },
     threshold: {
       type: 'number',
-      description: 'open-set threshold (default: the calibrated one in the checkpoint)',
+      description:
+        'open-set threshold of the (single) --score (default: the calibrated one in the checkpoint, for its score)',
     },
     average: {
       type: 'string',
@@ -107,6 +202,12 @@ example:
   },
   async run(flags, ctx) {
     const name = flags.dataset as DatasetName;
+    const scoreNames = parseScoreList(flags.score);
+    if (flags.threshold !== undefined && scoreNames.length > 1) {
+      throw new CliUsageError(
+        `--threshold: expected a single --score (a threshold belongs to one score), got ${scoreNames.length} scores (${scoreNames.join(',')})`,
+      );
+    }
     const bench = BENCHMARK_PROTOCOLS[name];
     const split = flags.split ?? bench.evalSplit;
     const t0 = performance.now();
@@ -140,17 +241,19 @@ example:
       const protocol = (flags.protocol ?? bench.protocol) as AnomalyProtocol;
       const fprRule = (flags.fprRule ?? bench.fprRule) as FprRule;
       const stored = detector.meta.threshold;
-      const threshold =
-        flags.threshold ?? (stored && stored.score === flags.score ? stored.value : undefined);
+      const threshold: Record<string, number> = {};
+      if (flags.threshold !== undefined) threshold[scoreNames[0] as string] = flags.threshold;
+      else if (stored && scoreNames.includes(stored.score)) threshold[stored.score] = stored.value;
       const result = await evaluateFolds({
         folds,
-        score: (image) => detector.score(image, flags.score as ScoreName),
+        score: (image) => scoreAll(detector, image, scoreNames),
+        scoreNames,
         numClasses: detector.numClasses,
         protocol,
         fprRule,
         tpr: flags.tpr,
         mode: flags.exact ? 'exact' : 'histogram',
-        ...(threshold !== undefined ? { threshold } : {}),
+        threshold,
         crossCalibrate:
           folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
         average: flags.average as OpenIoUAverage,
@@ -180,7 +283,8 @@ example:
         checkpoint: detector.dir,
         dataset: name,
         split,
-        score: flags.score,
+        score: scoreNames[0] as string,
+        scores: scoreNames,
         fprRule,
         tpr: flags.tpr,
         mode: flags.exact ? 'exact' : 'histogram (float16 bins)',
@@ -191,21 +295,27 @@ example:
       await writeEvaluationReport(staged.dir, result, reportCtx);
       await rm(scratch, { recursive: true, force: true });
       await staged.commit();
-      const a = result.anomaly;
-      const human = [`wrote ${out}/{metrics.json,report.md${a ? ',pr.png,roc.png' : ''}}`];
-      if (a)
-        human.push(
-          `AP ${pct(a.ap)}  FPR95 ${pct(a.fpr)}  AUROC ${pct(a.auroc)}  (${protocol}, ${fprRule}, ${result.frames} images)`,
-        );
+      const human = [
+        `wrote ${out}/{metrics.json,report.md${result.anomaly ? ',pr.png,roc.png' : ''}}`,
+      ];
+      const width = Math.max(...scoreNames.map((n) => n.length));
+      for (const s of result.scores) {
+        const tag = scoreNames.length > 1 ? `${s.name.padEnd(width)}  ` : '';
+        const a = s.anomaly;
+        if (a)
+          human.push(
+            `${tag}AP ${pct(a.ap)}  FPR95 ${pct(a.fpr)}  AUROC ${pct(a.auroc)}  (${protocol}, ${fprRule}, ${result.frames} images)`,
+          );
+        if (s.openSet)
+          human.push(
+            `${tag}open-mIoU ${pct(s.openSet.openMIoU)} (${s.openSet.thresholdSource})  anomaly IoU ${pct(s.openSet.anomalyIoU)}`,
+          );
+        if (s.components)
+          human.push(
+            `${tag}sIoU ${pct(s.components.sIoU)}  PPV ${pct(s.components.ppv)}  mean F1 ${pct(s.components.meanF1)}`,
+          );
+      }
       if (result.closed) human.push(`closed mIoU ${pct(result.closed.mIoU)}`);
-      if (result.openSet)
-        human.push(
-          `open-mIoU ${pct(result.openSet.openMIoU)} (${result.openSet.thresholdSource})  anomaly IoU ${pct(result.openSet.anomalyIoU)}`,
-        );
-      if (result.components)
-        human.push(
-          `sIoU ${pct(result.components.sIoU)}  PPV ${pct(result.components.ppv)}  mean F1 ${pct(result.components.meanF1)}`,
-        );
       for (const n of result.notes) human.push(`note: ${n}`);
       ctx.debug(`throughput ${formatNumber(result.frames / reportCtx.seconds)} images/s`);
       ctx.result({ out, ...metricsDocument(result, reportCtx) }, human);

@@ -61,6 +61,9 @@ const SERIES_COLORS: readonly Rgb[] = [
   [44, 160, 44],
   [214, 39, 40],
   [148, 103, 189],
+  [23, 190, 207],
+  [127, 127, 127],
+  [188, 189, 34],
 ];
 
 /** The plot area of a chart, in pixels (for tests and annotations). */

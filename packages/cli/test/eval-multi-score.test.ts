@@ -1,0 +1,260 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { readLabel } from '@densehybrid/data-mixing';
+import { anomalyMetrics } from '@densehybrid/metrics-openiou';
+import { readNpy } from '@densehybrid/cli';
+import { cli, tempDir } from './helpers.js';
+import { makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let sh: string;
+let fs: string;
+let smiyc: string;
+let run: string;
+
+beforeAll(async () => {
+  tmp = await tempDir('dh-cli-multi-');
+  sh = join(tmp.dir, 'streethazards');
+  fs = join(tmp.dir, 'fishyscapes');
+  smiyc = join(tmp.dir, 'smiyc');
+  const ade = join(tmp.dir, 'ade');
+  run = join(tmp.dir, 'run');
+  await Promise.all([makeStreetHazards(sh), makeAde(ade), makeFishyscapes(fs), makeSmiyc(smiyc)]);
+  const r = await cli([
+    'train',
+    '--dataset',
+    'streethazards',
+    '--root',
+    sh,
+    '--negatives-root',
+    ade,
+    '--backbone',
+    'tiny',
+    '--steps',
+    '2',
+    '--batch-size',
+    '1',
+    '--crop-size',
+    '32',
+    '--learning-rate',
+    '0.01',
+    '--backend',
+    'wasm',
+    '--out',
+    run,
+    '--json',
+  ]);
+  if (r.code !== 0) throw new Error(`training fixture failed: ${r.stderr}`);
+}, 120_000);
+afterAll(async () => tmp.cleanup());
+
+const evalArgs = (dataset: string, root: string, out: string, scores: string[]): string[] => [
+  'eval',
+  '--checkpoint',
+  run,
+  '--dataset',
+  dataset,
+  '--root',
+  root,
+  '--out',
+  out,
+  '--backend',
+  'wasm',
+  ...scores.flatMap((s) => ['--score', s]),
+];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
+async function evalJson(args: string[]): Promise<Record<string, any>> {
+  const r = await cli([...args, '--json']);
+  expect(r.stderr).not.toMatch(/densehybrid eval:/);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+const SH_SCORES = ['hybrid', 'generative', 'discriminative', 'max-softmax'];
+
+describe('eval with several scores', () => {
+  it('StreetHazards: every score equals a single-score eval with that score (AP/FPR/AUROC per fold, open-mIoU)', async () => {
+    // both syntaxes: a comma-separated list and a repeated flag
+    const multi = await evalJson(
+      evalArgs('streethazards', sh, join(tmp.dir, 'sh-multi'), [
+        'hybrid,generative',
+        'discriminative,max-softmax',
+      ]),
+    );
+    expect(multi.context.scores).toEqual(SH_SCORES);
+    expect(Object.keys(multi.scores)).toEqual(SH_SCORES);
+    expect(multi.frames).toBe(4);
+    const aps = new Set<number>();
+    for (const score of SH_SCORES) {
+      const single = await evalJson(
+        evalArgs('streethazards', sh, join(tmp.dir, `sh-${score}`), [score]),
+      );
+      expect(single.context.score).toBe(score);
+      const m = multi.scores[score];
+      expect(m.anomaly).toEqual(single.anomaly);
+      expect(m.perFoldAnomaly).toEqual(single.perFoldAnomaly);
+      expect(m.openSet).toEqual(single.openSet);
+      expect(m.openSet.thresholdSource).toBe('cross-calibration');
+      expect(multi.closed).toEqual(single.closed);
+      // the single-score document carries the same section under scores too
+      expect(single.scores[score].anomaly).toEqual(single.anomaly);
+      aps.add(m.anomaly.ap);
+    }
+    // the scores really differ (the test would not notice a mix-up otherwise)
+    expect(aps.size).toBeGreaterThan(1);
+    // top level = the first score (the single-score layout)
+    expect(multi.anomaly).toEqual(multi.scores.hybrid.anomaly);
+    expect(multi.openSet).toEqual(multi.scores.hybrid.openSet);
+
+    const report = await readFile(join(tmp.dir, 'sh-multi/report.md'), 'utf8');
+    expect(report).toMatch(/## Score comparison/);
+    expect(report).toMatch(/\| score \| AP \| FPR95 \| AUROC \| open-mIoU \|/);
+    for (const score of SH_SCORES) {
+      const s = multi.scores[score];
+      const row = `| ${score} | ${(100 * s.anomaly.ap).toFixed(2)} | ${(100 * s.anomaly.fpr).toFixed(2)} | ${(100 * s.anomaly.auroc).toFixed(2)} | ${(100 * s.openSet.openMIoU).toFixed(2)} |`;
+      expect(report).toContain(row);
+    }
+    const metricsFile = JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8'));
+    expect(Object.keys(metricsFile.scores)).toEqual(SH_SCORES);
+  });
+
+  it('draws one curve per score in pr.png and roc.png (one legend colour each)', async () => {
+    const colours = async (file: string): Promise<Set<string>> => {
+      const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+      const seen = new Set<string>();
+      for (let i = 0; i < data.length; i += info.channels)
+        seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+      return seen;
+    };
+    // plotCurves' palette: series 0 blue, 1 orange, 2 green, 3 red
+    const series = ['31,119,180', '255,127,14', '44,160,44', '214,39,40'];
+    for (const f of ['pr.png', 'roc.png']) {
+      const multi = await colours(join(tmp.dir, 'sh-multi', f));
+      for (const c of series) expect(multi).toContain(c);
+      const single = await colours(join(tmp.dir, 'sh-hybrid', f));
+      expect(single).toContain(series[0]);
+      for (const c of series.slice(1)) expect(single).not.toContain(c);
+    }
+  });
+
+  it('Fishyscapes (pooled): a non-default score equals anomalyMetrics on the float16 scores infer writes for it', async () => {
+    const multi = await evalJson(
+      evalArgs('fishyscapes-lostandfound', fs, join(tmp.dir, 'fs-multi'), [
+        'max-logit,generative,entropy',
+      ]),
+    );
+    const maps = join(tmp.dir, 'maps-fs-generative');
+    const inf = await cli([
+      'infer',
+      '--checkpoint',
+      run,
+      join(fs, 'leftImg8bit'),
+      '--out',
+      maps,
+      '--score',
+      'generative',
+      '--backend',
+      'wasm',
+    ]);
+    expect(inf.code).toBe(0);
+    const scores: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const npy = await readNpy(join(maps, `leftImg8bit/test/city/f${i}_leftImg8bit.scores.npy`));
+      const lab = await readLabel(join(fs, `ood/test/city/f${i}_ood_segmentation.png`));
+      scores.push(...npy.data);
+      labels.push(...lab.data);
+    }
+    const ref = anomalyMetrics(scores, labels);
+    const g = multi.scores.generative.anomaly;
+    expect(g.ap).toBeCloseTo(ref.ap, 9);
+    expect(g.auroc).toBeCloseTo(ref.auroc, 9);
+    expect(g.fpr).toBeCloseTo(ref.fpr, 9);
+    expect(multi.anomaly).toEqual(multi.scores['max-logit'].anomaly);
+    expect(multi.scores.entropy.anomaly.ap).not.toBe(g.ap);
+  });
+
+  it('SMIYC: component metrics per score equal single-score evals', async () => {
+    const extra = ['--min-prediction-size', '0', '--min-instance-size', '0'];
+    const multi = await evalJson([
+      ...evalArgs('smiyc-anomaly', smiyc, join(tmp.dir, 'smiyc-multi'), [
+        'hybrid,max-softmax,entropy',
+      ]),
+      ...extra,
+    ]);
+    for (const score of ['hybrid', 'max-softmax', 'entropy']) {
+      const single = await evalJson([
+        ...evalArgs('smiyc-anomaly', smiyc, join(tmp.dir, `smiyc-${score}`), [score]),
+        ...extra,
+      ]);
+      expect(multi.scores[score].components).not.toBeNull();
+      expect(multi.scores[score].components).toEqual(single.components);
+      expect(multi.scores[score].anomaly).toEqual(single.anomaly);
+    }
+    const report = await readFile(join(tmp.dir, 'smiyc-multi/report.md'), 'utf8');
+    expect(report).toMatch(/\| score \| AP \| FPR95 \| AUROC \| sIoU \| PPV \| mean F1 \|/);
+    expect(report).toMatch(/^\| entropy \| [\d.]+ \|/m);
+  });
+
+  it('rejects an unknown score name (exit 2, one line listing the allowed names) and --threshold with several scores', async () => {
+    const bad = await cli(
+      evalArgs('streethazards', sh, join(tmp.dir, 'bad'), ['hybrid,max-softmx']),
+    );
+    expect(bad.code).toBe(2);
+    const lines = bad.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/--score: .*"max-softmx"/);
+    for (const name of [
+      'hybrid',
+      'generative',
+      'discriminative',
+      'max-softmax',
+      'max-logit',
+      'entropy',
+    ])
+      expect(lines[0]).toContain(name);
+    const thr = await cli([
+      ...evalArgs('streethazards', sh, join(tmp.dir, 'thr'), ['hybrid,generative']),
+      '--threshold',
+      '0.5',
+    ]);
+    expect(thr.code).toBe(2);
+    expect(thr.stderr.trim().split('\n')).toHaveLength(1);
+    expect(thr.stderr).toMatch(/--threshold: expected a single --score/);
+    await expect(stat(join(tmp.dir, 'bad'))).rejects.toThrow();
+  });
+
+  it('resumes an interrupted multi-score eval with every score (same numbers as an uninterrupted run)', async () => {
+    const out = join(tmp.dir, 'sh-resume');
+    const args = evalArgs('streethazards', sh, out, [SH_SCORES.join(',')]);
+    const controller = new AbortController();
+    const first = await cli(args, {
+      io: {
+        signal: controller.signal,
+        stderr: (t) => {
+          if (/eval {2}2\/4/.test(t)) controller.abort();
+        },
+      },
+    });
+    expect(first.code).toBe(130);
+    const state = JSON.parse(
+      await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
+    );
+    expect(state.done).toEqual({ t5: 2, t6: 0 });
+    expect(Object.keys(state.scores)).toEqual(SH_SCORES);
+    for (const s of SH_SCORES) expect(state.scores[s].t5.acc).not.toBeNull();
+    const before = tf.memory().numTensors;
+    const resumed = await evalJson(args);
+    expect(tf.memory().numTensors).toBe(before);
+    const full = JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8'));
+    for (const s of SH_SCORES) {
+      expect(resumed.scores[s].anomaly).toEqual(full.scores[s].anomaly);
+      expect(resumed.scores[s].openSet).toEqual(full.scores[s].openSet);
+    }
+    await expect(stat(`${out}.partial`)).rejects.toThrow();
+  });
+});
