@@ -6,6 +6,7 @@ import {
   ComponentMetricsAccumulator,
   DenseHybridError,
   OpenIoU,
+  describeValue,
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
 import type {
@@ -85,6 +86,13 @@ export interface EvaluateFoldsOptions {
   readonly threshold?: number | Readonly<Record<string, number>>;
   /** Calibrate on one fold and apply to the other (needs exactly two folds). @default false */
   readonly crossCalibrate?: boolean;
+  /**
+   * Cross-calibration on score maps and labels resampled by this factor (nearest neighbour,
+   * PyTorch's `interpolate(mode='nearest')` convention: output pixel x reads input pixel
+   * ⌊x/s⌋); 0.5 is the authors' choice on StreetHazards. Metrics and open-mIoU stay at full
+   * resolution. @default 1
+   */
+  readonly calibrationScale?: number;
   /** open-mIoU average over the K known classes. @default 'nanmean' */
   readonly average?: OpenIoUAverage;
   /** SMIYC component metrics with these options (threshold: best pooled F1). */
@@ -104,6 +112,8 @@ export interface EvaluateFoldsOptions {
 export interface OpenSetEvaluation {
   /** Where the threshold came from. */
   readonly thresholdSource: 'cross-calibration' | 'given';
+  /** Resampling factor of the calibration scores (1 = full resolution). */
+  readonly calibrationScale: number;
   /** Per fold: the threshold applied and its open-IoU. */
   readonly folds: readonly {
     readonly name: string;
@@ -168,8 +178,45 @@ interface EvalState {
   /** Per score, per fold: the accumulators. */
   readonly scores: Record<
     string,
-    Record<string, { acc: AnomalyMetricsAccumulatorJSON | null; sweep: OpenSetSweepJSON | null }>
+    Record<
+      string,
+      {
+        acc: AnomalyMetricsAccumulatorJSON | null;
+        sweep: OpenSetSweepJSON | null;
+        /** The calibration accumulator at `calibrationScale` (null at scale 1). */
+        cal: AnomalyMetricsAccumulatorJSON | null;
+      }
+    >
   >;
+}
+
+/**
+ * Nearest-neighbour resampling of a `width*height` map by `scale` (PyTorch's
+ * `interpolate(scale_factor=s, mode='nearest')`: output `⌊w·s⌋×⌊h·s⌋`, at least 1, output pixel
+ * x reads input pixel `min(⌊x/s⌋, w−1)`).
+ *
+ * @example
+ * ```ts
+ * resampleNearest(Uint8Array.of(1, 2, 3, 4), 4, 1, 0.5); // Uint8Array [1, 3]
+ * ```
+ */
+export function resampleNearest<T extends Uint8Array | Float32Array>(
+  data: T,
+  width: number,
+  height: number,
+  scale: number,
+): T {
+  const w = Math.max(1, Math.floor(width * scale));
+  const h = Math.max(1, Math.floor(height * scale));
+  const out = (data instanceof Uint8Array ? new Uint8Array(w * h) : new Float32Array(w * h)) as T;
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(Math.floor(y / scale), height - 1);
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(Math.floor(x / scale), width - 1);
+      out[y * w + x] = data[sy * width + sx] as number;
+    }
+  }
+  return out;
 }
 
 /**
@@ -236,6 +283,14 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   const fprRule = options.fprRule ?? 'at-least';
   const mode = options.mode ?? 'histogram';
   const stateEvery = options.stateEvery ?? 25;
+  const calibrationScale = options.calibrationScale ?? 1;
+  if (!(calibrationScale > 0 && calibrationScale <= 1)) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `eval: expected calibrationScale in (0, 1], got ${describeValue(calibrationScale)}`,
+    );
+  }
+  const scaledCalibration = options.crossCalibrate === true && calibrationScale !== 1;
   const multi = options.scoreNames !== undefined;
   const names = options.scoreNames ?? ['score'];
   if (names.length === 0 || new Set(names).size !== names.length) {
@@ -263,6 +318,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     mode,
     limit: options.limit ?? null,
     components: options.components ? true : false,
+    calibrationScale: scaledCalibration ? calibrationScale : 1,
   });
   const statePath = join(options.scratchDir, 'eval-state.json');
   const scoreCache = join(options.scratchDir, 'scores');
@@ -279,6 +335,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   // per score: per fold accumulators
   const accs = new Map<string, Map<string, AnomalyMetricsAccumulator>>();
   const sweeps = new Map<string, Map<string, OpenSetSweep>>();
+  const calAccs = new Map<string, Map<string, AnomalyMetricsAccumulator>>();
   const done = new Map<string, number>();
   for (const f of options.folds) done.set(f.name, state?.done[f.name] ?? 0);
   for (const name of names) {
@@ -300,6 +357,18 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         );
     }
     accs.set(name, a);
+    if (scaledCalibration) {
+      const c = new Map<string, AnomalyMetricsAccumulator>();
+      for (const f of options.folds) {
+        if (f.dataset.labelKind !== 'open-set') continue;
+        const s = state?.scores[name]?.[f.name]?.cal;
+        c.set(
+          f.name,
+          s ? AnomalyMetricsAccumulator.fromJSON(s) : new AnomalyMetricsAccumulator(accOptions),
+        );
+      }
+      calAccs.set(name, c);
+    }
     sweeps.set(name, w);
   }
   const saveState = async (): Promise<void> => {
@@ -310,6 +379,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         per[f.name] = {
           acc: accs.get(name)?.get(f.name)?.toJSON() ?? null,
           sweep: sweeps.get(name)?.get(f.name)?.toJSON() ?? null,
+          cal: calAccs.get(name)?.get(f.name)?.toJSON() ?? null,
         };
       }
       scores[name] = per;
@@ -377,10 +447,19 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         );
       }
       const binary = binaryAnomalyLabels(sample.label, fold.dataset);
+      const calBinary =
+        scaledCalibration && binary && calAccs.get(names[0] as string)?.has(fold.name)
+          ? resampleNearest(binary, frame.width, frame.height, calibrationScale)
+          : null;
       for (const name of names) {
         const scores = frame.scores[name] as Float32Array;
         const acc = accs.get(name)?.get(fold.name);
         if (acc && binary) acc.add(scores, binary);
+        if (calBinary)
+          calAccs
+            .get(name)
+            ?.get(fold.name)
+            ?.add(resampleNearest(scores, frame.width, frame.height, calibrationScale), calBinary);
         sweeps.get(name)?.get(fold.name)?.add(sample.label.data, frame.closed, scores);
         if (options.components && binary) {
           await writeNpy(
@@ -404,6 +483,10 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
 
   const notes: string[] = [];
   const frames = count;
+  if (calibrationScale !== 1 && !scaledCalibration)
+    notes.push(
+      `calibration scale ${calibrationScale}: ignored, it only applies to cross-calibration (StreetHazards test t5/t6)`,
+    );
   if (options.folds.every((f) => f.dataset.labelKind === 'semantic'))
     notes.push('anomaly metrics: the labels have no anomaly class (semantic dataset)');
 
@@ -428,6 +511,8 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
       name,
       options,
       accs: accs.get(name) as Map<string, AnomalyMetricsAccumulator>,
+      calAccs: calAccs.get(name) ?? (accs.get(name) as Map<string, AnomalyMetricsAccumulator>),
+      calibrationScale: scaledCalibration ? calibrationScale : 1,
       sweeps: sweeps.get(name) as Map<string, OpenSetSweep>,
       accOptions,
       protocol,
@@ -498,6 +583,9 @@ function finishScore(args: {
   name: string;
   options: EvaluateFoldsOptions;
   accs: Map<string, AnomalyMetricsAccumulator>;
+  /** The accumulators cross-calibration reads (`accs` at full resolution). */
+  calAccs: Map<string, AnomalyMetricsAccumulator>;
+  calibrationScale: number;
   sweeps: Map<string, OpenSetSweep>;
   accOptions: ConstructorParameters<typeof AnomalyMetricsAccumulator>[0];
   protocol: AnomalyProtocol;
@@ -550,7 +638,7 @@ function finishScore(args: {
       ] as const) {
         const fa = openFolds[a] as EvaluationFold;
         const fb = openFolds[b] as EvaluationFold;
-        const thr = calibrateThreshold(accs.get(fb.name) as AnomalyMetricsAccumulator, {
+        const thr = calibrateThreshold(args.calAccs.get(fb.name) as AnomalyMetricsAccumulator, {
           tpr,
           fprRule,
         }).threshold;
@@ -590,6 +678,7 @@ function finishScore(args: {
         rows.reduce((s, r) => s + r.frames * pick(r.result), 0) / w;
       openSet = {
         thresholdSource: source,
+        calibrationScale: source === 'cross-calibration' ? args.calibrationScale : 1,
         folds: rows,
         openMIoU: mean((r) => r.openMIoU),
         anomalyIoU: mean((r) => r.anomalyIoU),

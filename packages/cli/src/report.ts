@@ -31,6 +31,7 @@ const openSetDocument = (o: OpenSetEvaluation | null): Record<string, unknown> |
   o
     ? {
         thresholdSource: o.thresholdSource,
+        calibrationScale: o.calibrationScale,
         openMIoU: o.openMIoU,
         anomalyIoU: o.anomalyIoU,
         folds: o.folds.map((f) => ({
@@ -175,7 +176,7 @@ export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): st
     if (result.openSet) {
       for (const f of result.openSet.folds) {
         L.push(
-          `- ${f.name}: threshold ${f.threshold.toPrecision(5)}${f.calibratedOn ? ` (calibrated on ${f.calibratedOn} at TPR ${ctx.tpr})` : ''}, open-mIoU ${pct(f.result.openMIoU)}, ${f.frames} images`,
+          `- ${f.name}: threshold ${f.threshold.toPrecision(5)}${f.calibratedOn ? ` (calibrated on ${f.calibratedOn} at TPR ${ctx.tpr}${result.openSet?.calibrationScale !== 1 ? ` on ×${result.openSet?.calibrationScale} resampled scores` : ''})` : ''}, open-mIoU ${pct(f.result.openMIoU)}, ${f.frames} images`,
         );
       }
       L.push('');

@@ -4,10 +4,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readLabel } from '@densehybrid/data-mixing';
-import { anomalyMetrics } from '@densehybrid/metrics-openiou';
+import {
+  AnomalyMetricsAccumulator,
+  anomalyMetrics,
+  calibrateThreshold,
+} from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/cli';
 import { cli, tempDir } from './helpers.js';
-import { makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
+import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let sh: string;
@@ -256,5 +260,71 @@ describe('eval with several scores', () => {
       expect(resumed.scores[s].openSet).toEqual(full.scores[s].openSet);
     }
     await expect(stat(`${out}.partial`)).rejects.toThrow();
+  });
+});
+
+describe('eval --calibration-scale', () => {
+  it('0.5: each score calibrates the other fold on every second pixel of its scores and labels', async () => {
+    const m = await evalJson([
+      ...evalArgs('streethazards', sh, join(tmp.dir, 'sh-half'), ['hybrid,generative']),
+      '--calibration-scale',
+      '0.5',
+    ]);
+    for (const score of ['hybrid', 'generative']) {
+      const openSet = m.scores[score].openSet;
+      expect(openSet.calibrationScale).toBe(0.5);
+      // reference: infer's float16 scores of the calibration fold, subsampled (x, y even)
+      const refThreshold = async (fold: string): Promise<number> => {
+        const maps = join(tmp.dir, `maps-${score}-${fold}`);
+        const r = await cli([
+          'infer',
+          '--checkpoint',
+          run,
+          join(sh, 'test/images/test', fold),
+          '--out',
+          maps,
+          '--score',
+          score,
+          '--backend',
+          'wasm',
+        ]);
+        expect(r.code).toBe(0);
+        const acc = new AnomalyMetricsAccumulator({
+          mode: 'histogram',
+          tpr: 0.95,
+          fprRule: 'nearest',
+          perImage: true,
+        });
+        for (let i = 0; i < 2; i++) {
+          const npy = await readNpy(join(maps, `${fold}/${i}.scores.npy`));
+          const lab = await readLabel(join(sh, `test/annotations/test/${fold}/${i}.png`));
+          const s: number[] = [];
+          const l: number[] = [];
+          for (let y = 0; y < H; y += 2)
+            for (let x = 0; x < W; x += 2) {
+              s.push(npy.data[y * W + x] as number);
+              l.push(lab.data[y * W + x] === 14 ? 1 : 0);
+            }
+          expect(s).toHaveLength((W / 2) * (H / 2));
+          acc.add(s, l);
+        }
+        return calibrateThreshold(acc, { tpr: 0.95, fprRule: 'nearest' }).threshold;
+      };
+      const byFold = Object.fromEntries(
+        openSet.folds.map((f: { name: string; threshold: number }) => [f.name, f]),
+      );
+      expect(byFold.t5.calibratedOn).toBe('t6');
+      expect(byFold.t5.threshold).toBe(await refThreshold('t6'));
+      expect(byFold.t6.threshold).toBe(await refThreshold('t5'));
+      // anomaly metrics stay at full resolution
+      expect(m.scores[score].anomaly).toEqual(
+        JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8')).scores[score]
+          .anomaly,
+      );
+    }
+    const report = await readFile(join(tmp.dir, 'sh-half/report.md'), 'utf8');
+    expect(report).toMatch(/calibrated on t6 at TPR 0.95 on ×0.5 resampled scores/);
+    const full = JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8'));
+    expect(full.scores.hybrid.openSet.calibrationScale).toBe(1);
   });
 });

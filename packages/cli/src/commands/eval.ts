@@ -165,6 +165,15 @@ example:
       description:
         'open-set threshold of the (single) --score (default: the calibrated one in the checkpoint, for its score)',
     },
+    calibrationScale: {
+      type: 'number',
+      default: 1,
+      min: 0.01,
+      max: 1,
+      placeholder: 's',
+      description:
+        "StreetHazards cross-calibration on score maps and labels resampled by s (nearest); 0.5 is the authors' choice",
+    },
     average: {
       type: 'string',
       choices: ['nanmean', 'sum-over-k'],
@@ -256,6 +265,7 @@ example:
         threshold,
         crossCalibrate:
           folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
+        calibrationScale: flags.calibrationScale,
         average: flags.average as OpenIoUAverage,
         ...(bench.components
           ? {
