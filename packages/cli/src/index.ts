@@ -38,7 +38,11 @@ export type {
   OpenSetEvaluation,
   FrameScores,
   FrameScorer,
+  MultiFrameScores,
+  MultiFrameScorer,
+  ScoreEvaluation,
 } from './evaluate.js';
+export { parseScoreList } from './commands/eval.js';
 export { OpenSetSweep, float16OrderKey } from './open-set-sweep.js';
 export type { OpenSetSweepJSON } from './open-set-sweep.js';
 export { BENCHMARK_PROTOCOLS, DATASET_NAMES, openDataset, splitFolds } from './datasets.js';

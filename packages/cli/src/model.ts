@@ -28,7 +28,7 @@ import type { DenseHybridModel } from '@densehybrid/core';
 import type { RgbImage } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import type { FprRule } from '@densehybrid/metrics-openiou';
-import type { FrameScores } from './evaluate.js';
+import type { FrameScores, MultiFrameScores } from './evaluate.js';
 
 /** Anomaly scores `--score` can select (all higher = more anomalous). */
 export const SCORE_NAMES = [
@@ -41,6 +41,18 @@ export const SCORE_NAMES = [
 ] as const;
 /** One of {@link SCORE_NAMES}. */
 export type ScoreName = (typeof SCORE_NAMES)[number];
+
+/** Each score from the model's outputs at image size (`DenseHybridModel.predict`). */
+const SCORE_FUNCTIONS: Readonly<
+  Record<ScoreName, (logits: tf.Tensor4D, posteriorLogits: tf.Tensor4D) => tf.Tensor3D>
+> = {
+  hybrid: (logits, posteriorLogits) => hybridScore(logits, posteriorLogits),
+  generative: (logits) => generativeScore(logits),
+  discriminative: (_, posteriorLogits) => discriminativeScore(posteriorLogits),
+  'max-softmax': (logits) => maxSoftmaxScore(logits),
+  'max-logit': (logits) => maxLogitScore(logits),
+  entropy: (logits) => entropyScore(logits),
+};
 
 /** The threshold `densehybrid calibrate` stores in a checkpoint's meta. */
 export interface StoredThreshold {
@@ -185,6 +197,11 @@ export interface Detector {
   readonly dir: string;
   /** Scores one image with `score` at its full size (plain arrays; no tensor survives). */
   score(image: RgbImage, score?: ScoreName): Promise<FrameScores>;
+  /**
+   * Every score of `names` from one forward pass, at the image's full size, plus the closed-set
+   * prediction (plain arrays; no tensor survives).
+   */
+  scores(image: RgbImage, names: readonly ScoreName[]): Promise<MultiFrameScores>;
   dispose(): void;
 }
 
@@ -234,6 +251,39 @@ export async function loadDetector(path: string): Promise<Detector> {
       Array.isArray(meta.classNames) && meta.classNames.length === K
         ? meta.classNames
         : Array.from({ length: K }, (_, k) => `class ${k}`);
+    const scores = async (
+      image: RgbImage,
+      names: readonly ScoreName[],
+    ): Promise<MultiFrameScores> => {
+      const out = tf.tidy(() => {
+        const x = tf.div(
+          tf.tensor4d(image.data, [1, image.height, image.width, 3], 'float32'),
+          255,
+        ) as tf.Tensor4D;
+        const { logits, posteriorLogits } = m.predict(x);
+        return {
+          s: names.map((n) => SCORE_FUNCTIONS[n](logits, posteriorLogits)),
+          c: tf.cast(tf.argMax(logits, -1), 'int32'),
+        };
+      });
+      try {
+        const [closed, ...data] = await Promise.all([
+          out.c.data() as Promise<Int32Array>,
+          ...out.s.map((t) => t.data() as Promise<Float32Array>),
+        ]);
+        const byName: Record<string, Float32Array> = {};
+        names.forEach((n, i) => (byName[n] = data[i] as Float32Array));
+        return {
+          width: image.width,
+          height: image.height,
+          scores: byName,
+          closed: Uint8Array.from(closed as Int32Array),
+        };
+      } finally {
+        for (const t of out.s) t.dispose();
+        out.c.dispose();
+      }
+    };
     return {
       model: m,
       numClasses: K,
@@ -241,42 +291,10 @@ export async function loadDetector(path: string): Promise<Detector> {
       meta,
       config,
       dir,
+      scores,
       async score(image, score = 'hybrid') {
-        const out = tf.tidy(() => {
-          const x = tf.div(
-            tf.tensor4d(image.data, [1, image.height, image.width, 3], 'float32'),
-            255,
-          ) as tf.Tensor4D;
-          const { logits, posteriorLogits } = m.predict(x);
-          const s =
-            score === 'hybrid'
-              ? hybridScore(logits, posteriorLogits)
-              : score === 'generative'
-                ? generativeScore(logits)
-                : score === 'discriminative'
-                  ? discriminativeScore(posteriorLogits)
-                  : score === 'max-softmax'
-                    ? maxSoftmaxScore(logits)
-                    : score === 'max-logit'
-                      ? maxLogitScore(logits)
-                      : entropyScore(logits);
-          return { s, c: tf.cast(tf.argMax(logits, -1), 'int32') };
-        });
-        try {
-          const [scores, closed] = await Promise.all([
-            out.s.data() as Promise<Float32Array>,
-            out.c.data() as Promise<Int32Array>,
-          ]);
-          return {
-            width: image.width,
-            height: image.height,
-            scores,
-            closed: Uint8Array.from(closed),
-          };
-        } finally {
-          out.s.dispose();
-          out.c.dispose();
-        }
+        const all = await scores(image, [score]);
+        return { ...all, scores: all.scores[score] as Float32Array };
       },
       dispose() {
         if (disposed) return;

@@ -1,15 +1,5 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  discriminativeScore,
-  entropyScore,
-  generativeScore,
-  hybridScore,
-  maxLogitScore,
-  maxSoftmaxScore,
-} from '@densehybrid/core';
-import type { RgbImage } from '@densehybrid/data-mixing';
 import type { SegmentationDataset } from '@densehybrid/data-mixing';
 import { SMIYC_OBSTACLE_TRACK } from '@densehybrid/metrics-openiou';
 import type { AnomalyProtocol, FprRule, OpenIoUAverage } from '@densehybrid/metrics-openiou';
@@ -19,10 +9,9 @@ import { defineCommand } from '../command.js';
 import { BENCHMARK_PROTOCOLS, openDataset, splitFolds } from '../datasets.js';
 import type { DatasetName } from '../datasets.js';
 import { evaluateFolds } from '../evaluate.js';
-import type { MultiFrameScores } from '../evaluate.js';
 import { formatNumber } from '../io.js';
 import { SCORE_NAMES, loadDetector } from '../model.js';
-import type { Detector, ScoreName } from '../model.js';
+import type { ScoreName } from '../model.js';
 import { metricsDocument, writeEvaluationReport } from '../report.js';
 import {
   BACKEND_FLAG,
@@ -35,18 +24,6 @@ import {
 
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
-
-/** Each score from the model's outputs (the same ops as `Detector.score`). */
-const SCORE_FUNCTIONS: Readonly<
-  Record<ScoreName, (logits: tf.Tensor4D, posteriorLogits: tf.Tensor4D) => tf.Tensor3D>
-> = {
-  hybrid: (logits, posteriorLogits) => hybridScore(logits, posteriorLogits),
-  generative: (logits) => generativeScore(logits),
-  discriminative: (_, posteriorLogits) => discriminativeScore(posteriorLogits),
-  'max-softmax': (logits) => maxSoftmaxScore(logits),
-  'max-logit': (logits) => maxLogitScore(logits),
-  entropy: (logits) => entropyScore(logits),
-};
 
 /**
  * `--score` values: comma-separated lists and repeated flags, in order, duplicates dropped.
@@ -72,42 +49,6 @@ export function parseScoreList(values: readonly string[]): ScoreName[] {
   }
   if (out.length === 0) out.push('hybrid');
   return out;
-}
-
-/** Every score of `names` from one forward pass of the detector's model (no tensor survives). */
-async function scoreAll(
-  detector: Detector,
-  image: RgbImage,
-  names: readonly ScoreName[],
-): Promise<MultiFrameScores> {
-  const out = tf.tidy(() => {
-    const x = tf.div(
-      tf.tensor4d(image.data, [1, image.height, image.width, 3], 'float32'),
-      255,
-    ) as tf.Tensor4D;
-    const { logits, posteriorLogits } = detector.model.predict(x);
-    return {
-      s: names.map((n) => SCORE_FUNCTIONS[n](logits, posteriorLogits)),
-      c: tf.cast(tf.argMax(logits, -1), 'int32'),
-    };
-  });
-  try {
-    const [closed, ...data] = await Promise.all([
-      out.c.data() as Promise<Int32Array>,
-      ...out.s.map((t) => t.data() as Promise<Float32Array>),
-    ]);
-    const scores: Record<string, Float32Array> = {};
-    names.forEach((n, i) => (scores[n] = data[i] as Float32Array));
-    return {
-      width: image.width,
-      height: image.height,
-      scores,
-      closed: Uint8Array.from(closed as Int32Array),
-    };
-  } finally {
-    for (const t of out.s) t.dispose();
-    out.c.dispose();
-  }
 }
 
 /** `densehybrid eval`: the benchmark's protocol on a checkpoint, with a report. */
@@ -255,7 +196,7 @@ example:
       else if (stored && scoreNames.includes(stored.score)) threshold[stored.score] = stored.value;
       const result = await evaluateFolds({
         folds,
-        score: (image) => scoreAll(detector, image, scoreNames),
+        score: (image) => detector.scores(image, scoreNames),
         scoreNames,
         numClasses: detector.numClasses,
         protocol,
