@@ -7,7 +7,7 @@ import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/
 import { readLabel } from '@densehybrid/data-mixing';
 import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
 import { colormapLut, readNpy } from '@densehybrid/cli';
-import { cli, tempDir } from './helpers.js';
+import { cli, fixtureTrainArgs, tempDir } from './helpers.js';
 import {
   H,
   W,
@@ -25,32 +25,8 @@ let ade: string;
 let fs: string;
 let run: string;
 
-const TRAIN = (out: string, steps: number, extra: string[] = []) => [
-  'train',
-  '--dataset',
-  'streethazards',
-  '--root',
-  sh,
-  '--negatives-root',
-  ade,
-  '--backbone',
-  'tiny',
-  '--steps',
-  String(steps),
-  '--batch-size',
-  '1',
-  '--crop-size',
-  '32',
-  '--learning-rate',
-  '0.01',
-  '--checkpoint-every',
-  '1',
-  '--backend',
-  'wasm',
-  '--out',
-  out,
-  ...extra,
-];
+const TRAIN = (out: string, steps: number, extra: string[] = []) =>
+  fixtureTrainArgs(sh, ade, out, steps, ['--checkpoint-every', '1', ...extra]);
 
 beforeAll(async () => {
   tmp = await tempDir();

@@ -10,7 +10,7 @@ import {
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/cli';
-import { cli, tempDir } from './helpers.js';
+import { cli, fixtureTrainArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -27,30 +27,7 @@ beforeAll(async () => {
   const ade = join(tmp.dir, 'ade');
   run = join(tmp.dir, 'run');
   await Promise.all([makeStreetHazards(sh), makeAde(ade), makeFishyscapes(fs), makeSmiyc(smiyc)]);
-  const r = await cli([
-    'train',
-    '--dataset',
-    'streethazards',
-    '--root',
-    sh,
-    '--negatives-root',
-    ade,
-    '--backbone',
-    'tiny',
-    '--steps',
-    '2',
-    '--batch-size',
-    '1',
-    '--crop-size',
-    '32',
-    '--learning-rate',
-    '0.01',
-    '--backend',
-    'wasm',
-    '--out',
-    run,
-    '--json',
-  ]);
+  const r = await cli([...fixtureTrainArgs(sh, ade, run, 2), '--json']);
   if (r.code !== 0) throw new Error(`training fixture failed: ${r.stderr}`);
 }, 120_000);
 afterAll(async () => tmp.cleanup());

@@ -40,3 +40,40 @@ export async function tempDir(
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * `densehybrid train` arguments for the fixture StreetHazards + ADE20k folders: tiny LDN, batch 1,
+ * 32² crops, lr 0.01, wasm.
+ */
+export function fixtureTrainArgs(
+  streetHazards: string,
+  ade: string,
+  out: string,
+  steps: number,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'train',
+    '--dataset',
+    'streethazards',
+    '--root',
+    streetHazards,
+    '--negatives-root',
+    ade,
+    '--backbone',
+    'tiny',
+    '--steps',
+    String(steps),
+    '--batch-size',
+    '1',
+    '--crop-size',
+    '32',
+    '--learning-rate',
+    '0.01',
+    '--backend',
+    'wasm',
+    '--out',
+    out,
+    ...extra,
+  ];
+}
