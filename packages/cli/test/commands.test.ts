@@ -7,7 +7,7 @@ import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/
 import { readLabel } from '@densehybrid/data-mixing';
 import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
 import { colormapLut, readNpy } from '@densehybrid/cli';
-import { cli, fixtureTrainArgs, tempDir } from './helpers.js';
+import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import {
   H,
   W,
@@ -352,20 +352,7 @@ describe('infer', () => {
 describe('eval', () => {
   it('pooled protocol on Fishyscapes equals anomalyMetrics on the float16 scores infer writes', async () => {
     const out = join(tmp.dir, 'eval-fs');
-    const r = await cli([
-      'eval',
-      '--checkpoint',
-      run,
-      '--dataset',
-      'fishyscapes-lostandfound',
-      '--root',
-      fs,
-      '--out',
-      out,
-      '--backend',
-      'wasm',
-      '--json',
-    ]);
+    const r = await cli(fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, out, ['--json']));
     expect(r.stderr).not.toMatch(/densehybrid eval:/);
     expect(r.code).toBe(0);
     const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
@@ -407,20 +394,7 @@ describe('eval', () => {
 
   it('StreetHazards test: per-image protocol, closed mIoU and cross-calibrated open-mIoU over t5/t6', async () => {
     const out = join(tmp.dir, 'eval-sh');
-    const r = await cli([
-      'eval',
-      '--checkpoint',
-      run,
-      '--dataset',
-      'streethazards',
-      '--root',
-      sh,
-      '--out',
-      out,
-      '--backend',
-      'wasm',
-      '--json',
-    ]);
+    const r = await cli(fixtureEvalArgs(run, 'streethazards', sh, out, ['--json']));
     expect(r.stderr).not.toMatch(/densehybrid eval:/);
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -457,24 +431,15 @@ describe('eval', () => {
     const root = join(tmp.dir, 'smiyc');
     await makeSmiyc(root);
     const out = join(tmp.dir, 'eval-smiyc');
-    const r = await cli([
-      'eval',
-      '--checkpoint',
-      run,
-      '--dataset',
-      'smiyc-anomaly',
-      '--root',
-      root,
-      '--out',
-      out,
-      '--min-prediction-size',
-      '0',
-      '--min-instance-size',
-      '0',
-      '--backend',
-      'wasm',
-      '--json',
-    ]);
+    const r = await cli(
+      fixtureEvalArgs(run, 'smiyc-anomaly', root, out, [
+        '--min-prediction-size',
+        '0',
+        '--min-instance-size',
+        '0',
+        '--json',
+      ]),
+    );
     expect(r.stderr).not.toMatch(/densehybrid eval:/);
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -552,19 +517,7 @@ describe('eval', () => {
   it('is resumable after Ctrl-C (exit 130, then the same command finishes)', async () => {
     const out = join(tmp.dir, 'eval-resume');
     const controller = new AbortController();
-    const args = [
-      'eval',
-      '--checkpoint',
-      run,
-      '--dataset',
-      'streethazards',
-      '--root',
-      sh,
-      '--out',
-      out,
-      '--backend',
-      'wasm',
-    ];
+    const args = fixtureEvalArgs(run, 'streethazards', sh, out);
     let err = '';
     const first = await cli(args, {
       io: {
@@ -593,32 +546,12 @@ describe('eval', () => {
   });
 
   it('names an incompatible or missing checkpoint', async () => {
-    const notRun = await cli([
-      'eval',
-      '--checkpoint',
-      tmp.dir,
-      '--dataset',
-      'streethazards',
-      '--root',
-      sh,
-      '--backend',
-      'wasm',
-    ]);
+    const notRun = await cli(fixtureEvalArgs(tmp.dir, 'streethazards', sh));
     expect(notRun.code).toBe(1);
     expect(notRun.stderr).toMatch(/--checkpoint: expected a run folder .* got /);
     const cs = join(tmp.dir, 'cityscapes');
     await makeCityscapes(cs);
-    const wrongK = await cli([
-      'eval',
-      '--checkpoint',
-      run,
-      '--dataset',
-      'cityscapes',
-      '--root',
-      cs,
-      '--backend',
-      'wasm',
-    ]);
+    const wrongK = await cli(fixtureEvalArgs(run, 'cityscapes', cs));
     expect(wrongK.code).toBe(1);
     expect(wrongK.stderr).toMatch(
       /expected a checkpoint with 19 classes for cityscapes\/val, got one with 12/,
@@ -631,17 +564,7 @@ describe('eval', () => {
     const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
     cfg.config.backbone.growthRate = 8;
     await writeFile(cfgPath, JSON.stringify(cfg));
-    const mismatch = await cli([
-      'eval',
-      '--checkpoint',
-      broken,
-      '--dataset',
-      'streethazards',
-      '--root',
-      sh,
-      '--backend',
-      'wasm',
-    ]);
+    const mismatch = await cli(fixtureEvalArgs(broken, 'streethazards', sh));
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(/does not match its architecture/);
   });

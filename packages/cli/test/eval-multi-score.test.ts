@@ -10,7 +10,7 @@ import {
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/cli';
-import { cli, fixtureTrainArgs, tempDir } from './helpers.js';
+import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -32,20 +32,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => tmp.cleanup());
 
-const evalArgs = (dataset: string, root: string, out: string, scores: string[]): string[] => [
-  'eval',
-  '--checkpoint',
-  run,
-  '--dataset',
-  dataset,
-  '--root',
-  root,
-  '--out',
-  out,
-  '--backend',
-  'wasm',
-  ...scores.flatMap((s) => ['--score', s]),
-];
+const evalArgs = (dataset: string, root: string, out: string, scores: string[]): string[] =>
+  fixtureEvalArgs(
+    run,
+    dataset,
+    root,
+    out,
+    scores.flatMap((s) => ['--score', s]),
+  );
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
 async function evalJson(args: string[]): Promise<Record<string, any>> {

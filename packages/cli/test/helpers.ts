@@ -77,3 +77,29 @@ export function fixtureTrainArgs(
     ...extra,
   ];
 }
+
+/**
+ * `densehybrid eval` arguments on the wasm backend: `--checkpoint`, `--dataset`, `--root`, and
+ * `--out` when given, then `extra`.
+ */
+export function fixtureEvalArgs(
+  checkpoint: string,
+  dataset: string,
+  root: string,
+  out?: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'eval',
+    '--checkpoint',
+    checkpoint,
+    '--dataset',
+    dataset,
+    '--root',
+    root,
+    ...(out === undefined ? [] : ['--out', out]),
+    '--backend',
+    'wasm',
+    ...extra,
+  ];
+}
