@@ -15,11 +15,7 @@ function referenceDeepLab(
   counter: ref.Counter,
 ): { preLogits: ref.Img; logits: ref.Img } {
   const cfg = model.config;
-  const P = (name: string): Float32Array => {
-    const v = model.variables.get(name);
-    if (v === undefined) throw new Error(`missing ${name}`);
-    return v.dataSync() as Float32Array;
-  };
+  const P = ref.weightReader(model);
   const outC = (n: string): number => model.variables.get(`${n}.weight`)!.shape[3]!;
   const k = (n: string): number => model.variables.get(`${n}.weight`)!.shape[0]!;
   const conv = (x: ref.Img, n: string, stride = 1, dilation = 1): ref.Img =>

@@ -15,11 +15,7 @@ function referenceLdn(
   counter: ref.Counter,
 ): { preLogits: ref.Img; logits: ref.Img } {
   const cfg = model.config;
-  const P = (name: string): Float32Array => {
-    const v = model.variables.get(name);
-    if (v === undefined) throw new Error(`missing ${name}`);
-    return v.dataSync() as Float32Array;
-  };
+  const P = ref.weightReader(model);
   const eps = cfg.batchNormEpsilon;
   const bn = (x: ref.Img, n: string): ref.Img =>
     ref.batchNorm(

@@ -206,3 +206,14 @@ export function resizeAlignCorners(x: Img, oh: number, ow: number): Img {
   }
   return y;
 }
+
+/** Reads a model's weights by name as float32 arrays (throws on an unknown name). */
+export function weightReader(model: {
+  readonly variables: ReadonlyMap<string, { dataSync(): unknown }>;
+}): (name: string) => Float32Array {
+  return (name) => {
+    const v = model.variables.get(name);
+    if (v === undefined) throw new Error(`missing ${name}`);
+    return v.dataSync() as Float32Array;
+  };
+}
