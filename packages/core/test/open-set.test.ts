@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DenseHybridError, openSetSegmentation } from '@densehybrid/core';
+import { runReadmeExample } from '../../../test-support/readme-example.js';
 import { BACKENDS, useBackend, bilinearRef, pixel, randomArray, type Arr4 } from './reference.js';
 
 const K = 4;
@@ -78,19 +77,9 @@ for (const backend of BACKENDS) {
 describe('README example (Scores and the hybrid head)', () => {
   it('runs as written and prints the shape, dtype and the >= rule check', () => {
     const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
-    const readme = readFileSync(join(pkg, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Scores and the hybrid head'));
-    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-    expect(code).toBeDefined();
-    expect(code!.split('\n').filter((l) => l.trim() !== '').length).toBeLessThanOrEqual(16);
-    const file = join(pkg, `.readme-scores-${process.pid}.mjs`);
-    writeFileSync(file, code!);
-    try {
-      const run = spawnSync(process.execPath, [file], { encoding: 'utf8' });
-      expect(run.stderr).toBe('');
-      expect(run.stdout.trim()).toBe('1x16x32 int32 1');
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const run = runReadmeExample(pkg, { heading: 'Scores and the hybrid head' });
+    expect(run.lines).toBeLessThanOrEqual(16);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('1x16x32 int32 1');
   });
 });
