@@ -18,6 +18,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { filterGradientSimd } from './simd/filter_gradient.js';
 import { convExplicit, type WasmScope } from './wasm_util.js';
 
 /** One output phase of the input gradient along one axis. */
@@ -82,6 +83,10 @@ export function filterGradient(
   const { inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const { dilationHeight: dh, dilationWidth: dw, padInfo } = info;
+  if (!depthwise) {
+    const direct = filterGradientSimd(s, x, dy, info);
+    if (direct) return direct;
+  }
   // Output size of the swapped convolution must be exactly K: choose the far pads accordingly.
   const pads = {
     top: padInfo.top,

@@ -1,0 +1,253 @@
+/**
+ * `∂L/∂w` of a regular 2-D convolution as a direct WebAssembly SIMD kernel over the wasm
+ * backend's own heap.
+ *
+ * `∂w[kh, kw, ci, co] = Σ_{n, oy, ox} x[n, oy·s_h + kh·d_h − p_t, ox·s_w + kw·d_w − p_l, ci] ·
+ * ∂y[n, oy, ox, co]`: for every filter tap, a sum of outer products of input pixels (C_in) and
+ * output-gradient pixels (C_out). The inner kernel keeps a 4 × 8 block of `∂w` in eight `f32x4`
+ * registers and streams pixels through it (four broadcast loads of `x`, two vector loads of
+ * `∂y`, eight multiply-adds per pixel). The driver walks the output in chunks of rows (so the
+ * chunk of `∂y` stays in cache while all taps use it), clips each tap's pixel range to the
+ * image (padding contributes zeros), and pads channels to multiples of 4 (`x`) and 8 (`∂y`)
+ * with copies only when needed.
+ *
+ * Compared with the previous formulation (a forward XNNPACK convolution of transposed operands,
+ * whose contraction axis is only the batch), this needs no transposes and measures ~2× faster.
+ * @internal
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { WasmScope } from '../wasm_util.js';
+import { FunctionBuilder, I32, V128, wasmModule } from './wasm_asm.js';
+
+type KernelFn = (
+  x: number,
+  dy: number,
+  w: number,
+  rows: number,
+  cols: number,
+  xRow: number,
+  xCol: number,
+  dyRow: number,
+  dyCol: number,
+  wRow: number,
+  ci4: number,
+  co8: number,
+) => void;
+
+/** The kernel's code: see the module comment. Parameters as {@link KernelFn}. */
+function buildKernel(): FunctionBuilder {
+  const f = new FunctionBuilder(Array<number>(12).fill(I32));
+  const [X, DY, W, ROWS, COLS, XROW, XCOL, DYROW, DYCOL, WROW, CI4, CO8] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+  ] as const;
+  const bi = f.local(I32);
+  const bo = f.local(I32);
+  const r = f.local(I32);
+  const xr = f.local(I32);
+  const dr = f.local(I32);
+  const xp = f.local(I32);
+  const dp = f.local(I32);
+  const pend = f.local(I32);
+  const wp = f.local(I32);
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const d0 = f.local(V128);
+  const d1 = f.local(V128);
+  const sp = f.local(V128);
+  /** Pushes the address of row `k` of the current 4 × 8 block of ∂w. */
+  const wRowAddr = (k: number) => {
+    f.get(wp);
+    if (k > 0) f.get(WROW).i32(k).mul().add();
+  };
+  f.i32(0).set(bi);
+  f.loop(() => {
+    f.i32(0).set(bo);
+    f.loop(() => {
+      // wp = W + bi·4·wRow + bo·32
+      f.get(W).get(bi).get(WROW).mul().i32(4).mul().add().get(bo).i32(32).mul().add().set(wp);
+      for (let k = 0; k < 4; k++) {
+        wRowAddr(k);
+        f.load(0).set(acc[2 * k] as number);
+        wRowAddr(k);
+        f.load(16).set(acc[2 * k + 1] as number);
+      }
+      f.get(X).get(bi).i32(16).mul().add().set(xr);
+      f.get(DY).get(bo).i32(32).mul().add().set(dr);
+      f.get(ROWS).set(r);
+      f.loop(() => {
+        f.get(xr).set(xp);
+        f.get(dr).tee(dp).get(COLS).get(DYCOL).mul().add().set(pend);
+        f.loop(() => {
+          f.get(dp).load(0).set(d0);
+          f.get(dp).load(16).set(d1);
+          for (let k = 0; k < 4; k++) {
+            f.get(xp).loadSplat(4 * k).set(sp);
+            const a0 = acc[2 * k] as number;
+            const a1 = acc[2 * k + 1] as number;
+            f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
+            f.get(a1).get(sp).get(d1).f32x4Mul().f32x4Add().set(a1);
+          }
+          f.get(xp).get(XCOL).add().set(xp);
+          f.get(dp).get(DYCOL).add().tee(dp).get(pend).ltU().brIf(0);
+        });
+        f.get(xr).get(XROW).add().set(xr);
+        f.get(dr).get(DYROW).add().set(dr);
+        f.get(r).i32(1).sub().tee(r).brIf(0);
+      });
+      for (let k = 0; k < 4; k++) {
+        wRowAddr(k);
+        f.get(acc[2 * k] as number).store(0);
+        wRowAddr(k);
+        f.get(acc[2 * k + 1] as number).store(16);
+      }
+      f.get(bo).i32(1).add().tee(bo).get(CO8).ltU().brIf(0);
+    });
+    f.get(bi).i32(1).add().tee(bi).get(CI4).ltU().brIf(0);
+  });
+  return f;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+const instances = new WeakMap<WebAssembly.Memory, KernelFn>();
+
+/** The kernel bound to `memory`, or `null` where WebAssembly SIMD is unavailable. */
+function kernelFor(memory: WebAssembly.Memory): KernelFn | null {
+  const cached = instances.get(memory);
+  if (cached) return cached;
+  if (compiled === undefined) {
+    const bytes = wasmModule({ filterGradient: buildKernel() });
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  if (compiled === null) return null;
+  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  const fn = instance.exports['filterGradient'] as KernelFn;
+  instances.set(memory, fn);
+  return fn;
+}
+
+/** The wasm backend's heap and tensor addresses (tfjs-backend-wasm 4.x internals). */
+interface WasmBackendInternals {
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
+}
+
+let disabled = false;
+
+/**
+ * Turns the SIMD filter gradient off (`true`) or back on, so that tests and benchmarks can
+ * compare it with the XNNPACK formulation. @internal
+ */
+export function disableSimdFilterGradient(off: boolean): void {
+  disabled = off;
+}
+
+/**
+ * `∂w` `[K_h, K_w, C_in, C_out]` of a regular convolution, or `null` when this kernel cannot
+ * run here (no WebAssembly SIMD, or a wasm backend whose heap it cannot reach).
+ * @internal
+ */
+export function filterGradientSimd(
+  s: WasmScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo | null {
+  if (disabled) return null;
+  const internals = s.backend as unknown as WasmBackendInternals;
+  const memory = internals.wasm?.asm?.memory;
+  const ids = internals.dataIdMap;
+  if (!(memory instanceof WebAssembly.Memory) || !ids) return null;
+  const kernel = kernelFor(memory);
+  if (!kernel) return null;
+  const address = (t: TensorInfo): number => {
+    const d = ids.get(t.dataId);
+    if (!d) throw new Error('densehybrid wasm kernels: tensor data not on the wasm heap');
+    return d.memoryOffset;
+  };
+
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
+  const { outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const { top: pt, left: pl } = info.padInfo;
+  const cx = Math.ceil(ci / 4) * 4;
+  const cy = Math.ceil(co / 8) * 8;
+  const xs = cx === ci ? x : padChannels(s, x, [n, h, w, ci], cx);
+  const dys = cy === co ? dy : padChannels(s, dy, [n, oh, ow, co], cy);
+  const padded = cx !== ci || cy !== co;
+  const acc = s.float32([kh, kw, cx, cy], (o) => o.fill(0));
+
+  const xBase = address(xs);
+  const dyBase = address(dys);
+  const wBase = address(acc);
+  const xRow = sh * w * cx * 4;
+  const xCol = sw * cx * 4;
+  const dyRow = ow * cy * 4;
+  const dyCol = cy * 4;
+  // Columns each tap reads: ox with 0 ≤ ox·s_w + kw·d_w − p_l < W.
+  const colRange = Array.from({ length: kw }, (_, j) => {
+    const lo = Math.max(0, Math.ceil((pl - j * dw) / sw));
+    const hi = Math.min(ow, Math.floor((w - 1 + pl - j * dw) / sw) + 1);
+    return [lo, hi] as const;
+  });
+  // Rows of ∂y per chunk: ~32 KiB of ∂y, which all taps then read from cache.
+  const chunk = Math.max(1, Math.floor(32768 / (ow * cy * 4)));
+  for (let b = 0; b < n; b++) {
+    for (let y0 = 0; y0 < oh; y0 += chunk) {
+      const y1 = Math.min(oh, y0 + chunk);
+      for (let i = 0; i < kh; i++) {
+        const lo = Math.max(y0, Math.ceil((pt - i * dh) / sh));
+        const hi = Math.min(y1, Math.floor((h - 1 + pt - i * dh) / sh) + 1);
+        if (hi <= lo) continue;
+        const iy = lo * sh + i * dh - pt;
+        for (let j = 0; j < kw; j++) {
+          const [cLo, cHi] = colRange[j] as readonly [number, number];
+          if (cHi <= cLo) continue;
+          const ix = cLo * sw + j * dw - pl;
+          kernel(
+            xBase + ((b * h + iy) * w + ix) * cx * 4,
+            dyBase + ((b * oh + lo) * ow + cLo) * cy * 4,
+            wBase + (i * kw + j) * cx * cy * 4,
+            hi - lo,
+            cHi - cLo,
+            xRow,
+            xCol,
+            dyRow,
+            dyCol,
+            cy * 4,
+            cx / 4,
+            cy / 8,
+          );
+        }
+      }
+    }
+  }
+  if (!padded) return acc;
+  return s.float32([kh, kw, ci, co], (out) => {
+    const src = s.view(acc);
+    for (let t = 0; t < kh * kw; t++)
+      for (let a = 0; a < ci; a++) {
+        const from = (t * cx + a) * cy;
+        out.set(src.subarray(from, from + co), (t * ci + a) * co);
+      }
+  });
+}
+
+/** A copy of NHWC `t` with its channels zero-padded to `c`. */
+function padChannels(
+  s: WasmScope,
+  t: TensorInfo,
+  shape: [number, number, number, number],
+  c: number,
+): TensorInfo {
+  const [n, h, w, c0] = shape;
+  return s.float32([n, h, w, c], (out) => {
+    out.fill(0);
+    const src = s.view(t);
+    const pixels = n * h * w;
+    for (let p = 0; p < pixels; p++) {
+      if (c0 >= 16) out.set(src.subarray(p * c0, p * c0 + c0), p * c);
+      else for (let k = 0; k < c0; k++) out[p * c + k] = src[p * c0 + k] as number;
+    }
+  });
+}
