@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { convSimd } from './simd/conv.js';
 
 /** The part of `BackendWasm` these kernels use. @internal */
 export interface WasmBackendLike {
@@ -173,6 +174,10 @@ export function convExplicit(
   dilations: [number, number],
   depthwise: boolean,
 ): TensorInfo {
+  if (!depthwise) {
+    const direct = convSimd(s, x, filter, pads, strides, dilations);
+    if (direct) return direct;
+  }
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const cropT = Math.max(0, -pads.top);
   const cropB = Math.max(0, -pads.bottom);

@@ -18,7 +18,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmScope } from '../wasm_util.js';
-import { FunctionBuilder, I32, V128, wasmModule } from './wasm_asm.js';
+import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
+import { heapAccess, kernelsFor } from './heap.js';
 
 type KernelFn = (
   x: number,
@@ -107,30 +108,6 @@ function buildKernel(): FunctionBuilder {
   return f;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
-const instances = new WeakMap<WebAssembly.Memory, KernelFn>();
-
-/** The kernel bound to `memory`, or `null` where WebAssembly SIMD is unavailable. */
-function kernelFor(memory: WebAssembly.Memory): KernelFn | null {
-  const cached = instances.get(memory);
-  if (cached) return cached;
-  if (compiled === undefined) {
-    const bytes = wasmModule({ filterGradient: buildKernel() });
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  if (compiled === null) return null;
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-  const fn = instance.exports['filterGradient'] as KernelFn;
-  instances.set(memory, fn);
-  return fn;
-}
-
-/** The wasm backend's heap and tensor addresses (tfjs-backend-wasm 4.x internals). */
-interface WasmBackendInternals {
-  wasm?: { asm?: { memory?: unknown } };
-  dataIdMap?: { get(id: object): { memoryOffset: number } | undefined };
-}
-
 let disabled = false;
 
 /**
@@ -153,17 +130,12 @@ export function filterGradientSimd(
   info: tf.backend_util.Conv2DInfo,
 ): TensorInfo | null {
   if (disabled) return null;
-  const internals = s.backend as unknown as WasmBackendInternals;
-  const memory = internals.wasm?.asm?.memory;
-  const ids = internals.dataIdMap;
-  if (!(memory instanceof WebAssembly.Memory) || !ids) return null;
-  const kernel = kernelFor(memory);
-  if (!kernel) return null;
-  const address = (t: TensorInfo): number => {
-    const d = ids.get(t.dataId);
-    if (!d) throw new Error('densehybrid wasm kernels: tensor data not on the wasm heap');
-    return d.memoryOffset;
-  };
+  const heap = heapAccess(s.backend);
+  if (!heap) return null;
+  const kernel = kernelsFor<{ filterGradient: KernelFn }>(heap, 'filterGradient', () => ({
+    filterGradient: buildKernel(),
+  })).filterGradient;
+  const address = (t: TensorInfo): number => heap.address(t);
 
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
   const { outHeight: oh, outWidth: ow, outChannels: co } = info;

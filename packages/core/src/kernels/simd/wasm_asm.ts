@@ -143,6 +143,12 @@ export class FunctionBuilder {
     this.memarg(offset);
     return this;
   }
+  /** v128.const 0 */
+  v128Zero(): this {
+    this.simd(0x0c);
+    for (let k = 0; k < 16; k++) this.code.push(0);
+    return this;
+  }
   f32x4Add(): this {
     this.simd(0xe4);
     return this;

@@ -1,0 +1,214 @@
+/**
+ * A direct 2-D convolution (NHWC input, HWIO filter, explicit and possibly negative padding,
+ * strides, dilations) as WebAssembly SIMD kernels over the wasm backend's heap. It serves
+ * tfjs' `Conv2D` forward and this project's input gradients (which are forward convolutions).
+ *
+ * `y[n, oy, ox, co] = Σ_{i, j, c} x[n, oy·s_h + i·d_h − p_t, ox·s_w + j·d_w − p_l, c] · w[i, j, c, co]`.
+ * The inner kernel holds a block of 4 output pixels × 8 output channels in eight `f32x4`
+ * registers; for every tap and input channel it loads 8 filter values (two vectors) and
+ * broadcasts one input value per pixel. Taps outside the image are never visited: the driver
+ * splits each output row into runs of pixels that see the same range of taps (the interior
+ * and a few border pixels), so no padded copy of the input is made. Geometry constants (channel
+ * counts, strides) are baked into a module per geometry, assembled at run time and cached.
+ * @internal
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import type { Pads, WasmScope } from '../wasm_util.js';
+import { FunctionBuilder, I32, V128, wasmModule } from './wasm_asm.js';
+import { heapAccess, kernelsFor } from './heap.js';
+
+/**
+ * `(x, w, y, blocks, tapRows, tapCols, tapRowStride)`: addresses in bytes, counts ≥ 1,
+ * `tapRowStride` = bytes between tap rows in the input (d_h · W · C_in · 4).
+ */
+type RunFn = (
+  x: number,
+  w: number,
+  y: number,
+  blocks: number,
+  ti: number,
+  tj: number,
+  tapRowStride: number,
+) => void;
+
+interface Geometry {
+  /** input channels */
+  readonly ci: number;
+  /** output channels (a multiple of 8) */
+  readonly co: number;
+  /** filter width */
+  readonly kw: number;
+  /** bytes between the input pixels of neighbouring outputs (s_w · C_in · 4) */
+  readonly pixStride: number;
+  /** bytes between tap columns in the input (d_w · C_in · 4) */
+  readonly tapColStride: number;
+}
+
+/** One kernel: `pixels` output pixels (4 or 1) per block; see the module comment. */
+function buildRun(g: Geometry, pixels: number): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
+  const [X, W, Y, BLOCKS, TI, TJ, TAPROW] = [0, 1, 2, 3, 4, 5, 6] as const;
+  const blk = f.local(I32);
+  const bo = f.local(I32);
+  const xb = f.local(I32);
+  const yb = f.local(I32);
+  const xi = f.local(I32);
+  const wi = f.local(I32);
+  const i = f.local(I32);
+  const xj = f.local(I32);
+  const wj = f.local(I32);
+  const j = f.local(I32);
+  const xc = f.local(I32);
+  const wc = f.local(I32);
+  const end = f.local(I32);
+  const acc = Array.from({ length: 2 * pixels }, () => f.local(V128));
+  const d0 = f.local(V128);
+  const d1 = f.local(V128);
+  const sp = f.local(V128);
+  const wTap = g.ci * g.co * 4;
+  f.get(X).set(xb);
+  f.get(Y).set(yb);
+  f.get(BLOCKS).set(blk);
+  f.loop(() => {
+    f.i32(0).set(bo);
+    f.loop(() => {
+      for (const a of acc) f.v128Zero().set(a);
+      f.get(xb).set(xi);
+      f.get(W).get(bo).i32(32).mul().add().set(wi);
+      f.get(TI).set(i);
+      f.loop(() => {
+        f.get(xi).set(xj);
+        f.get(wi).set(wj);
+        f.get(TJ).set(j);
+        f.loop(() => {
+          f.get(xj).tee(xc).i32(g.ci * 4).add().set(end);
+          f.get(wj).set(wc);
+          f.loop(() => {
+            f.get(wc).load(0).set(d0);
+            f.get(wc).load(16).set(d1);
+            for (let p = 0; p < pixels; p++) {
+              f.get(xc).loadSplat(p * g.pixStride).set(sp);
+              const a0 = acc[2 * p] as number;
+              const a1 = acc[2 * p + 1] as number;
+              f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
+              f.get(a1).get(sp).get(d1).f32x4Mul().f32x4Add().set(a1);
+            }
+            f.get(wc).i32(g.co * 4).add().set(wc);
+            f.get(xc).i32(4).add().tee(xc).get(end).ltU().brIf(0);
+          });
+          f.get(xj).i32(g.tapColStride).add().set(xj);
+          f.get(wj).i32(wTap).add().set(wj);
+          f.get(j).i32(1).sub().tee(j).brIf(0);
+        });
+        f.get(xi).get(TAPROW).add().set(xi);
+        f.get(wi).i32(g.kw * wTap).add().set(wi);
+        f.get(i).i32(1).sub().tee(i).brIf(0);
+      });
+      for (let p = 0; p < pixels; p++) {
+        f.get(yb).get(bo).i32(32).mul().add().get(acc[2 * p] as number).store(p * g.co * 4);
+        f.get(yb).get(bo).i32(32).mul().add().get(acc[2 * p + 1] as number).store(p * g.co * 4 + 16);
+      }
+      f.get(bo).i32(1).add().tee(bo).i32(g.co / 8).ltU().brIf(0);
+    });
+    f.get(xb).i32(pixels * g.pixStride).add().set(xb);
+    f.get(yb).i32(pixels * g.co * 4).add().set(yb);
+    f.get(blk).i32(1).sub().tee(blk).brIf(0);
+  });
+  return f;
+}
+
+let disabled = false;
+
+/** Turns the SIMD convolution off (`true`) or back on (tests, benchmarks). @internal */
+export function disableSimdConv(off: boolean): void {
+  disabled = off;
+}
+
+/** Pixels per block of the main kernel. */
+const BLOCK = 4;
+
+/** The first and one-past-last tap `t` with `0 ≤ o·stride + t·dilation − pad < size`. */
+function tapRange(o: number, stride: number, dilation: number, pad: number, size: number, taps: number): [number, number] {
+  const start = o * stride - pad;
+  const lo = Math.max(0, Math.ceil(-start / dilation));
+  const hi = Math.min(taps, Math.floor((size - 1 - start) / dilation) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * A regular convolution of `x` `[N, H, W, C_in]` with `filter` `[K_h, K_w, C_in, C_out]`, or
+ * `null` when these kernels do not apply (C_out not a multiple of 8, no SIMD, heap not
+ * reachable); the caller then falls back to XNNPACK.
+ * @internal
+ */
+export function convSimd(
+  s: WasmScope,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pads: Pads,
+  strides: readonly [number, number],
+  dilations: readonly [number, number],
+): TensorInfo | null {
+  if (disabled || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const [kh, kw, fci, co] = filter.shape as [number, number, number, number];
+  if (co % 8 !== 0 || fci !== ci) return null;
+  const [sh, sw] = strides;
+  const [dh, dw] = dilations;
+  const oh = Math.floor((h + pads.top + pads.bottom - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((w + pads.left + pads.right - dw * (kw - 1) - 1) / sw) + 1;
+  if (oh <= 0 || ow <= 0 || n === 0 || ci === 0) return null;
+  const heap = heapAccess(s.backend);
+  if (!heap) return null;
+  const g: Geometry = { ci, co, kw, pixStride: sw * ci * 4, tapColStride: dw * ci * 4 };
+  const { run4, run1 } = kernelsFor<{ run4: RunFn; run1: RunFn }>(
+    heap,
+    `conv:${ci}:${co}:${kw}:${sw}:${dw}`,
+    () => ({ run4: buildRun(g, BLOCK), run1: buildRun(g, 1) }),
+  );
+  // Runs of output columns that see the same taps.
+  const runs: { ox: number; len: number; lo: number; hi: number }[] = [];
+  for (let ox = 0; ox < ow; ox++) {
+    const [lo, hi] = tapRange(ox, sw, dw, pads.left, w, kw);
+    const last = runs[runs.length - 1];
+    if (last && last.lo === lo && last.hi === hi) last.len++;
+    else runs.push({ ox, len: 1, lo, hi });
+  }
+  const rowTaps = Array.from({ length: oh }, (_, oy) => tapRange(oy, sh, dh, pads.top, h, kh));
+  const gaps = runs.some((r) => r.hi === r.lo) || rowTaps.some(([lo, hi]) => hi === lo);
+  const y = s.float32([n, oh, ow, co], (out) => {
+    if (gaps) out.fill(0);
+  });
+  const xBase = heap.address(x);
+  const wBase = heap.address(filter);
+  const yBase = heap.address(y);
+  const tapRowStride = dh * w * ci * 4;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const [iLo, iHi] = rowTaps[oy] as [number, number];
+      if (iHi === iLo) continue;
+      const iy = oy * sh + iLo * dh - pads.top;
+      for (const r of runs) {
+        if (r.hi === r.lo) continue;
+        const ix = r.ox * sw + r.lo * dw - pads.left;
+        const xa = xBase + ((b * h + iy) * w + ix) * ci * 4;
+        const wa = wBase + (iLo * kw + r.lo) * ci * co * 4;
+        const ya = yBase + ((b * oh + oy) * ow + r.ox) * co * 4;
+        const blocks = Math.floor(r.len / BLOCK);
+        const rest = r.len - blocks * BLOCK;
+        if (blocks > 0) run4(xa, wa, ya, blocks, iHi - iLo, r.hi - r.lo, tapRowStride);
+        if (rest > 0)
+          run1(
+            xa + blocks * BLOCK * g.pixStride,
+            wa,
+            ya + blocks * BLOCK * co * 4,
+            rest,
+            iHi - iLo,
+            r.hi - r.lo,
+            tapRowStride,
+          );
+      }
+    }
+  }
+  return y;
+}
