@@ -117,9 +117,55 @@ export class FunctionBuilder {
     this.code.push(0x45);
     return this;
   }
-  private simd(op: number): void {
+  /** Any SIMD instruction without immediates, by its opcode after the 0xFD prefix. */
+  simd(op: number): this {
     this.code.push(0xfd);
     uleb(this.code, op);
+    return this;
+  }
+  /** Any one-byte instruction without immediates (e.g. 0x74 i32.shl). */
+  op(byte: number): this {
+    this.code.push(byte);
+    return this;
+  }
+  /** f32x4.extract_lane `lane`. */
+  extractLane(lane: number): this {
+    this.simd(0x1f);
+    this.code.push(lane);
+    return this;
+  }
+  /** v128.const with four float32 lanes. */
+  f32x4Const(a: number, b = a, c = a, d = a): this {
+    this.simd(0x0c);
+    const bytes = new Uint8Array(Float32Array.from([a, b, c, d]).buffer);
+    for (const v of bytes) this.code.push(v);
+    return this;
+  }
+  /** f32.load at (address on the stack) + offset. */
+  f32Load(offset = 0): this {
+    this.code.push(0x2a);
+    this.memarg(offset);
+    return this;
+  }
+  /** f32.store: [address, value] on the stack. */
+  f32Store(offset = 0): this {
+    this.code.push(0x38);
+    this.memarg(offset);
+    return this;
+  }
+  /** memory.copy (bulk memory): [dst, src, bytes] on the stack. */
+  memoryCopy(): this {
+    this.code.push(0xfc);
+    uleb(this.code, 10);
+    this.code.push(0x00, 0x00);
+    return this;
+  }
+  /** if … end with no result: consumes an i32 condition. */
+  ifThen(body: () => void): this {
+    this.code.push(0x04, 0x40);
+    body();
+    this.code.push(0x0b);
+    return this;
   }
   private memarg(offset: number): void {
     uleb(this.code, 2); // alignment hint: 4 bytes (float32 data)
@@ -220,3 +266,51 @@ export function wasmModule(functions: Record<string, FunctionBuilder>): Uint8Arr
   section(out, 10, code);
   return new Uint8Array(out);
 }
+
+/** One-byte opcodes (for {@link FunctionBuilder.op}). @internal */
+export const Op = {
+  drop: 0x1a,
+  select: 0x1b,
+  i32Eqz: 0x45,
+  i32Ne: 0x47,
+  i32LtU: 0x49,
+  i32GtU: 0x4b,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Shl: 0x74,
+  i32ShrU: 0x76,
+  f32Add: 0x92,
+  f32Sub: 0x93,
+  f32Mul: 0x94,
+} as const;
+
+/** SIMD opcodes after the 0xFD prefix (for {@link FunctionBuilder.simd}). @internal */
+export const SimdOp = {
+  f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f, // followed by a lane byte: use FunctionBuilder.extractLane
+  f32x4Eq: 0x41,
+  f32x4Lt: 0x43,
+  f32x4Gt: 0x44,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  v128Bitselect: 0x52,
+  f32x4Floor: 0x68,
+  f32x4Nearest: 0x6a,
+  i32x4Shl: 0xab,
+  i32x4ShrS: 0xac,
+  i32x4Add: 0xae,
+  i32x4Sub: 0xb1,
+  f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
+  f32x4Max: 0xe9,
+  i32x4TruncSatF32x4S: 0xf8,
+  f32x4ConvertI32x4S: 0xfa,
+} as const;
