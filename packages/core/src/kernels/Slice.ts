@@ -8,6 +8,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { originalKernel, type WasmBackendLike } from './wasm_util.js';
+import { rowCopier } from './simd/copy.js';
 
 type Heap = Float32Array | Int32Array | Uint8Array;
 
@@ -49,6 +50,35 @@ function copyBox(
   }
 }
 
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * The box as rows of equal stride when every axis before the first partial one is taken
+ * whole (a split along any axis, most slices of the last axes): `[rows, run, stride, base]`
+ * in elements, else `null`.
+ */
+function uniformRows(
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+): [number, number, number, number] | null {
+  const rank = shape.length;
+  let d = rank - 1;
+  let inner = 1;
+  while (d > 0 && size[d] === shape[d] && begin[d] === 0) inner *= shape[d--] as number;
+  let rows = 1;
+  for (let i = 0; i < d; i++) {
+    if (begin[i] !== 0 || size[i] !== shape[i]) return null;
+    rows *= shape[i] as number;
+  }
+  return [
+    rows,
+    (size[d] as number) * inner,
+    (shape[d] as number) * inner,
+    (begin[d] as number) * inner,
+  ];
+}
+
 function slice(
   backend: WasmBackendLike,
   x: TensorInfo,
@@ -57,6 +87,14 @@ function slice(
 ): TensorInfo {
   const out = backend.makeOutput(size, x.dtype);
   if (tf.util.sizeFromShape(size) === 0) return out;
+  const box = uniformRows(x.shape, begin, size);
+  const bytes = BYTES[x.dtype];
+  const copier = box && bytes ? rowCopier(backend) : null;
+  if (box && bytes && copier) {
+    const [rows, run, stride, base] = box;
+    copier.copy(out, 0, x, base * bytes, rows, run * bytes, run * bytes, stride * bytes);
+    return out;
+  }
   // views after the allocation: growing the heap detaches older views
   copyBox(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
   return out;
@@ -126,9 +164,20 @@ export const concatConfig: KernelConfig = {
       ax,
     );
     const out = backend.makeOutput(outShape, first.dtype);
-    const dst = backend.typedArrayFromHeap(out);
     const outer = tf.util.sizeFromShape(outShape.slice(0, ax));
     const total = tf.util.sizeFromShape(outShape.slice(ax));
+    const bytes = BYTES[first.dtype];
+    const copier = bytes ? rowCopier(backend) : null;
+    if (bytes && copier) {
+      let at = 0;
+      for (const t of nonEmpty) {
+        const run = tf.util.sizeFromShape(t.shape.slice(ax));
+        copier.copy(out, at * bytes, t, 0, outer, run * bytes, total * bytes, run * bytes);
+        at += run;
+      }
+      return out;
+    }
+    const dst = backend.typedArrayFromHeap(out);
     let offset = 0;
     for (const t of nonEmpty) {
       const src = backend.typedArrayFromHeap(t);

@@ -52,6 +52,23 @@ describe('wasm Slice / SplitV / Concat (in-place heap copies) match the cpu back
     expect(got.length).toBe(ref.length);
     got.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(ref[i] as Float32Array)));
   });
+
+  it('bool and int32 tensors split, slice and concatenate byte-exactly (1- and 4-byte rows)', async () => {
+    const f = () => {
+      const b = tf.greater(x(), 0); // bool, 1 byte per element on the heap
+      const i = tf.cast(tf.mul(x(), 100), 'int32');
+      const [b0, b1] = tf.split(b, [3, 4], 3);
+      const [i0, i1] = tf.split(i, [2, 2], 2);
+      return [
+        tf.cast(tf.concat([b1 as tf.Tensor, b0 as tf.Tensor], 3), 'float32'),
+        tf.cast(tf.concat([i1 as tf.Tensor, i0 as tf.Tensor], 1), 'float32'),
+        tf.cast(tf.slice(b, [0, 0, 0, 6], [3, 5, 4, 1]), 'float32'),
+      ];
+    };
+    const ref = await on('cpu', f);
+    const got = await on('wasm', f);
+    got.forEach((g, k) => expect(Array.from(g)).toEqual(Array.from(ref[k] as Float32Array)));
+  });
 });
 
 describe('wasm matMul with transpose flags (explicit transposes)', () => {
