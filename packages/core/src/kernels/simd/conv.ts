@@ -81,19 +81,28 @@ function buildRun(g: Geometry, pixels: number): FunctionBuilder {
         f.get(wi).set(wj);
         f.get(TJ).set(j);
         f.loop(() => {
-          f.get(xj).tee(xc).i32(g.ci * 4).add().set(end);
+          f.get(xj)
+            .tee(xc)
+            .i32(g.ci * 4)
+            .add()
+            .set(end);
           f.get(wj).set(wc);
           f.loop(() => {
             f.get(wc).load(0).set(d0);
             f.get(wc).load(16).set(d1);
             for (let p = 0; p < pixels; p++) {
-              f.get(xc).loadSplat(p * g.pixStride).set(sp);
+              f.get(xc)
+                .loadSplat(p * g.pixStride)
+                .set(sp);
               const a0 = acc[2 * p] as number;
               const a1 = acc[2 * p + 1] as number;
               f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
               f.get(a1).get(sp).get(d1).f32x4Mul().f32x4Add().set(a1);
             }
-            f.get(wc).i32(g.co * 4).add().set(wc);
+            f.get(wc)
+              .i32(g.co * 4)
+              .add()
+              .set(wc);
             f.get(xc).i32(4).add().tee(xc).get(end).ltU().brIf(0);
           });
           f.get(xj).i32(g.tapColStride).add().set(xj);
@@ -101,17 +110,44 @@ function buildRun(g: Geometry, pixels: number): FunctionBuilder {
           f.get(j).i32(1).sub().tee(j).brIf(0);
         });
         f.get(xi).get(TAPROW).add().set(xi);
-        f.get(wi).i32(g.kw * wTap).add().set(wi);
+        f.get(wi)
+          .i32(g.kw * wTap)
+          .add()
+          .set(wi);
         f.get(i).i32(1).sub().tee(i).brIf(0);
       });
       for (let p = 0; p < pixels; p++) {
-        f.get(yb).get(bo).i32(32).mul().add().get(acc[2 * p] as number).store(p * g.co * 4);
-        f.get(yb).get(bo).i32(32).mul().add().get(acc[2 * p + 1] as number).store(p * g.co * 4 + 16);
+        f.get(yb)
+          .get(bo)
+          .i32(32)
+          .mul()
+          .add()
+          .get(acc[2 * p] as number)
+          .store(p * g.co * 4);
+        f.get(yb)
+          .get(bo)
+          .i32(32)
+          .mul()
+          .add()
+          .get(acc[2 * p + 1] as number)
+          .store(p * g.co * 4 + 16);
       }
-      f.get(bo).i32(1).add().tee(bo).i32(g.co / 8).ltU().brIf(0);
+      f.get(bo)
+        .i32(1)
+        .add()
+        .tee(bo)
+        .i32(g.co / 8)
+        .ltU()
+        .brIf(0);
     });
-    f.get(xb).i32(pixels * g.pixStride).add().set(xb);
-    f.get(yb).i32(pixels * g.co * 4).add().set(yb);
+    f.get(xb)
+      .i32(pixels * g.pixStride)
+      .add()
+      .set(xb);
+    f.get(yb)
+      .i32(pixels * g.co * 4)
+      .add()
+      .set(yb);
     f.get(blk).i32(1).sub().tee(blk).brIf(0);
   });
   return f;
@@ -128,7 +164,14 @@ export function disableSimdConv(off: boolean): void {
 const BLOCK = 4;
 
 /** The first and one-past-last tap `t` with `0 ≤ o·stride + t·dilation − pad < size`. */
-function tapRange(o: number, stride: number, dilation: number, pad: number, size: number, taps: number): [number, number] {
+function tapRange(
+  o: number,
+  stride: number,
+  dilation: number,
+  pad: number,
+  size: number,
+  taps: number,
+): [number, number] {
   const start = o * stride - pad;
   const lo = Math.max(0, Math.ceil(-start / dilation));
   const hi = Math.min(taps, Math.floor((size - 1 - start) / dilation) + 1);

@@ -82,7 +82,9 @@ function buildKernel(): FunctionBuilder {
           f.get(dp).load(0).set(d0);
           f.get(dp).load(16).set(d1);
           for (let k = 0; k < 4; k++) {
-            f.get(xp).loadSplat(4 * k).set(sp);
+            f.get(xp)
+              .loadSplat(4 * k)
+              .set(sp);
             const a0 = acc[2 * k] as number;
             const a1 = acc[2 * k + 1] as number;
             f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
