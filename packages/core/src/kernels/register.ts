@@ -17,14 +17,19 @@ import {
 } from './conv_grads.js';
 import { captureOriginal } from './wasm_util.js';
 import { fusedBatchNormGradConfig } from './batch_norm.js';
-import { resizeBilinearGradConfig } from '@densehybrid/losses';
+import {
+  resizeBilinearGradConfigFast,
+  resizeBilinearGradWasmConfig,
+} from './ResizeBilinearGrad.js';
 
 /**
  * The wasm kernels this project registers (replacing tfjs' own where it has one):
  * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropInput`, an `Identity` that shares data instead of copying, and
  * `Slice` / `SplitV` / `Concat` that read the heap in place, and `BatchMatMul` / `_FusedMatMul`
- * that transpose explicitly instead of using tfjs' slow transposed-operand path.
+ * that transpose explicitly instead of using tfjs' slow transposed-operand path, and
+ * `DenseHybridResizeBilinearGrad`, the exact adjoint of bilinear resizing in one pass (the
+ * `ResizeBilinear` gradient's kernel on wasm).
  *
  * @example
  * ```ts
@@ -43,6 +48,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   concatConfig,
   batchMatMulConfig,
   fusedMatMulConfig,
+  resizeBilinearGradWasmConfig,
 ];
 
 /**
@@ -63,8 +69,9 @@ export const TRAINING_GRADIENTS: readonly GradConfig[] = [
   fusedConv2dOpGradConfig,
   fusedBatchNormGradConfig,
   // tfjs 4.22's ResizeBilinear gradient ignores halfPixelCenters (and swaps H/W on cpu);
-  // this one is the exact adjoint, checked against finite differences in @densehybrid/losses.
-  resizeBilinearGradConfig,
+  // this one is the exact adjoint (@densehybrid/losses' resizeBilinearGradConfig, checked against
+  // finite differences there; on wasm the direct DenseHybridResizeBilinearGrad kernel).
+  resizeBilinearGradConfigFast,
 ];
 
 /** What {@link registerTrainingKernels} did. */
@@ -104,7 +111,8 @@ function loadStockGradients(): 'present' | 'loaded' | 'missing' {
  *
  * - wasm kernels `Conv2DBackpropFilter`, `Conv2DBackpropInput` (replacing tfjs' slow one),
  *   `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, all written as
- *   forward convolutions (XNNPACK);
+ *   forward convolutions (XNNPACK), and `DenseHybridResizeBilinearGrad` (the `ResizeBilinear`
+ *   gradient in one pass over the heap);
  * - gradients of `Conv2D`, `FusedConv2D` (also `tf.fused.conv2d`, used by `tf.layers`) and
  *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend, a `FusedBatchNorm`
  *   gradient without `Tile`, and an exact `ResizeBilinear` gradient (tfjs' ignores
