@@ -36,5 +36,9 @@ export type {
   DenseHybridLossInputs,
 } from './validate.js';
 
-export { upsampleBilinear, resizeBilinearGradConfig } from './upsample.js';
+export {
+  upsampleBilinear,
+  resizeBilinearGradConfig,
+  RESIZE_BILINEAR_GRAD_KERNEL,
+} from './upsample.js';
 export { logSumExpLastAxis } from './log-sum-exp.js';

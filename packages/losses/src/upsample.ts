@@ -38,9 +38,18 @@ export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]
 type ResizeMode = 'half-pixel' | 'align-corners' | 'legacy';
 
 /**
+ * The name under which a backend may register a direct kernel for the exact adjoint of bilinear
+ * resizing (inputs `{ images, dy }`, `images` for its shape; attrs `{ alignCorners,
+ * halfPixelCenters }`). `@densehybrid/core` registers one for wasm; where the active backend has
+ * one, {@link upsampleBilinear}'s gradient uses it instead of the matMul adjoint.
+ */
+export const RESIZE_BILINEAR_GRAD_KERNEL = 'DenseHybridResizeBilinearGrad';
+
+/**
  * Forward: tfjs' native ResizeBilinear (halfPixelCenters). Backward: tfjs 4.22's
  * ResizeBilinearGrad ignores `halfPixelCenters` (and the cpu kernel swaps H and W), so the
- * gradient is written here as the exact adjoint (see {@link resizeBilinearAdjoint}).
+ * gradient is the exact adjoint: a backend's {@link RESIZE_BILINEAR_GRAD_KERNEL} when it has
+ * one, else {@link resizeBilinearAdjoint}.
  */
 function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
   const f = tf.customGrad(((input: tf.Tensor) => {
@@ -48,7 +57,16 @@ function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.T
     const [, h, w] = input.shape as [number, number, number, number];
     return {
       value,
-      gradFunc: (dy: tf.Tensor) => resizeBilinearAdjoint(dy as tf.Tensor4D, h, w, 'half-pixel'),
+      gradFunc: (dy: tf.Tensor) =>
+        dy.dtype === 'float32' && tf.getKernel(RESIZE_BILINEAR_GRAD_KERNEL, tf.getBackend())
+          ? (tf
+              .engine()
+              .runKernel(
+                RESIZE_BILINEAR_GRAD_KERNEL,
+                { images: input, dy } as unknown as tf.NamedTensorMap,
+                { alignCorners: false, halfPixelCenters: true } as unknown as tf.NamedAttrMap,
+              ) as tf.Tensor4D)
+          : resizeBilinearAdjoint(dy as tf.Tensor4D, h, w, 'half-pixel'),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x) as tf.Tensor4D;

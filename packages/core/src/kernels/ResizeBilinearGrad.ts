@@ -16,11 +16,10 @@ import type {
   Tensor,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { resizeBilinearGradConfig } from '@densehybrid/losses';
+import { RESIZE_BILINEAR_GRAD_KERNEL, resizeBilinearGradConfig } from '@densehybrid/losses';
 import type { WasmBackendLike } from './wasm_util.js';
 
-/** Name of this project's wasm kernel (tfjs' own `ResizeBilinearGrad` ignores `halfPixelCenters`). */
-export const RESIZE_BILINEAR_GRAD_KERNEL = 'DenseHybridResizeBilinearGrad';
+export { RESIZE_BILINEAR_GRAD_KERNEL };
 
 /** How output pixels map to input coordinates (TensorFlow's ResizeBilinear attributes). */
 type ResizeMode = 'half-pixel' | 'align-corners' | 'legacy';

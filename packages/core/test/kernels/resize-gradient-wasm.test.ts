@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@densehybrid/core';
+import { upsampleBilinear } from '@densehybrid/losses';
 import { on, relErr, values } from './helpers.js';
 
 // On wasm the ResizeBilinear gradient runs the direct DenseHybridResizeBilinearGrad kernel; it
@@ -117,5 +118,26 @@ describe('wasm ResizeBilinear gradient (DenseHybridResizeBilinearGrad) is the ex
     expect(names).not.toContain('Transpose');
     tf.dispose(info.result);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("@densehybrid/losses' upsampleBilinear uses the kernel too, with the same gradient as cpu", async () => {
+    const f = () => {
+      const x = tf.tensor4d(values(2 * 9 * 7 * 5, 21), [2, 9, 7, 5]);
+      const r = tf.tensor4d(values(2 * 36 * 28 * 5, 22), [2, 36, 28, 5]);
+      return [
+        tf.grad((a: tf.Tensor) => tf.sum(tf.mul(upsampleBilinear(a as tf.Tensor4D, [36, 28]), r)))(
+          x,
+        ),
+      ];
+    };
+    const [cpu] = (await on('cpu', f)) as [Float32Array];
+    const [got] = (await on('wasm', f)) as [Float32Array];
+    expect(relErr(got, cpu)).toBeLessThanOrEqual(1e-5);
+    await tf.setBackend('wasm');
+    const info = await tf.profile(() => tf.tidy(() => f()[0] as tf.Tensor));
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain('DenseHybridResizeBilinearGrad');
+    expect(names).not.toContain('BatchMatMul');
+    tf.dispose(info.result);
   });
 });
