@@ -44,8 +44,8 @@ describe('wasm Sum / Mean over leading axes match the cpu backend', () => {
     const rows = 300_000;
     const data = new Float32Array(rows * 4);
     for (let i = 0; i < data.length; i++) data[i] = 1 + ((i * 7919) % 1000) / 1e4;
-    const exact = [0, 0, 0, 0];
-    for (let i = 0; i < data.length; i++) exact[i % 4] += data[i] as number;
+    const exact = new Float64Array(4);
+    for (let i = 0; i < data.length; i++) exact[i % 4] = (exact[i % 4] as number) + (data[i] as number);
     await tf.setBackend('wasm');
     const got = tf.tidy(() => tf.sum(tf.tensor2d(data, [rows, 4]), 0).dataSync());
     for (let c = 0; c < 4; c++)
