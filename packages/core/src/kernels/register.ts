@@ -3,6 +3,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { identityConfig } from './Identity.js';
+import { expConfig } from './Exp.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './BatchMatMul.js';
 import { concatConfig, sliceConfig, splitVConfig } from './Slice.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
@@ -43,6 +44,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   identityConfig,
+  expConfig,
   sliceConfig,
   splitVConfig,
   concatConfig,

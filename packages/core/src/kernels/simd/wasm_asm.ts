@@ -311,6 +311,10 @@ export const SimdOp = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  /** `b < a ? b : a` (x86 `minps`; NaN in `a` propagates, NaN in `b` does not). */
+  f32x4Pmin: 0xea,
+  /** `a < b ? b : a` (x86 `maxps`; NaN in `a` propagates, NaN in `b` does not). */
+  f32x4Pmax: 0xeb,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
 } as const;
