@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
+import { conv2DConfig } from './Conv2D.js';
+import { meanConfig, sumConfig } from './Reduce.js';
+import { BINARY_KERNELS } from './Binary.js';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { identityConfig } from './Identity.js';
@@ -24,13 +27,25 @@ import {
 } from './ResizeBilinearGrad.js';
 
 /**
- * The wasm kernels this project registers (replacing tfjs' own where it has one):
- * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `DepthwiseConv2dNativeBackpropFilter`,
- * `DepthwiseConv2dNativeBackpropInput`, an `Identity` that shares data instead of copying, and
- * `Slice` / `SplitV` / `Concat` that read the heap in place, and `BatchMatMul` / `_FusedMatMul`
- * that transpose explicitly instead of using tfjs' slow transposed-operand path, and
- * `DenseHybridResizeBilinearGrad`, the exact adjoint of bilinear resizing in one pass (the
- * `ResizeBilinear` gradient's kernel on wasm).
+ * The wasm kernels this project registers (replacing tfjs' own where it has one). Where
+ * WebAssembly SIMD is available, the heavy ones are SIMD kernels assembled at run time over the
+ * backend's own heap (`kernels/simd/`; no binaries shipped, nothing downloaded):
+ *
+ * - `Conv2D` and the input gradients: a direct convolution (4 pixels × 8 channels per register
+ *   block; ~1.2–2× XNNPACK as tfjs calls it); `Conv2DBackpropFilter`: a direct outer-product
+ *   kernel (~2× the previous forward-conv formulation); `C_out` not a multiple of 8 falls back
+ *   to XNNPACK;
+ * - `Sum` / `Mean` over leading axes (per-channel statistics) as one SIMD pass with float64
+ *   chunk totals; per-channel and per-row broadcasting `Add` / `Sub` / `Multiply` / `RealDiv`;
+ *   `Exp` (Cephes polynomial, ≤ 1 ulp); row copies of `Slice` / `SplitV` / `Concat` with bulk
+ *   `memory.copy`;
+ * - `Conv2DBackpropInput` (sub-pixel decomposition for stride 2), the depthwise backprops,
+ *   an `Identity` that shares data instead of copying, `BatchMatMul` / `_FusedMatMul` that
+ *   transpose explicitly, and `DenseHybridResizeBilinearGrad`, the exact adjoint of bilinear
+ *   resizing in one pass (the `ResizeBilinear` gradient's kernel on wasm).
+ *
+ * Each falls back to tfjs' own kernel for inputs it does not handle. `setWasmSimdKernels()`
+ * switches the SIMD convolutions off for comparison.
  *
  * @example
  * ```ts
@@ -39,6 +54,10 @@ import {
  * ```
  */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
+  conv2DConfig,
+  sumConfig,
+  meanConfig,
+  ...BINARY_KERNELS,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
@@ -111,10 +130,10 @@ function loadStockGradients(): 'present' | 'loaded' | 'missing' {
  * Registers the kernels and gradient configs this project adds to TensorFlow.js, so that the
  * wasm backend trains conv nets fast and every backend differentiates dilated convolutions:
  *
- * - wasm kernels `Conv2DBackpropFilter`, `Conv2DBackpropInput` (replacing tfjs' slow one),
- *   `DepthwiseConv2dNativeBackpropFilter`, `DepthwiseConv2dNativeBackpropInput`, all written as
- *   forward convolutions (XNNPACK), and `DenseHybridResizeBilinearGrad` (the `ResizeBilinear`
- *   gradient in one pass over the heap);
+ * - the wasm kernels of {@link WASM_TRAINING_KERNELS}: `Conv2D`, `Conv2DBackpropFilter` and
+ *   `Conv2DBackpropInput` as WebAssembly SIMD kernels (else XNNPACK formulations), the depthwise
+ *   backprops, SIMD `Sum`/`Mean`/broadcast arithmetic/`Exp`, and `DenseHybridResizeBilinearGrad`
+ *   (the `ResizeBilinear` gradient in one pass over the heap);
  * - gradients of `Conv2D`, `FusedConv2D` (also `tf.fused.conv2d`, used by `tf.layers`) and
  *   `DepthwiseConv2dNative` that accept dilations > 1 on every backend, a `FusedBatchNorm`
  *   gradient without `Tile`, and an exact `ResizeBilinear` gradient (tfjs' ignores
