@@ -5,7 +5,11 @@
 // with 1 thread. Prints both per-step medians and the ratio; target: ≤ 2.5× PyTorch at 128², 256².
 //
 //   node bench/train-step/index.mjs [--backend wasm|webgpu|cpu] [--sizes 64,128,256]
-//        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm] [--baseline]
+//        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm] [--baseline] [--xnnpack]
+//
+// --xnnpack: this project's kernels, but the convolutions through XNNPACK (no SIMD conv kernels).
+// Fused multiply-add in the SIMD kernels needs relaxed SIMD: Node ≥ 22, or Node 20 with
+//   node --experimental-wasm-relaxed-simd bench/train-step/index.mjs
 //
 // --profile prints the slowest kernels of one step (tf.profile).
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,7 +19,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // tfjs' stock gradients (captured for --baseline)
-import { batchNormTrain, initBackend } from '@densehybrid/core';
+import {
+  batchNormTrain,
+  initBackend,
+  setWasmSimdKernels,
+  wasmFusedMultiplyAdd,
+} from '@densehybrid/core';
 import { createBatch, createParams, loss } from './net.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,10 +38,25 @@ const sizes = opt('sizes', '64,128,256').split(',').map(Number);
 const steps = Number(opt('steps', '5'));
 const profile = argv.includes('--profile');
 // --baseline: what the issue's prototype had — only the missing backprop kernels added; tfjs'
-// native wasm Conv2DBackpropInput, Identity, Slice, SplitV, Concat and FusedBatchNorm gradient,
-// and tf.moments + tf.batchNorm. Implies --tf-batchnorm.
+// native wasm Conv2D, Conv2DBackpropInput, Identity, Slice, SplitV, Concat, Sum, Mean, broadcast
+// arithmetic, Exp, FusedBatchNorm gradient, the matMul ResizeBilinear adjoint, and tf.moments +
+// tf.batchNorm. Implies --tf-batchnorm.
 const baseline = argv.includes('--baseline');
-const NATIVE = ['Conv2DBackpropInput', 'Identity', 'Slice', 'SplitV', 'Concat'];
+const NATIVE = [
+  'Conv2DBackpropInput',
+  'Identity',
+  'Slice',
+  'SplitV',
+  'Concat',
+  'Conv2D',
+  'Sum',
+  'Mean',
+  'Add',
+  'Sub',
+  'Multiply',
+  'RealDiv',
+  'Exp',
+];
 const stock = {
   kernels: NATIVE.map((n) => tf.getKernel(n, 'wasm')).filter(Boolean),
   bnGrad: tf.getGradient('FusedBatchNorm'),
@@ -50,7 +74,10 @@ const median = (a) => {
 };
 
 const report = await initBackend({ backend });
+if (baseline || argv.includes('--xnnpack'))
+  setWasmSimdKernels({ conv: false, filterGradient: false });
 if (baseline) {
+  tf.unregisterKernel('DenseHybridResizeBilinearGrad', 'wasm');
   for (const k of stock.kernels) {
     tf.unregisterKernel(k.kernelName, 'wasm');
     tf.registerKernel(k);
@@ -58,7 +85,11 @@ if (baseline) {
   if (stock.bnGrad) tf.registerGradient(stock.bnGrad);
 }
 console.log(
-  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}${baseline ? ' — BASELINE (prototype kernels)' : ''}`,
+  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}` +
+    (report.name === 'wasm'
+      ? `, fused multiply-add ${wasmFusedMultiplyAdd() ? 'on (relaxed SIMD)' : 'off (needs Node ≥ 22 or --experimental-wasm-relaxed-simd)'}`
+      : '') +
+    (baseline ? ' — BASELINE (prototype kernels)' : ''),
 );
 
 async function tfjsStep(params, optimizer, batch) {

@@ -32,7 +32,7 @@ export {
 } from './kernels/register.js';
 export type { RegisterTrainingKernelsResult } from './kernels/register.js';
 export { batchNormTrain, DEFAULT_BATCH_NORM_TRAIN_OPTIONS } from './kernels/batch_norm.js';
-export { setWasmSimdKernels } from './kernels/simd/options.js';
+export { setWasmSimdKernels, wasmFusedMultiplyAdd } from './kernels/simd/options.js';
 export type { WasmSimdKernels } from './kernels/simd/options.js';
 export type { BatchNormTrainOptions, BatchNormTrainResult } from './kernels/batch_norm.js';
 export {

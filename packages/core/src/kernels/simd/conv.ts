@@ -15,7 +15,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Pads, WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128, wasmModule } from './wasm_asm.js';
-import { heapAccess, kernelsFor } from './heap.js';
+import { fusedMultiplyAdd, heapAccess, kernelsFor } from './heap.js';
 
 /**
  * `(x, w, y, blocks, tapRows, tapCols, tapRowStride)`: addresses in bytes, counts ≥ 1,
@@ -45,7 +45,7 @@ interface Geometry {
 }
 
 /** One kernel: `pixels` output pixels (4 or 1) per block; see the module comment. */
-function buildRun(g: Geometry, pixels: number): FunctionBuilder {
+function buildRun(g: Geometry, pixels: number, fused: boolean): FunctionBuilder {
   const f = new FunctionBuilder([I32, I32, I32, I32, I32, I32, I32]);
   const [X, W, Y, BLOCKS, TI, TJ, TAPROW] = [0, 1, 2, 3, 4, 5, 6] as const;
   const blk = f.local(I32);
@@ -96,8 +96,8 @@ function buildRun(g: Geometry, pixels: number): FunctionBuilder {
                 .set(sp);
               const a0 = acc[2 * p] as number;
               const a1 = acc[2 * p + 1] as number;
-              f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
-              f.get(a1).get(sp).get(d1).f32x4Mul().f32x4Add().set(a1);
+              f.mulAdd(a0, sp, d0, fused);
+              f.mulAdd(a1, sp, d1, fused);
             }
             f.get(wc)
               .i32(g.co * 4)
@@ -203,11 +203,12 @@ export function convSimd(
   if (oh <= 0 || ow <= 0 || n === 0 || ci === 0) return null;
   const heap = heapAccess(s.backend);
   if (!heap) return null;
+  const fused = fusedMultiplyAdd();
   const g: Geometry = { ci, co, kw, pixStride: sw * ci * 4, tapColStride: dw * ci * 4 };
   const { run4, run1 } = kernelsFor<{ run4: RunFn; run1: RunFn }>(
     heap,
-    `conv:${ci}:${co}:${kw}:${sw}:${dw}`,
-    () => ({ run4: buildRun(g, BLOCK), run1: buildRun(g, 1) }),
+    `conv:${ci}:${co}:${kw}:${sw}:${dw}:${fused}`,
+    () => ({ run4: buildRun(g, BLOCK, fused), run1: buildRun(g, 1, fused) }),
   );
   // Runs of output columns that see the same taps.
   const runs: { ox: number; len: number; lo: number; hi: number }[] = [];

@@ -19,7 +19,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
-import { heapAccess, kernelsFor } from './heap.js';
+import { fusedMultiplyAdd, heapAccess, kernelsFor } from './heap.js';
 
 type KernelFn = (
   x: number,
@@ -37,7 +37,7 @@ type KernelFn = (
 ) => void;
 
 /** The kernel's code: see the module comment. Parameters as {@link KernelFn}. */
-function buildKernel(): FunctionBuilder {
+function buildKernel(fused: boolean): FunctionBuilder {
   const f = new FunctionBuilder(Array<number>(12).fill(I32));
   const [X, DY, W, ROWS, COLS, XROW, XCOL, DYROW, DYCOL, WROW, CI4, CO8] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
@@ -87,8 +87,8 @@ function buildKernel(): FunctionBuilder {
               .set(sp);
             const a0 = acc[2 * k] as number;
             const a1 = acc[2 * k + 1] as number;
-            f.get(a0).get(sp).get(d0).f32x4Mul().f32x4Add().set(a0);
-            f.get(a1).get(sp).get(d1).f32x4Mul().f32x4Add().set(a1);
+            f.mulAdd(a0, sp, d0, fused);
+            f.mulAdd(a1, sp, d1, fused);
           }
           f.get(xp).get(XCOL).add().set(xp);
           f.get(dp).get(DYCOL).add().tee(dp).get(pend).ltU().brIf(0);
@@ -134,8 +134,9 @@ export function filterGradientSimd(
   if (disabled) return null;
   const heap = heapAccess(s.backend);
   if (!heap) return null;
-  const kernel = kernelsFor<{ filterGradient: KernelFn }>(heap, 'filterGradient', () => ({
-    filterGradient: buildKernel(),
+  const fused = fusedMultiplyAdd();
+  const kernel = kernelsFor<{ filterGradient: KernelFn }>(heap, `filterGradient:${fused}`, () => ({
+    filterGradient: buildKernel(fused),
   })).filterGradient;
   const address = (t: TensorInfo): number => heap.address(t);
 

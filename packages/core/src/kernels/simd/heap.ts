@@ -36,6 +36,29 @@ export interface Heap {
 }
 
 let simdSupported: boolean | undefined;
+let relaxedSupported: boolean | undefined;
+let fmaAllowed = true;
+
+/**
+ * Whether the SIMD kernels use `f32x4.relaxed_madd` (fused multiply-add): where the engine has
+ * relaxed SIMD (Node ≥ 22; Node 20 with `--experimental-wasm-relaxed-simd`) unless switched off.
+ * @internal
+ */
+export function fusedMultiplyAdd(): boolean {
+  if (!fmaAllowed || !WebAssemblyApi) return false;
+  if (relaxedSupported === undefined) {
+    const probe = new FunctionBuilder([]);
+    const v = probe.local(V128);
+    probe.mulAdd(v, v, v, true);
+    relaxedSupported = WebAssemblyApi.validate(wasmModule({ probe }));
+  }
+  return relaxedSupported;
+}
+
+/** Allows (default) or forbids fused multiply-add in the SIMD kernels. @internal */
+export function allowFusedMultiplyAdd(allowed: boolean): void {
+  fmaAllowed = allowed;
+}
 
 /** The heap of `backend`, or `null` where it cannot be reached or SIMD is unavailable. @internal */
 export function heapAccess(backend: unknown): Heap | null {

@@ -1,5 +1,6 @@
 import { disableSimdConv } from './conv.js';
 import { disableSimdFilterGradient } from './filter_gradient.js';
+import { allowFusedMultiplyAdd, fusedMultiplyAdd } from './heap.js';
 
 /** Which of this project's WebAssembly SIMD kernels the wasm backend uses. */
 export interface WasmSimdKernels {
@@ -14,6 +15,27 @@ export interface WasmSimdKernels {
    * @default true
    */
   readonly filterGradient?: boolean;
+  /**
+   * Fused multiply-add (`f32x4.relaxed_madd`) in the convolution kernels, where the engine has
+   * relaxed SIMD: Node ≥ 22, or Node 20 started with `--experimental-wasm-relaxed-simd`.
+   * Faster, and rounds once per multiply-add instead of twice. Ignored where unsupported.
+   * @default true
+   */
+  readonly fusedMultiplyAdd?: boolean;
+}
+
+/**
+ * Whether the SIMD convolution kernels use fused multiply-add in this process (relaxed SIMD
+ * available and not switched off with {@link setWasmSimdKernels}).
+ *
+ * @example
+ * ```ts
+ * import { wasmFusedMultiplyAdd } from '@densehybrid/core';
+ * console.log(wasmFusedMultiplyAdd()); // false on Node 20 without --experimental-wasm-relaxed-simd
+ * ```
+ */
+export function wasmFusedMultiplyAdd(): boolean {
+  return fusedMultiplyAdd();
 }
 
 /**
@@ -32,4 +54,5 @@ export interface WasmSimdKernels {
 export function setWasmSimdKernels(kernels: WasmSimdKernels): void {
   if (kernels.conv !== undefined) disableSimdConv(!kernels.conv);
   if (kernels.filterGradient !== undefined) disableSimdFilterGradient(!kernels.filterGradient);
+  if (kernels.fusedMultiplyAdd !== undefined) allowFusedMultiplyAdd(kernels.fusedMultiplyAdd);
 }

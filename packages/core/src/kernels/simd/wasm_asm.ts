@@ -195,6 +195,14 @@ export class FunctionBuilder {
     for (let k = 0; k < 16; k++) this.code.push(0);
     return this;
   }
+  /**
+   * `acc += a · b` on `f32x4` locals: one `f32x4.relaxed_madd` (fused multiply-add where the
+   * CPU has it) when `fused`, else `f32x4.mul` + `f32x4.add`.
+   */
+  mulAdd(acc: number, a: number, b: number, fused: boolean): this {
+    if (fused) return this.get(a).get(b).get(acc).simd(0x105).set(acc);
+    return this.get(acc).get(a).get(b).f32x4Mul().f32x4Add().set(acc);
+  }
   f32x4Add(): this {
     this.simd(0xe4);
     return this;
