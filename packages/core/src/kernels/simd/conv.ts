@@ -14,7 +14,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Pads, WasmScope } from '../wasm_util.js';
-import { FunctionBuilder, I32, V128, wasmModule } from './wasm_asm.js';
+import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
 import { fusedMultiplyAdd, heapAccess, kernelsFor } from './heap.js';
 
 /**

@@ -66,6 +66,11 @@ export function heapAccess(backend: unknown): Heap | null {
   const memory = internals.wasm?.asm?.memory;
   const ids = internals.dataIdMap;
   if (!WebAssemblyApi || !(memory instanceof WebAssemblyApi.Memory) || !ids) return null;
+  // The threaded wasm build (browsers with cross-origin isolation) shares its memory; these
+  // modules import an unshared one, so they stand aside there.
+  const shared = (globalThis as { SharedArrayBuffer?: abstract new () => unknown })
+    .SharedArrayBuffer;
+  if (shared && memory.buffer instanceof shared) return null;
   // A one-instruction SIMD function tells whether the engine has WebAssembly SIMD.
   if (simdSupported === undefined) {
     const probe = new FunctionBuilder([]);
