@@ -69,5 +69,5 @@ export type { LoadWeightsOptions, LoadWeightsResult } from './weights.js';
 
 export { buildModel, splitEncoderVariables, ARCHITECTURES } from './build.js';
 
-export { batchNorm2d } from './layers.js';
+export { batchNorm2d, batchNormTraining, BATCH_NORM_KERNELS } from './layers.js';
 export type { BatchNormVariables } from './layers.js';

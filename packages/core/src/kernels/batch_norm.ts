@@ -3,8 +3,9 @@
  * tfjs' `FusedBatchNorm` (`tf.batchNorm`, `tf.layers.batchNormalization`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradConfig, GradSaveFunc, Tensor } from '@tensorflow/tfjs-core';
+import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { batchNormTraining } from '@densehybrid/backbones';
 
 /** Options of {@link batchNormTrain}. */
 export interface BatchNormTrainOptions {
@@ -36,9 +37,11 @@ export interface BatchNormTrainResult {
  *
  *   `∂x = γ/(m·√(σ² + ε)) · (m·∂y − Σ∂y − x̂·Σ(∂y·x̂))`, `∂γ = Σ(∂y·x̂)`, `∂β = Σ∂y`
  *
- * (`x̂` the normalised input, `m` values per channel, sums per channel): three elementwise
- * passes and two reductions, instead of the ~20 full-size ops (and a `Tile`) that
- * differentiating `tf.moments` + `tf.batchNorm` records. Works on every backend.
+ * (`x̂` the normalised input, `m` values per channel, sums per channel): on wasm (after
+ * {@link registerTrainingKernels}) five SIMD passes over the heap in all, elsewhere three
+ * elementwise passes and two reductions — instead of the ~20 full-size ops (and a `Tile`) that
+ * differentiating `tf.moments` + `tf.batchNorm` records. Works on every backend; the same
+ * function as `@densehybrid/backbones`' `batchNormTraining`, with its arguments checked.
  *
  * @param x activations `[..., C]` (e.g. `[N, H, W, C]`)
  * @param gamma scale `[C]`
@@ -84,26 +87,7 @@ export function batchNormTrain(
         `batchNormTrain: expected ${name} of shape [${c}] (the channels of x), got [${t.shape.join(',')}]`,
       );
   }
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-  const m = x.size / c;
-  const { mean, variance } = tf.moments(x, axes);
-  const normalise = tf.customGrad((xIn, g, b, save) => {
-    const rstd = tf.rsqrt(tf.add(variance, epsilon));
-    const xhat = tf.mul(tf.sub(xIn as Tensor, mean), rstd);
-    (save as GradSaveFunc)([xhat, rstd, g as Tensor]);
-    return {
-      value: tf.add(tf.mul(xhat, g as Tensor), b as Tensor),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sxhat, srstd, sg] = saved as [Tensor, Tensor, Tensor];
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, sxhat), axes);
-        // ∂x = γ·rstd · (∂y − Σ∂y/m − x̂·Σ(∂y·x̂)/m)
-        const centred = tf.sub(tf.sub(dy, tf.div(dBeta, m)), tf.mul(sxhat, tf.div(dGamma, m)));
-        return [tf.mul(centred, tf.mul(sg, srstd)), dGamma, dBeta];
-      },
-    };
-  });
-  return { y: normalise(x, gamma, beta), mean, variance };
+  return batchNormTraining(x, gamma, beta, epsilon);
 }
 
 /**

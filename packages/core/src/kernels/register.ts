@@ -3,6 +3,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DConfig } from './Conv2D.js';
 import { meanConfig, sumConfig } from './Reduce.js';
 import { BINARY_KERNELS } from './Binary.js';
+import { batchMomentsConfig, batchNormApplyConfig, batchNormGradConfig } from './BatchNormFused.js';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { identityConfig } from './Identity.js';
@@ -35,6 +36,8 @@ import {
  *   block; ~1.2–2× XNNPACK as tfjs calls it); `Conv2DBackpropFilter`: a direct outer-product
  *   kernel (~2× the previous forward-conv formulation); `C_out` not a multiple of 8 falls back
  *   to XNNPACK;
+ * - training-mode batch norm (`@densehybrid/backbones`' `BATCH_NORM_KERNELS`: statistics,
+ *   normalisation, closed-form gradient) in five SIMD passes;
  * - `Sum` / `Mean` over leading axes (per-channel statistics) as one SIMD pass with float64
  *   chunk totals; per-channel and per-row broadcasting `Add` / `Sub` / `Multiply` / `RealDiv`;
  *   `Exp` (Cephes polynomial, ≤ 1 ulp); row copies of `Slice` / `SplitV` / `Concat` with bulk
@@ -58,6 +61,9 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   sumConfig,
   meanConfig,
   ...BINARY_KERNELS,
+  batchMomentsConfig,
+  batchNormApplyConfig,
+  batchNormGradConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,

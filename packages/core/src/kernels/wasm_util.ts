@@ -130,6 +130,14 @@ export class WasmScope {
     return keep;
   }
 
+  /** Disposes every intermediate except those sharing data with `keep`, and returns `keep`. */
+  finishMany(keep: TensorInfo[]): TensorInfo[] {
+    const ids = new Set(keep.map((t) => t.dataId));
+    for (const t of this.owned) if (!ids.has(t.dataId)) this.backend.disposeData(t.dataId);
+    this.owned.length = 0;
+    return keep;
+  }
+
   /** Disposes every intermediate (after an error). */
   abort(): void {
     for (const t of this.owned) this.backend.disposeData(t.dataId);
@@ -146,6 +154,20 @@ export function withScope(backend: unknown, body: (s: WasmScope) => TensorInfo):
   const s = new WasmScope(backend as WasmBackendLike);
   try {
     return s.finish(body(s));
+  } catch (e) {
+    s.abort();
+    throw e;
+  }
+}
+
+/** {@link withScope} for kernels with several outputs. @internal */
+export function withScopeMany(
+  backend: unknown,
+  body: (s: WasmScope) => TensorInfo[],
+): TensorInfo[] {
+  const s = new WasmScope(backend as WasmBackendLike);
+  try {
+    return s.finishMany(body(s));
   } catch (e) {
     s.abort();
     throw e;

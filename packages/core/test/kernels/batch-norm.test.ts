@@ -130,3 +130,108 @@ describe('batch norm gradients', () => {
     });
   });
 });
+
+describe('fused batch norm on wasm (BATCH_NORM_KERNELS: SIMD passes, or JS loops when C % 4 ≠ 0)', () => {
+  // Channels with large offsets and different spreads: the (x − μ) form must not lose digits.
+  const input = (shape: readonly number[], seed: number) => {
+    const c = shape[shape.length - 1] as number;
+    return Float32Array.from(
+      values(
+        shape.reduce((a, b) => a * b, 1),
+        seed,
+      ),
+      (v, i) => v * (0.5 + (i % c)) + 10 * ((i % c) - c / 2),
+    );
+  };
+  const run = (shape: number[]) => {
+    const c = shape[shape.length - 1] as number;
+    const x = tf.tensor(input(shape, 31), shape);
+    const g = tf.tensor1d(Float32Array.from({ length: c }, (_, i) => 0.5 + 0.1 * i));
+    const b = tf.tensor1d(Float32Array.from({ length: c }, (_, i) => 0.2 * i - 1));
+    const r = tf.tensor(values(x.size, 32), shape);
+    const { y, mean, variance } = batchNormTrain(x, g, b, { epsilon: EPS });
+    const grads = tf.grads((xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) =>
+      tf.sum(tf.mul(batchNormTrain(xi, gi, bi, { epsilon: EPS }).y, r)),
+    )([x, g, b]);
+    return [y, mean, variance, ...grads];
+  };
+
+  /** y, mean, variance, ∂x, ∂γ, ∂β in float64, closed forms (an independent reference). */
+  const reference = (shape: number[]) => {
+    const c = shape[shape.length - 1] as number;
+    const x = Float64Array.from(input(shape, 31));
+    const r = Float64Array.from(values(x.length, 32));
+    const g = Float64Array.from({ length: c }, (_, i) => Math.fround(0.5 + 0.1 * i));
+    const b = Float64Array.from({ length: c }, (_, i) => Math.fround(0.2 * i - 1));
+    const m = x.length / c;
+    const mean = new Float64Array(c);
+    const variance = new Float64Array(c);
+    const add = (a: Float64Array, i: number, v: number) => (a[i] = (a[i] as number) + v);
+    x.forEach((v, i) => add(mean, i % c, v / m));
+    x.forEach((v, i) => add(variance, i % c, (v - (mean[i % c] as number)) ** 2 / m));
+    const rstd = Array.from(variance, (v) => 1 / Math.sqrt(v + EPS));
+    const xhat = Float64Array.from(
+      x,
+      (v, i) => (v - (mean[i % c] as number)) * (rstd[i % c] as number),
+    );
+    const y = Float64Array.from(xhat, (v, i) => v * (g[i % c] as number) + (b[i % c] as number));
+    const dBeta = new Float64Array(c);
+    const dGamma = new Float64Array(c);
+    r.forEach((v, i) => {
+      add(dBeta, i % c, v);
+      add(dGamma, i % c, v * (xhat[i] as number));
+    });
+    const dx = Float64Array.from(r, (v, i) => {
+      const k = i % c;
+      return (
+        (((g[k] as number) * (rstd[k] as number)) / m) *
+        (m * v - (dBeta[k] as number) - (xhat[i] as number) * (dGamma[k] as number))
+      );
+    });
+    return [y, mean, variance, dx, dGamma, dBeta];
+  };
+  const relErr = (got: Float32Array, ref: Float64Array) => {
+    let scale = 0;
+    let err = 0;
+    ref.forEach((v, j) => {
+      scale = Math.max(scale, Math.abs(v));
+      err = Math.max(err, Math.abs((got[j] as number) - v));
+    });
+    return err / scale;
+  };
+
+  it.each([[[2, 5, 7, 8]], [[3, 4, 4, 12]], [[1, 9, 11, 36]], [[2, 3, 5, 6]], [[40, 16]]])(
+    'x %j: y, statistics and gradients match float64 closed forms to float32 rounding; no leaks',
+    async (shape) => {
+      const ref = reference(shape);
+      await tf.setBackend('cpu');
+      const cpu = tf.tidy(() => run(shape).map((t) => t.dataSync() as Float32Array));
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => run(shape).map((t) => t.dataSync() as Float32Array));
+      expect(tf.memory().numTensors).toBe(before);
+      got.forEach((g, i) => {
+        const err = relErr(g, ref[i] as Float64Array);
+        const cpuErr = relErr(cpu[i] as Float32Array, ref[i] as Float64Array);
+        // float32 rounding: ~1e-5 relative (the cpu path's composed ops: ~0.3–1×10⁻⁵)
+        expect(err).toBeLessThanOrEqual(Math.max(3e-5, 4 * cpuErr));
+      });
+    },
+  );
+
+  it('runs as the fused kernels on wasm (no Mean / Sub / Square of the composed version)', async () => {
+    await tf.setBackend('wasm');
+    const info = await tf.profile(() =>
+      tf.tidy(() => run([2, 5, 7, 8]).map((t) => tf.keep(t.clone()))),
+    );
+    const names = new Set(info.kernels.map((k) => k.name));
+    for (const k of [
+      'DenseHybridBatchMoments',
+      'DenseHybridBatchNormApply',
+      'DenseHybridBatchNormGrad',
+    ])
+      expect(names).toContain(k);
+    expect(names).not.toContain('Square');
+    tf.dispose(info.result as tf.Tensor[]);
+  });
+});
