@@ -5,7 +5,7 @@
 //   node bench/backbones/index.mjs [--size 512] [--batch 1] [--backend wasm|cpu|webgpu]
 //        [--presets ldn-tiny,ldn-small,ldn-121,dlv3-r18,dlv3-r50] [--skip-big] [--no-train]
 //        [--repeats 2]
-// --skip-big drops ldn-121 and dlv3-r50 (minutes per training step on one CPU core).
+// --skip-big drops ldn-121 and dlv3-r50 (6–17 s per training step at 512² on one CPU core).
 // Training FLOPs are counted as 3 × forward (forward + input and weight gradients).
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackend, guardWasmMemory, initBackend } from '@densehybrid/core';
