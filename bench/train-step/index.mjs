@@ -6,6 +6,7 @@
 //
 //   node bench/train-step/index.mjs [--backend wasm|webgpu|cpu] [--sizes 64,128,256]
 //        [--steps 5] [--profile] [--no-torch] [--tf-batchnorm] [--baseline] [--xnnpack]
+//        [--threads N]
 //
 // --xnnpack: this project's kernels, but the convolutions through XNNPACK (no SIMD conv kernels).
 // Fused multiply-add in the SIMD kernels needs relaxed SIMD: Node ≥ 22, or Node 20 with
@@ -23,6 +24,7 @@ import {
   batchNormTrain,
   initBackend,
   setWasmSimdKernels,
+  setWasmThreads,
   wasmFusedMultiplyAdd,
 } from '@densehybrid/core';
 import { createBatch, createParams, loss } from './net.mjs';
@@ -37,6 +39,8 @@ const backend = opt('backend', 'wasm');
 const sizes = opt('sizes', '64,128,256').split(',').map(Number);
 const steps = Number(opt('steps', '5'));
 const profile = argv.includes('--profile');
+// --threads N: the wasm SIMD convolutions on N threads (setWasmThreads) and PyTorch on N threads.
+const threads = Number(opt('threads', '1'));
 // --baseline: what the issue's prototype had — only the missing backprop kernels added; tfjs'
 // native wasm Conv2D, Conv2DBackpropInput, Identity, Slice, SplitV, Concat, Sum, Mean, broadcast
 // arithmetic, Exp, FusedBatchNorm gradient, the matMul ResizeBilinear adjoint, and tf.moments +
@@ -74,6 +78,7 @@ const median = (a) => {
 };
 
 const report = await initBackend({ backend });
+const wasmThreadCount = backend === 'wasm' ? setWasmThreads(threads) : 1;
 if (baseline || argv.includes('--xnnpack'))
   setWasmSimdKernels({ conv: false, filterGradient: false });
 if (baseline) {
@@ -85,7 +90,7 @@ if (baseline) {
   if (stock.bnGrad) tf.registerGradient(stock.bnGrad);
 }
 console.log(
-  `tfjs: backend ${report.name}, ${report.threads ?? '?'} thread(s), SIMD ${report.simd ?? '?'}` +
+  `tfjs: backend ${report.name}, ${wasmThreadCount} thread(s) for the SIMD convolutions, SIMD ${report.simd ?? '?'}` +
     (report.name === 'wasm'
       ? `, fused multiply-add ${wasmFusedMultiplyAdd() ? 'on (relaxed SIMD)' : 'off (needs Node ≥ 22 or --experimental-wasm-relaxed-simd)'}`
       : '') +
@@ -114,10 +119,14 @@ async function startTorch() {
     );
     return null;
   }
-  const child = spawn('python3', [join(here, 'torch_step.py'), '--serve', '--threads', '1'], {
-    env,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'python3',
+    [join(here, 'torch_step.py'), '--serve', '--threads', String(threads)],
+    {
+      env,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => {
     const r = await lines.next();
@@ -206,5 +215,5 @@ for (const r of rows) {
   );
 }
 console.log(
-  `(1 thread each${torch ? `, PyTorch ${torch.threads}` : ''}; steps alternate between the two; medians and minimums per step; on a shared machine absolute times vary run to run, the ratio less so)`,
+  `(${wasmThreadCount} thread(s) for tfjs' SIMD convolutions${torch ? `, PyTorch ${torch.threads}` : ''}; steps alternate between the two; medians and minimums per step; on a shared machine absolute times vary run to run, the ratio less so)`,
 );

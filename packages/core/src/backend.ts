@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { setWasmThreads } from './kernels/simd/threads.js';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { registerTrainingKernels } from './kernels/register.js';
 import type * as TfjsBackendWasm from '@tensorflow/tfjs-backend-wasm';
@@ -18,9 +19,11 @@ export interface InitBackendOptions {
    */
   readonly backend?: BackendName;
   /**
-   * Number of threads for the wasm backend. Node has no wasm threads in tfjs 4.x, so values
-   * above 1 are reported as unavailable rather than silently ignored.
-   * @default 1
+   * Threads for the wasm backend. tfjs 4.x has no wasm threads in Node, so there this sets the
+   * thread pool of this project's SIMD convolutions ({@link setWasmThreads}: conv forward, input
+   * and filter gradients, bit-identical results at any count); tfjs' other kernels stay on one
+   * thread.
+   * @default process.env.DENSEHYBRID_WASM_THREADS, else 1
    */
   readonly threads?: number;
   /**
@@ -109,13 +112,16 @@ const loaders: Record<BackendName, BackendLoader> = {
     if (requested > 1) wasm.setThreadsCount(requested);
     if (!(await tf.setBackend('wasm'))) throw new Error(`setBackend('wasm') returned false`);
     await tf.ready();
-    const threads = wasm.getThreadsCount();
+    let threads = wasm.getThreadsCount();
     const warnings: string[] = [];
     if (requested > threads) {
-      warnings.push(
-        `wasm: ${requested} threads requested, ${threads} available (tfjs has no wasm threads in Node)`,
-      );
-    }
+      // tfjs has no wasm threads in Node: give them to this project's SIMD convolutions.
+      threads = setWasmThreads(requested);
+      if (requested > threads)
+        warnings.push(
+          `wasm: ${requested} threads requested, ${threads} available (no worker_threads or shared WebAssembly memory here)`,
+        );
+    } else setWasmThreads(1);
     return {
       module: mod,
       simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') as boolean,
@@ -186,6 +192,18 @@ function parseBackend(value: string, source: string): BackendName {
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
   const log = options.log ?? (() => {});
+  const envThreads =
+    typeof process !== 'undefined' ? process.env['DENSEHYBRID_WASM_THREADS'] : undefined;
+  if (options.threads === undefined && envThreads !== undefined && envThreads !== '')
+    options = { ...options, threads: parseThreads(envThreads) };
+  else if (
+    options.threads !== undefined &&
+    (!Number.isInteger(options.threads) || options.threads < 1)
+  )
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `initBackend: expected options.threads to be an integer >= 1, got ${String(options.threads)}`,
+    );
   const envValue = typeof process !== 'undefined' ? process.env['DENSEHYBRID_BACKEND'] : undefined;
   let forced: BackendName | undefined;
   let reason = 'automatic';
@@ -243,6 +261,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       .map((s) => `${s.name} (${s.why})`)
       .join('; ')}`,
   );
+}
+
+/** `DENSEHYBRID_WASM_THREADS`: a positive integer. */
+function parseThreads(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `initBackend: expected DENSEHYBRID_WASM_THREADS to be an integer >= 1, got ${JSON.stringify(value)}`,
+    );
+  return n;
 }
 
 /** One line for humans: `backend wasm (automatic; SIMD on, 1 thread) — skipped: tensorflow (…)`. */

@@ -32,7 +32,12 @@ export {
 } from './kernels/register.js';
 export type { RegisterTrainingKernelsResult } from './kernels/register.js';
 export { batchNormTrain, DEFAULT_BATCH_NORM_TRAIN_OPTIONS } from './kernels/batch_norm.js';
-export { setWasmSimdKernels, wasmFusedMultiplyAdd } from './kernels/simd/options.js';
+export {
+  setWasmSimdKernels,
+  setWasmThreads,
+  wasmFusedMultiplyAdd,
+  wasmThreads,
+} from './kernels/simd/options.js';
 export type { WasmSimdKernels } from './kernels/simd/options.js';
 export type { BatchNormTrainOptions, BatchNormTrainResult } from './kernels/batch_norm.js';
 export {

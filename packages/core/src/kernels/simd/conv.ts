@@ -15,7 +15,8 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Pads, WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
-import { fusedMultiplyAdd, heapAccess, kernelsFor } from './heap.js';
+import { fusedMultiplyAdd, heapAccess, kernelsFor, type Heap } from './heap.js';
+import { runThreaded } from './threads.js';
 
 /**
  * `(x, w, y, blocks, tapRows, tapCols, tapRowStride)`: addresses in bytes, counts ≥ 1,
@@ -178,10 +179,113 @@ function tapRange(
   return [lo, Math.max(lo, hi)];
 }
 
+/** Everything a thread needs to run rows of one convolution (plain data: it is posted). */
+export interface ConvPlan {
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  readonly ci: number;
+  readonly co: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly fused: boolean;
+}
+
+/** The kernels of `plan`'s geometry over `heap`. @internal */
+export function convKernels(heap: Heap, plan: ConvPlan): { run4: RunFn; run1: RunFn } {
+  const g: Geometry = {
+    ci: plan.ci,
+    co: plan.co,
+    kw: plan.kw,
+    pixStride: plan.sw * plan.ci * 4,
+    tapColStride: plan.dw * plan.ci * 4,
+  };
+  return kernelsFor<{ run4: RunFn; run1: RunFn }>(
+    heap,
+    `conv:${plan.ci}:${plan.co}:${plan.kw}:${plan.sw}:${plan.dw}:${plan.fused}`,
+    () => ({ run4: buildRun(g, BLOCK, plan.fused), run1: buildRun(g, 1, plan.fused) }),
+  );
+}
+
+/** Runs of output columns that see the same taps, and the taps of every output row. */
+function tapPlan(p: ConvPlan) {
+  const runs: { ox: number; len: number; lo: number; hi: number }[] = [];
+  for (let ox = 0; ox < p.ow; ox++) {
+    const [lo, hi] = tapRange(ox, p.sw, p.dw, p.padLeft, p.w, p.kw);
+    const last = runs[runs.length - 1];
+    if (last && last.lo === lo && last.hi === hi) last.len++;
+    else runs.push({ ox, len: 1, lo, hi });
+  }
+  const rowTaps = Array.from({ length: p.oh }, (_, oy) =>
+    tapRange(oy, p.sh, p.dh, p.padTop, p.h, p.kh),
+  );
+  const gaps = runs.some((r) => r.hi === r.lo) || rowTaps.some(([lo, hi]) => hi === lo);
+  return { runs, rowTaps, gaps };
+}
+
+/**
+ * Output rows `[rowStart, rowEnd)` (row = batch · out-height + out-row) of `plan`, with `x`,
+ * `filter` and `y` at the given byte addresses of the kernels' memory. Every output value is
+ * summed in the same order whichever rows a call covers, so splitting rows across threads gives
+ * bit-identical results. Rows whose taps all fall outside the image are not written.
+ * @internal
+ */
+export function convRows(
+  kernels: { run4: RunFn; run1: RunFn },
+  plan: ConvPlan,
+  xBase: number,
+  wBase: number,
+  yBase: number,
+  rowStart: number,
+  rowEnd: number,
+): void {
+  const { run4, run1 } = kernels;
+  const { h, w, ci, co, kw, sh, sw, dh, dw, oh, ow } = plan;
+  const { runs, rowTaps } = tapPlan(plan);
+  const tapRowStride = dh * w * ci * 4;
+  const pixStride = sw * ci * 4;
+  for (let row = rowStart; row < rowEnd; row++) {
+    const b = Math.floor(row / oh);
+    const oy = row - b * oh;
+    const [iLo, iHi] = rowTaps[oy] as [number, number];
+    if (iHi === iLo) continue;
+    const iy = oy * sh + iLo * dh - plan.padTop;
+    for (const r of runs) {
+      if (r.hi === r.lo) continue;
+      const ix = r.ox * sw + r.lo * dw - plan.padLeft;
+      const xa = xBase + ((b * h + iy) * w + ix) * ci * 4;
+      const wa = wBase + (iLo * kw + r.lo) * ci * co * 4;
+      const ya = yBase + ((b * oh + oy) * ow + r.ox) * co * 4;
+      const blocks = Math.floor(r.len / BLOCK);
+      const rest = r.len - blocks * BLOCK;
+      if (blocks > 0) run4(xa, wa, ya, blocks, iHi - iLo, r.hi - r.lo, tapRowStride);
+      if (rest > 0)
+        run1(
+          xa + blocks * BLOCK * pixStride,
+          wa,
+          ya + blocks * BLOCK * co * 4,
+          rest,
+          iHi - iLo,
+          r.hi - r.lo,
+          tapRowStride,
+        );
+    }
+  }
+}
+
 /**
  * A regular convolution of `x` `[N, H, W, C_in]` with `filter` `[K_h, K_w, C_in, C_out]`, or
  * `null` when these kernels do not apply (C_out not a multiple of 8, no SIMD, heap not
- * reachable); the caller then falls back to XNNPACK.
+ * reachable); the caller then falls back to XNNPACK. Large convolutions are split by output
+ * rows across the wasm thread pool when one is set up ({@link setWasmThreads}).
  * @internal
  */
 export function convSimd(
@@ -203,56 +307,49 @@ export function convSimd(
   if (oh <= 0 || ow <= 0 || n === 0 || ci === 0) return null;
   const heap = heapAccess(s.backend);
   if (!heap) return null;
-  const fused = fusedMultiplyAdd();
-  const g: Geometry = { ci, co, kw, pixStride: sw * ci * 4, tapColStride: dw * ci * 4 };
-  const { run4, run1 } = kernelsFor<{ run4: RunFn; run1: RunFn }>(
-    heap,
-    `conv:${ci}:${co}:${kw}:${sw}:${dw}:${fused}`,
-    () => ({ run4: buildRun(g, BLOCK, fused), run1: buildRun(g, 1, fused) }),
-  );
-  // Runs of output columns that see the same taps.
-  const runs: { ox: number; len: number; lo: number; hi: number }[] = [];
-  for (let ox = 0; ox < ow; ox++) {
-    const [lo, hi] = tapRange(ox, sw, dw, pads.left, w, kw);
-    const last = runs[runs.length - 1];
-    if (last && last.lo === lo && last.hi === hi) last.len++;
-    else runs.push({ ox, len: 1, lo, hi });
-  }
-  const rowTaps = Array.from({ length: oh }, (_, oy) => tapRange(oy, sh, dh, pads.top, h, kh));
-  const gaps = runs.some((r) => r.hi === r.lo) || rowTaps.some(([lo, hi]) => hi === lo);
+  const plan: ConvPlan = {
+    n,
+    h,
+    w,
+    ci,
+    co,
+    kh,
+    kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    padTop: pads.top,
+    padLeft: pads.left,
+    oh,
+    ow,
+    fused: fusedMultiplyAdd(),
+  };
+  const { gaps } = tapPlan(plan);
   const y = s.float32([n, oh, ow, co], (out) => {
     if (gaps) out.fill(0);
   });
-  const xBase = heap.address(x);
-  const wBase = heap.address(filter);
-  const yBase = heap.address(y);
-  const tapRowStride = dh * w * ci * 4;
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      const [iLo, iHi] = rowTaps[oy] as [number, number];
-      if (iHi === iLo) continue;
-      const iy = oy * sh + iLo * dh - pads.top;
-      for (const r of runs) {
-        if (r.hi === r.lo) continue;
-        const ix = r.ox * sw + r.lo * dw - pads.left;
-        const xa = xBase + ((b * h + iy) * w + ix) * ci * 4;
-        const wa = wBase + (iLo * kw + r.lo) * ci * co * 4;
-        const ya = yBase + ((b * oh + oy) * ow + r.ox) * co * 4;
-        const blocks = Math.floor(r.len / BLOCK);
-        const rest = r.len - blocks * BLOCK;
-        if (blocks > 0) run4(xa, wa, ya, blocks, iHi - iLo, r.hi - r.lo, tapRowStride);
-        if (rest > 0)
-          run1(
-            xa + blocks * BLOCK * g.pixStride,
-            wa,
-            ya + blocks * BLOCK * co * 4,
-            rest,
-            iHi - iLo,
-            r.hi - r.lo,
-            tapRowStride,
-          );
-      }
-    }
-  }
+  const macs = n * oh * ow * co * kh * kw * ci;
+  const ran = runThreaded(macs, n * oh, {
+    kind: 'conv',
+    plan,
+    inputs: [
+      [heap.address(x), n * h * w * ci * 4],
+      [heap.address(filter), kh * kw * ci * co * 4],
+    ],
+    output: [heap.address(y), n * oh * ow * co * 4],
+    zeroOutput: gaps,
+    heap,
+  });
+  if (!ran)
+    convRows(
+      convKernels(heap, plan),
+      plan,
+      heap.address(x),
+      heap.address(filter),
+      heap.address(y),
+      0,
+      n * oh,
+    );
   return y;
 }

@@ -19,9 +19,10 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
-import { fusedMultiplyAdd, heapAccess, kernelsFor } from './heap.js';
+import { fusedMultiplyAdd, heapAccess, kernelsFor, type Heap } from './heap.js';
+import { runThreaded } from './threads.js';
 
-type KernelFn = (
+export type KernelFn = (
   x: number,
   dy: number,
   w: number,
@@ -120,45 +121,57 @@ export function disableSimdFilterGradient(off: boolean): void {
   disabled = off;
 }
 
-/**
- * `∂w` `[K_h, K_w, C_in, C_out]` of a regular convolution, or `null` when this kernel cannot
- * run here (no WebAssembly SIMD, or a wasm backend whose heap it cannot reach).
- * @internal
- */
-export function filterGradientSimd(
-  s: WasmScope,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: tf.backend_util.Conv2DInfo,
-): TensorInfo | null {
-  if (disabled) return null;
-  const heap = heapAccess(s.backend);
-  if (!heap) return null;
-  const fused = fusedMultiplyAdd();
-  const kernel = kernelsFor<{ filterGradient: KernelFn }>(heap, `filterGradient:${fused}`, () => ({
+/** Everything a thread needs to run part of one filter gradient (plain data: it is posted). */
+export interface FilterPlan {
+  readonly n: number;
+  readonly h: number;
+  readonly w: number;
+  /** channels of x and ∂y as laid out (padded to multiples of 4 and 8) */
+  readonly cx: number;
+  readonly cy: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+  readonly fused: boolean;
+}
+
+/** The kernel over `heap`. @internal */
+export function filterKernel(heap: Heap, fused: boolean): KernelFn {
+  return kernelsFor<{ filterGradient: KernelFn }>(heap, `filterGradient:${fused}`, () => ({
     filterGradient: buildKernel(fused),
   })).filterGradient;
-  const address = (t: TensorInfo): number => heap.address(t);
+}
 
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
-  const { outHeight: oh, outWidth: ow, outChannels: co } = info;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const { dilationHeight: dh, dilationWidth: dw } = info;
-  const { top: pt, left: pl } = info.padInfo;
-  const cx = Math.ceil(ci / 4) * 4;
-  const cy = Math.ceil(co / 8) * 8;
-  const xs = cx === ci ? x : padChannels(s, x, [n, h, w, ci], cx);
-  const dys = cy === co ? dy : padChannels(s, dy, [n, oh, ow, co], cy);
-  const padded = cx !== ci || cy !== co;
-  const acc = s.float32([kh, kw, cx, cy], (o) => o.fill(0));
-
-  const xBase = address(xs);
-  const dyBase = address(dys);
-  const wBase = address(acc);
+/**
+ * The input-channel blocks `[blockStart, blockEnd)` (4 channels each) of `∂w`, accumulated into
+ * `wBase` (zero-initialised by the caller). Each block's values are summed in the same order
+ * whichever blocks a call covers: splitting blocks across threads gives bit-identical results.
+ * @internal
+ */
+export function filterBlocks(
+  kernel: KernelFn,
+  p: FilterPlan,
+  xBase: number,
+  dyBase: number,
+  wBase: number,
+  blockStart: number,
+  blockEnd: number,
+): void {
+  const { n, h, w, cx, cy, oh, ow, kh, kw, sh, sw, dh, dw, padTop: pt, padLeft: pl } = p;
+  if (blockEnd <= blockStart) return;
   const xRow = sh * w * cx * 4;
   const xCol = sw * cx * 4;
   const dyRow = ow * cy * 4;
   const dyCol = cy * 4;
+  const xOff = blockStart * 16;
+  const wOff = blockStart * 4 * cy * 4;
   // Columns each tap reads: ox with 0 ≤ ox·s_w + kw·d_w − p_l < W.
   const colRange = Array.from({ length: kw }, (_, j) => {
     const lo = Math.max(0, Math.ceil((pl - j * dw) / sw));
@@ -180,9 +193,9 @@ export function filterGradientSimd(
           if (cHi <= cLo) continue;
           const ix = cLo * sw + j * dw - pl;
           kernel(
-            xBase + ((b * h + iy) * w + ix) * cx * 4,
+            xBase + ((b * h + iy) * w + ix) * cx * 4 + xOff,
             dyBase + ((b * oh + lo) * ow + cLo) * cy * 4,
-            wBase + (i * kw + j) * cx * cy * 4,
+            wBase + (i * kw + j) * cx * cy * 4 + wOff,
             hi - lo,
             cHi - cLo,
             xRow,
@@ -190,13 +203,79 @@ export function filterGradientSimd(
             dyRow,
             dyCol,
             cy * 4,
-            cx / 4,
+            blockEnd - blockStart,
             cy / 8,
           );
         }
       }
     }
   }
+}
+
+/**
+ * `∂w` `[K_h, K_w, C_in, C_out]` of a regular convolution, or `null` when this kernel cannot
+ * run here (no WebAssembly SIMD, or a wasm backend whose heap it cannot reach). Large ones are
+ * split by input-channel blocks across the wasm thread pool when one is set up.
+ * @internal
+ */
+export function filterGradientSimd(
+  s: WasmScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo | null {
+  if (disabled) return null;
+  const heap = heapAccess(s.backend);
+  if (!heap) return null;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
+  const { outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const cx = Math.ceil(ci / 4) * 4;
+  const cy = Math.ceil(co / 8) * 8;
+  const xs = cx === ci ? x : padChannels(s, x, [n, h, w, ci], cx);
+  const dys = cy === co ? dy : padChannels(s, dy, [n, oh, ow, co], cy);
+  const padded = cx !== ci || cy !== co;
+  const acc = s.float32([kh, kw, cx, cy], (o) => o.fill(0));
+  const plan: FilterPlan = {
+    n,
+    h,
+    w,
+    cx,
+    cy,
+    oh,
+    ow,
+    kh,
+    kw,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    dh: info.dilationHeight,
+    dw: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    fused: fusedMultiplyAdd(),
+  };
+  const macs = n * oh * ow * kh * kw * cx * cy;
+  const ran = runThreaded(macs, cx / 4, {
+    kind: 'filter',
+    plan,
+    inputs: [
+      [heap.address(xs), n * h * w * cx * 4],
+      [heap.address(dys), n * oh * ow * cy * 4],
+    ],
+    output: [heap.address(acc), kh * kw * cx * cy * 4],
+    zeroOutput: true,
+    heap,
+  });
+  if (!ran)
+    filterBlocks(
+      filterKernel(heap, plan.fused),
+      plan,
+      heap.address(xs),
+      heap.address(dys),
+      heap.address(acc),
+      0,
+      cx / 4,
+    );
   if (!padded) return acc;
   return s.float32([kh, kw, ci, co], (out) => {
     const src = s.view(acc);

@@ -31,6 +31,8 @@ interface WasmBackendInternals {
 /** The heap of one wasm backend. @internal */
 export interface Heap {
   readonly memory: WasmMemory;
+  /** A shared memory (the thread pool's): modules must declare a shared import. */
+  readonly shared?: boolean;
   /** The byte address of `t`'s data. */
   address(t: TensorInfo): number;
 }
@@ -105,10 +107,11 @@ export function kernelsFor<T>(
   let exports = perMemory.get(key);
   if (!exports) {
     const api = WebAssemblyApi as WasmApi; // present: heapAccess checked it
-    let mod = modules.get(key);
+    const moduleKey = `${key}${heap.shared ? ':shared' : ''}`;
+    let mod = modules.get(moduleKey);
     if (!mod) {
-      mod = new api.Module(wasmModule(build()));
-      modules.set(key, mod);
+      mod = new api.Module(wasmModule(build(), { sharedMemory: heap.shared ?? false }));
+      modules.set(moduleKey, mod);
     }
     exports = new api.Instance(mod, { env: { memory: heap.memory } }).exports;
     perMemory.set(key, exports);

@@ -56,3 +56,5 @@ export function setWasmSimdKernels(kernels: WasmSimdKernels): void {
   if (kernels.filterGradient !== undefined) disableSimdFilterGradient(!kernels.filterGradient);
   if (kernels.fusedMultiplyAdd !== undefined) allowFusedMultiplyAdd(kernels.fusedMultiplyAdd);
 }
+
+export { setWasmThreads, wasmThreads } from './threads.js';

@@ -235,10 +235,14 @@ function section(out: number[], id: number, content: number[]): void {
 }
 
 /**
- * A module importing `env.memory` (any size, not shared) and exporting `functions` by name.
+ * A module importing `env.memory` (any size; shared — threads — with `sharedMemory`) and
+ * exporting `functions` by name.
  * @internal
  */
-export function wasmModule(functions: Record<string, FunctionBuilder>): Uint8Array<ArrayBuffer> {
+export function wasmModule(
+  functions: Record<string, FunctionBuilder>,
+  options: { readonly sharedMemory?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const entries = Object.entries(functions);
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const types: number[] = [];
@@ -254,7 +258,10 @@ export function wasmModule(functions: Record<string, FunctionBuilder>): Uint8Arr
   const imports: number[] = [1];
   name(imports, 'env');
   name(imports, 'memory');
-  imports.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
+  if (options.sharedMemory) {
+    imports.push(0x02, 0x03, 0x00); // memory, limits: shared, min 0, max 65536 pages (4 GiB)
+    uleb(imports, 65536);
+  } else imports.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
   section(out, 2, imports);
   const funcs: number[] = [];
   uleb(funcs, entries.length);
