@@ -46,7 +46,7 @@ export function originalKernel(name: string): RawKernelFunc | undefined {
 
 /**
  * A scope of intermediate wasm tensors: `run` calls a registered wasm kernel and tracks its
- * output, `finish(out)` disposes every tracked tensor except `out`.
+ * output, `finishMany(outs)` disposes every tracked tensor except `outs`.
  * @internal
  */
 export class WasmScope {
@@ -54,7 +54,7 @@ export class WasmScope {
 
   constructor(readonly backend: WasmBackendLike) {}
 
-  /** Runs the registered wasm kernel `name`; the output is disposed by {@link finish}. */
+  /** Runs the registered wasm kernel `name`; the output is disposed by {@link finishMany}. */
   run(name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
     const k = tf.getKernel(name, 'wasm');
     if (!k) throw new Error(`densehybrid wasm kernels: the wasm backend has no kernel ${name}`);
@@ -122,15 +122,7 @@ export class WasmScope {
     return this.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   }
 
-  /** Disposes every intermediate except `keep`, and returns `keep`. */
-  finish(keep: TensorInfo): TensorInfo {
-    for (const t of this.owned)
-      if (t !== keep && t.dataId !== keep.dataId) this.backend.disposeData(t.dataId);
-    this.owned.length = 0;
-    return keep;
-  }
-
-  /** Disposes every intermediate except those sharing data with `keep`, and returns `keep`. */
+  /** Disposes every intermediate except those sharing data with `keep`; returns `keep`. */
   finishMany(keep: TensorInfo[]): TensorInfo[] {
     const ids = new Set(keep.map((t) => t.dataId));
     for (const t of this.owned) if (!ids.has(t.dataId)) this.backend.disposeData(t.dataId);
@@ -151,13 +143,7 @@ export class WasmScope {
  * @internal
  */
 export function withScope(backend: unknown, body: (s: WasmScope) => TensorInfo): TensorInfo {
-  const s = new WasmScope(backend as WasmBackendLike);
-  try {
-    return s.finish(body(s));
-  } catch (e) {
-    s.abort();
-    throw e;
-  }
+  return withScopeMany(backend, (s) => [body(s)])[0] as TensorInfo;
 }
 
 /** {@link withScope} for kernels with several outputs. @internal */

@@ -16,7 +16,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Pads, WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
 import { fusedMultiplyAdd, heapAccess, kernelsFor, type Heap } from './heap.js';
-import { runThreaded } from './threads.js';
+import { runJob } from './threads.js';
 
 /**
  * `(x, w, y, blocks, tapRows, tapCols, tapRowStride)`: addresses in bytes, counts ≥ 1,
@@ -330,7 +330,7 @@ export function convSimd(
     if (gaps) out.fill(0);
   });
   const macs = n * oh * ow * co * kh * kw * ci;
-  const ran = runThreaded(macs, n * oh, {
+  runJob(macs, n * oh, {
     kind: 'conv',
     plan,
     inputs: [
@@ -341,15 +341,5 @@ export function convSimd(
     zeroOutput: gaps,
     heap,
   });
-  if (!ran)
-    convRows(
-      convKernels(heap, plan),
-      plan,
-      heap.address(x),
-      heap.address(filter),
-      heap.address(y),
-      0,
-      n * oh,
-    );
   return y;
 }

@@ -20,7 +20,7 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
 import { fusedMultiplyAdd, heapAccess, kernelsFor, type Heap } from './heap.js';
-import { runThreaded } from './threads.js';
+import { runJob } from './threads.js';
 
 export type KernelFn = (
   x: number,
@@ -255,7 +255,7 @@ export function filterGradientSimd(
     fused: fusedMultiplyAdd(),
   };
   const macs = n * oh * ow * kh * kw * cx * cy;
-  const ran = runThreaded(macs, cx / 4, {
+  runJob(macs, cx / 4, {
     kind: 'filter',
     plan,
     inputs: [
@@ -266,16 +266,6 @@ export function filterGradientSimd(
     zeroOutput: true,
     heap,
   });
-  if (!ran)
-    filterBlocks(
-      filterKernel(heap, plan.fused),
-      plan,
-      heap.address(xs),
-      heap.address(dys),
-      heap.address(acc),
-      0,
-      cx / 4,
-    );
   if (!padded) return acc;
   return s.float32([kh, kw, ci, co], (out) => {
     const src = s.view(acc);

@@ -121,12 +121,20 @@ export interface ThreadedJobSpec {
 }
 
 /**
- * Runs `spec` across the pool (`units` shares to split) and returns `true`, or returns `false`
- * without doing anything when there is no pool or the job is too small or too large to split;
- * the caller then runs it on its own thread.
+ * Runs `spec` (`units` shares: conv output rows, filter-gradient channel blocks): across the
+ * pool when there is one and the job is large enough to gain, else on the calling thread
+ * straight on the backend's heap.
  * @internal
  */
-export function runThreaded(macs: number, units: number, spec: ThreadedJobSpec): boolean {
+export function runJob(macs: number, units: number, spec: ThreadedJobSpec): void {
+  if (!runThreaded(macs, units, spec)) {
+    const addresses = [...spec.inputs.map(([address]) => address), spec.output[0]];
+    runJobShare(spec.heap, { kind: spec.kind, plan: spec.plan, addresses } as ThreadJob, 0, units);
+  }
+}
+
+/** {@link runJob} on the pool; `false` (nothing done) when there is none or it would not gain. */
+function runThreaded(macs: number, units: number, spec: ThreadedJobSpec): boolean {
   const p = pool;
   if (!p || p.size < 2 || p.error !== undefined || macs < MIN_MACS || units < 2) return false;
   const align = (v: number) => Math.ceil(v / 64) * 64;
