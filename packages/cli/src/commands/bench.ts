@@ -9,7 +9,7 @@ import { defineCommand } from '../command.js';
 import { formatNumber, yieldToEventLoop } from '../io.js';
 import { BACKBONE_NAMES, createBackbone } from '../model.js';
 import type { BackboneName } from '../model.js';
-import { BACKEND_FLAG, setupBackend } from './common.js';
+import { BACKEND_FLAG, THREADS_FLAG, setupBackend } from './common.js';
 
 /** `densehybrid bench`: the active backend and a short inference throughput measurement. */
 export const benchCommand = defineCommand({
@@ -31,9 +31,10 @@ The project's full benchmarks run with \`npm run bench\` (bench/*/index.mjs).`,
     iterations: { type: 'integer', default: 5, min: 1, description: 'timed forward passes' },
     classes: { type: 'integer', default: 19, min: 1, description: 'K known classes' },
     backend: BACKEND_FLAG,
+    threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const report = await setupBackend(ctx, flags.backend);
+    const report = await setupBackend(ctx, flags.backend, flags.threads);
     const backbone = createBackbone(flags.backbone as BackboneName, flags.classes, 1);
     const model = createDenseHybridModel({
       backbone,

@@ -13,6 +13,7 @@ import { loadDetector, updateModelMeta } from '../model.js';
 import type { ScoreName, StoredThreshold } from '../model.js';
 import {
   BACKEND_FLAG,
+  THREADS_FLAG,
   DATASET_FLAG,
   FPR_RULE_FLAG,
   SCORE_FLAG,
@@ -57,12 +58,13 @@ example:
       description: 'folder adapter: what labels mean',
     },
     backend: BACKEND_FLAG,
+    threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
     const name = flags.dataset as DatasetName;
     const bench = BENCHMARK_PROTOCOLS[name];
     const split = flags.split ?? (bench.crossFolds ? bench.crossFolds[1] : bench.evalSplit);
-    await setupBackend(ctx, flags.backend);
+    await setupBackend(ctx, flags.backend, flags.threads);
     const detector = await loadDetector(flags.checkpoint);
     let result;
     let images = 0;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { BACKEND_NAMES, describeBackend, initBackend } from '@densehybrid/core';
 import type { BackendName, BackendReport } from '@densehybrid/core';
 import { FPR_RULES } from '@densehybrid/metrics-openiou';
@@ -13,6 +14,22 @@ export const BACKEND_FLAG = {
   description:
     'TensorFlow.js backend (default: DENSEHYBRID_BACKEND, else automatic: tensorflow, webgpu, wasm, cpu)',
 } as const;
+
+/** `--threads`. */
+export const THREADS_FLAG = {
+  type: 'integer',
+  min: 1,
+  placeholder: 'n',
+  description:
+    'wasm: threads for the convolutions, same results at any count (default: DENSEHYBRID_WASM_THREADS, else the CPU cores, up to 8)',
+} as const;
+
+/** The CLI's default thread count on wasm: the machine's cores, at most 8. */
+export function defaultThreads(): number {
+  const env = process.env['DENSEHYBRID_WASM_THREADS'];
+  if (env !== undefined && env !== '') return Number.NaN; // initBackend reads (and checks) it
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
 
 /** `--dataset`. */
 export const DATASET_FLAG = {
@@ -60,15 +77,18 @@ export const FPR_RULE_FLAG = {
  *
  * @example
  * ```ts
- * const report = await setupBackend(ctx, flags.backend); // logs 'backend wasm via …'
+ * const report = await setupBackend(ctx, flags.backend, flags.threads); // logs 'backend wasm via …'
  * ```
  */
 export async function setupBackend(
   ctx: CommandContext,
   backend: string | undefined,
+  threads?: number,
 ): Promise<BackendReport> {
+  const n = threads ?? defaultThreads();
   const report = await initBackend({
     ...(backend !== undefined ? { backend: backend as BackendName } : {}),
+    ...(Number.isNaN(n) ? {} : { threads: n }),
     log: (line) => (ctx.globals.json ? ctx.debug(line) : ctx.log(line)),
   });
   return report;

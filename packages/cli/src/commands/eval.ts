@@ -15,6 +15,7 @@ import type { ScoreName } from '../model.js';
 import { metricsDocument, writeEvaluationReport } from '../report.js';
 import {
   BACKEND_FLAG,
+  THREADS_FLAG,
   DATASET_FLAG,
   FPR_RULE_FLAG,
   setupBackend,
@@ -149,6 +150,7 @@ example:
       description: 'folder adapter: what labels mean',
     },
     backend: BACKEND_FLAG,
+    threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
     const name = flags.dataset as DatasetName;
@@ -161,7 +163,7 @@ example:
     const bench = BENCHMARK_PROTOCOLS[name];
     const split = flags.split ?? bench.evalSplit;
     const t0 = performance.now();
-    const backend = await setupBackend(ctx, flags.backend);
+    const backend = await setupBackend(ctx, flags.backend, flags.threads);
     const detector = await loadDetector(flags.checkpoint);
     try {
       const folds: { name: string; dataset: SegmentationDataset }[] = [];

@@ -14,7 +14,7 @@ import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.j
 import { writeNpy } from '../render/npy.js';
 import { sideBySide } from '../render/panels.js';
 import { writePng } from '../render/png.js';
-import { BACKEND_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
+import { BACKEND_FLAG, THREADS_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
 
 const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp'];
 
@@ -134,6 +134,7 @@ example:
     },
     fresh: { type: 'boolean', description: 'ignore images finished by an interrupted run' },
     backend: BACKEND_FLAG,
+    threads: THREADS_FLAG,
   },
   positionals: [
     {
@@ -145,7 +146,7 @@ example:
   ],
   async run(flags, ctx) {
     const inputs = await collectInputs(ctx.positionals);
-    await setupBackend(ctx, flags.backend);
+    await setupBackend(ctx, flags.backend, flags.threads);
     const detector = await loadDetector(flags.checkpoint);
     try {
       const stored = detector.meta.threshold;

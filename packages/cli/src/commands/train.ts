@@ -17,7 +17,7 @@ import { formatNumber } from '../io.js';
 import { BACKBONE_NAMES, createBackbone, modelConfigFor, saveModel } from '../model.js';
 import type { BackboneName } from '../model.js';
 import { mixedContentBatches } from '../train-data.js';
-import { BACKEND_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
+import { BACKEND_FLAG, THREADS_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
 
 async function exists(p: string): Promise<boolean> {
   return (await stat(p).catch(() => undefined)) !== undefined;
@@ -166,6 +166,7 @@ example:
       description: 'steps between training-state saves',
     },
     backend: BACKEND_FLAG,
+    threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
     const name = flags.dataset as DatasetName;
@@ -211,7 +212,7 @@ example:
       flags.negatives === 'ade20k'
         ? await ade20kNegatives({ root: flags.negativesRoot as string })
         : undefined;
-    const report = await setupBackend(ctx, flags.backend);
+    const report = await setupBackend(ctx, flags.backend, flags.threads);
     const runInfo = {
       format: 'densehybrid/run',
       version: 1,

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { initBackend } from '@densehybrid/core';
 import { defineCommand } from '../command.js';
 import { formatDuration } from '../io.js';
+import { THREADS_FLAG, defaultThreads } from '../commands/common.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo, type DemoOptions } from './pipeline.js';
 
 /**
@@ -40,10 +41,17 @@ export const demoCommand = defineCommand({
       description: 'scene cache folder (default .densehybrid-cache)',
     },
     quick: { type: 'boolean', description: 'toy configuration that runs in seconds (CI)' },
+    threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const backend = await initBackend({ log: ctx.debug });
-    ctx.log(`backend: ${backend.name}`);
+    const threads = flags.threads ?? defaultThreads();
+    const backend = await initBackend({
+      log: ctx.debug,
+      ...(Number.isNaN(threads) ? {} : { threads }),
+    });
+    ctx.log(
+      `backend: ${backend.name}${backend.threads !== undefined && backend.threads > 1 ? ` (${backend.threads} threads for the convolutions)` : ''}`,
+    );
     const base: DemoOptions = {
       ...DEFAULT_DEMO_OPTIONS,
       ...(flags.quick ? QUICK_DEMO_OPTIONS : {}),
