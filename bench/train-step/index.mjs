@@ -26,6 +26,7 @@ import {
   setWasmSimdKernels,
   setWasmThreads,
   wasmFusedMultiplyAdd,
+  wasmThreadsReady,
 } from '@densehybrid/core';
 import { createBatch, createParams, loss } from './net.mjs';
 
@@ -79,6 +80,7 @@ const median = (a) => {
 
 const report = await initBackend({ backend });
 const wasmThreadCount = backend === 'wasm' ? setWasmThreads(threads) : 1;
+await wasmThreadsReady();
 if (baseline || argv.includes('--xnnpack'))
   setWasmSimdKernels({ conv: false, filterGradient: false });
 if (baseline) {

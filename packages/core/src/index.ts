@@ -37,6 +37,7 @@ export {
   setWasmThreads,
   wasmFusedMultiplyAdd,
   wasmThreads,
+  wasmThreadsReady,
 } from './kernels/simd/options.js';
 export type { WasmSimdKernels } from './kernels/simd/options.js';
 export type { BatchNormTrainOptions, BatchNormTrainResult } from './kernels/batch_norm.js';

@@ -5,7 +5,13 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DenseHybridError, initBackend, setWasmThreads, wasmThreads } from '@densehybrid/core';
+import {
+  DenseHybridError,
+  initBackend,
+  setWasmThreads,
+  wasmThreads,
+  wasmThreadsReady,
+} from '@densehybrid/core';
 // the pool module instance the registered kernels use (internal counter of split jobs)
 import { threadedJobCount } from '../../dist/kernels/simd/threads.js';
 import { values } from './helpers.js';
@@ -47,12 +53,13 @@ function convAndGrads(c: Case): Float32Array[] {
 describe('wasm thread pool for the SIMD convolutions', () => {
   it.each(cases.map((c) => [`x ${c.x.join('×')} k${c.k} → ${c.co} s${c.s} d${c.d}`, c] as const))(
     '%s: 2 and 3 threads give bit-identical conv, input and filter gradients',
-    (_name, c) => {
+    async (_name, c) => {
       setWasmThreads(1);
       const one = convAndGrads(c);
       for (const n of [2, 3]) {
         expect(setWasmThreads(n)).toBe(n);
         expect(wasmThreads()).toBe(n);
+        expect(await wasmThreadsReady()).toBe(true);
         const before = threadedJobCount();
         const before2 = tf.memory().numTensors;
         const many = convAndGrads(c);

@@ -57,4 +57,4 @@ export function setWasmSimdKernels(kernels: WasmSimdKernels): void {
   if (kernels.fusedMultiplyAdd !== undefined) allowFusedMultiplyAdd(kernels.fusedMultiplyAdd);
 }
 
-export { setWasmThreads, wasmThreads } from './threads.js';
+export { setWasmThreads, wasmThreads, wasmThreadsReady } from './threads.js';

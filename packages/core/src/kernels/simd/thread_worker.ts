@@ -1,7 +1,7 @@
 /**
  * A wasm thread-pool worker (Node `worker_threads`): runs shares of convolution jobs over the
  * pool's shared WebAssembly memory and counts them done in the shared control array.
- * Control: [0] shares done (Atomics.notify'd), [1] 1 after an error.
+ * Control: [0] shares done (Atomics.notify'd), [1] 1 after an error, [2] workers ready.
  * @internal
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,6 +16,9 @@ const heap: Heap = {
     throw new Error('densehybrid wasm thread: no tensor addresses in a worker');
   },
 };
+
+// Ready: the main thread only posts jobs once every worker has loaded.
+Atomics.add(control, 2, 1);
 
 parentPort?.on('message', (m: { job: ThreadJob; start: number; end: number }) => {
   try {

@@ -69,7 +69,7 @@ export function setWasmThreads(threads: number): number {
     ?.Memory;
   if (!wt || !Memory || typeof SharedArrayBuffer === 'undefined') return 1;
   const memory = new Memory({ initial: 16, maximum: 65536, shared: true });
-  const control = new Int32Array(new SharedArrayBuffer(8));
+  const control = new Int32Array(new SharedArrayBuffer(12));
   const workers: WorkerLike[] = [];
   const created: Pool = {
     size: wanted,
@@ -85,9 +85,15 @@ export function setWasmThreads(threads: number): number {
     },
   };
   for (let i = 1; i < wanted; i++) {
-    const worker = new wt.Worker(new URL('./thread_worker.js', import.meta.url), {
-      workerData: { memory, control },
-    });
+    let worker: WorkerLike;
+    try {
+      worker = new wt.Worker(new URL('./thread_worker.js', import.meta.url), {
+        workerData: { memory, control },
+      });
+    } catch {
+      for (const w of workers) void w.terminate();
+      return 1; // e.g. bundled without the worker file
+    }
     worker.on('message', (m) => {
       const error = (m as { error?: string }).error;
       if (error) created.error = error;
@@ -100,6 +106,21 @@ export function setWasmThreads(threads: number): number {
   }
   pool = created;
   return wanted;
+}
+
+/**
+ * Resolves once every worker of the pool has loaded (convolutions run on the calling thread
+ * until then), or after `timeoutMs`; `true` when the pool is ready (or there is none).
+ * @internal
+ */
+export async function wasmThreadsReady(timeoutMs = 10_000): Promise<boolean> {
+  const started = Date.now();
+  for (;;) {
+    const p = pool;
+    if (!p || Atomics.load(p.control, 2) >= p.workers.length) return true;
+    if (Date.now() - started > timeoutMs) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** The number of threads the wasm SIMD convolutions use now. @internal */
@@ -137,6 +158,8 @@ export function runJob(macs: number, units: number, spec: ThreadedJobSpec): void
 function runThreaded(macs: number, units: number, spec: ThreadedJobSpec): boolean {
   const p = pool;
   if (!p || p.size < 2 || p.error !== undefined || macs < MIN_MACS || units < 2) return false;
+  // Until every worker has loaded (tens of ms after the pool starts), run on this thread.
+  if (Atomics.load(p.control, 2) < p.workers.length) return false;
   const align = (v: number) => Math.ceil(v / 64) * 64;
   let offset = 64;
   const addresses: number[] = [];
