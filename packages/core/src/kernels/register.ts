@@ -3,6 +3,7 @@ import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DConfig } from './Conv2D.js';
 import { meanConfig, sumConfig } from './Reduce.js';
 import { BINARY_KERNELS } from './Binary.js';
+import { adamConfig } from './Adam.js';
 import { batchMomentsConfig, batchNormApplyConfig, batchNormGradConfig } from './BatchNormFused.js';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
@@ -36,6 +37,8 @@ import {
  *   block; ~1.2–2× XNNPACK as tfjs calls it); `Conv2DBackpropFilter`: a direct outer-product
  *   kernel (~2× the previous forward-conv formulation); `C_out` not a multiple of 8 falls back
  *   to XNNPACK;
+ * - `DenseHybridAdam`: the training loop's Adam update of one variable in one SIMD pass
+ *   (bit-identical to the composed ops);
  * - training-mode batch norm (`@densehybrid/backbones`' `BATCH_NORM_KERNELS`: statistics,
  *   normalisation, closed-form gradient) in five SIMD passes;
  * - `Sum` / `Mean` over leading axes (per-channel statistics) as one SIMD pass with float64
@@ -64,6 +67,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   batchMomentsConfig,
   batchNormApplyConfig,
   batchNormGradConfig,
+  adamConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,

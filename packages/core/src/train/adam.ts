@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_KERNEL } from '../kernels/Adam.js';
 
 /** A set of variables that share a learning-rate factor (e.g. backbone: ¼, head: 1). */
 export interface ParameterGroup {
@@ -67,6 +68,8 @@ export class GroupAdam {
    *
    * m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
    * w ← w − lr·(m / (1−β1^t)) / (√(v / (1−β2^t)) + ε)   (PyTorch's form).
+   * Where the backend has the fused `DenseHybridAdam` kernel (wasm), one kernel per variable,
+   * bit-identical to the composed ops.
    */
   step(grads: Readonly<Record<string, tf.Tensor>>, lr: number): void {
     this.iterations++;
@@ -74,19 +77,36 @@ export class GroupAdam {
     const { beta1, beta2, epsilon } = this.o;
     const c1 = 1 - Math.pow(beta1, t);
     const c2 = 1 - Math.pow(beta2, t);
+    const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend()) !== undefined;
+    const f = Math.fround;
     tf.tidy(() => {
       for (const { variable, m, v, factor } of this.slots) {
         const groupLr = lr * factor;
-        {
-          const grad = grads[variable.name];
-          if (!grad) continue;
-          const m1 = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
-          const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+        const grad = grads[variable.name];
+        if (!grad) continue;
+        if (fused && grad.dtype === 'float32' && variable.dtype === 'float32') {
+          // One kernel, bit-identical to the ops below (same float32 constants and order).
+          const [w1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { w: variable, m, v, g: grad }, {
+            beta1: f(beta1),
+            oneMinusBeta1: f(1 - beta1),
+            beta2: f(beta2),
+            oneMinusBeta2: f(1 - beta2),
+            bias1: f(c1),
+            bias2: f(c2),
+            epsilon: f(epsilon),
+            lr: f(groupLr),
+          } as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
           m.assign(m1);
           v.assign(v1);
-          const update = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), epsilon));
-          variable.assign(tf.sub(variable, tf.mul(update, groupLr)));
+          variable.assign(w1);
+          continue;
         }
+        const m1 = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
+        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
+        m.assign(m1);
+        v.assign(v1);
+        const update = tf.div(tf.div(m1, c1), tf.add(tf.sqrt(tf.div(v1, c2)), epsilon));
+        variable.assign(tf.sub(variable, tf.mul(update, groupLr)));
       }
     });
   }

@@ -9,6 +9,7 @@
 /** Value types. */
 export const I32 = 0x7f;
 export const V128 = 0x7b;
+export const F32 = 0x7d;
 
 function uleb(out: number[], value: number): void {
   let v = value >>> 0;
@@ -323,6 +324,7 @@ export const SimdOp = {
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Sqrt: 0xe3,
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
