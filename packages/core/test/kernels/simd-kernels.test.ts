@@ -83,5 +83,17 @@ describe('the SIMD kernels agree with the XNNPACK formulations they replace', ()
         );
     },
   );
+});
 
+describe('the SIMD kernels reach the wasm heap (fails loudly if a tfjs upgrade moves its internals)', () => {
+  it('heapAccess finds the backend memory and tensor addresses', async () => {
+    const { heapAccess } = await import('../../dist/kernels/simd/heap.js');
+    await tf.setBackend('wasm');
+    const heap = heapAccess(tf.backend());
+    expect(heap).not.toBeNull();
+    const t = tf.tensor1d([1, 2, 3, 4]);
+    const address = heap!.address({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+    expect(Array.from(new Float32Array(heap!.memory.buffer, address, 4))).toEqual([1, 2, 3, 4]);
+    t.dispose();
+  });
 });
