@@ -24,11 +24,16 @@ export const THREADS_FLAG = {
     'wasm: threads for the convolutions, same results at any count (default: DENSEHYBRID_WASM_THREADS, else the CPU cores, up to 8)',
 } as const;
 
-/** The CLI's default thread count on wasm: the machine's cores, at most 8. */
-export function defaultThreads(): number {
+/**
+ * `initBackend`'s `threads` option for `--threads`: the flag, else (without
+ * `DENSEHYBRID_WASM_THREADS`, which initBackend reads and checks itself) the machine's cores,
+ * at most 8.
+ */
+export function threadsOption(flag: number | undefined): { threads?: number } {
+  if (flag !== undefined) return { threads: flag };
   const env = process.env['DENSEHYBRID_WASM_THREADS'];
-  if (env !== undefined && env !== '') return Number.NaN; // initBackend reads (and checks) it
-  return Math.max(1, Math.min(8, availableParallelism()));
+  if (env !== undefined && env !== '') return {};
+  return { threads: Math.max(1, Math.min(8, availableParallelism())) };
 }
 
 /** `--dataset`. */
@@ -85,10 +90,9 @@ export async function setupBackend(
   backend: string | undefined,
   threads?: number,
 ): Promise<BackendReport> {
-  const n = threads ?? defaultThreads();
   const report = await initBackend({
     ...(backend !== undefined ? { backend: backend as BackendName } : {}),
-    ...(Number.isNaN(n) ? {} : { threads: n }),
+    ...threadsOption(threads),
     log: (line) => (ctx.globals.json ? ctx.debug(line) : ctx.log(line)),
   });
   return report;

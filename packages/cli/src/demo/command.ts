@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { initBackend } from '@densehybrid/core';
 import { defineCommand } from '../command.js';
 import { formatDuration } from '../io.js';
-import { THREADS_FLAG, defaultThreads } from '../commands/common.js';
+import { THREADS_FLAG, threadsOption } from '../commands/common.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo, type DemoOptions } from './pipeline.js';
 
 /**
@@ -44,11 +44,7 @@ export const demoCommand = defineCommand({
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const threads = flags.threads ?? defaultThreads();
-    const backend = await initBackend({
-      log: ctx.debug,
-      ...(Number.isNaN(threads) ? {} : { threads }),
-    });
+    const backend = await initBackend({ log: ctx.debug, ...threadsOption(flags.threads) });
     ctx.log(
       `backend: ${backend.name}${backend.threads !== undefined && backend.threads > 1 ? ` (${backend.threads} threads for the convolutions)` : ''}`,
     );
