@@ -31,40 +31,23 @@ export const adamConfig: KernelConfig = {
         TensorInfo,
         TensorInfo,
       ];
+      // [w, m, v, g, wOut, mOut, vOut]: the kernel's operand order
+      const operands = [w, m, v, g, ...outs] as TensorInfo[];
       const n = outs[0].shape.reduce((a, b) => a * b, 1);
       const vectors = Math.floor(n / 4);
       const heap = heapAccess(s.backend);
       let done = 0;
       if (heap && vectors > 0) {
         const fn = kernelsFor<{ adam: AdamFn }>(heap, 'adam', () => ({ adam: buildAdam() })).adam;
-        const a = (t: TensorInfo) => heap.address(t);
-        fn(
-          a(w as TensorInfo),
-          a(m as TensorInfo),
-          a(v as TensorInfo),
-          a(g as TensorInfo),
-          a(outs[0]),
-          a(outs[1]),
-          a(outs[2]),
-          vectors,
-          ...ADAM_CONSTANTS.map((k) => c[k]),
-        );
+        fn(...operands.map((t) => heap.address(t)), vectors, ...ADAM_CONSTANTS.map((k) => c[k]));
         done = vectors * 4;
       }
-      if (done < n) {
-        const view = (t: TensorInfo) => s.view(t);
+      if (done < n)
         adamScalar(
-          view(w as TensorInfo),
-          view(m as TensorInfo),
-          view(v as TensorInfo),
-          view(g as TensorInfo),
-          view(outs[0]),
-          view(outs[1]),
-          view(outs[2]),
+          operands.map((t) => s.view(t)),
           c,
           done,
         );
-      }
       return outs;
     });
   }) as KernelFunc,

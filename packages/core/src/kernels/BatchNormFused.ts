@@ -8,7 +8,12 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { BATCH_NORM_KERNELS } from '@densehybrid/backbones';
-import { batchMomentsSimd, batchNormApplySimd, batchNormGradSimd } from './simd/batch_norm.js';
+import {
+  batchMomentsSimd,
+  batchNormApplySimd,
+  batchNormGradSimd,
+  readFloat64,
+} from './simd/batch_norm.js';
 import { withScope, withScopeMany, type WasmScope } from './wasm_util.js';
 
 type Attrs = { epsilon: number };
@@ -38,15 +43,13 @@ function momentsJs(s: WasmScope, x: TensorInfo): [TensorInfo, TensorInfo] {
   ];
 }
 
-const f64 = (s: WasmScope, t: TensorInfo) => Float64Array.from(s.view(t));
-
 function applyJs(
   s: WasmScope,
   [x, mean, variance, gamma, beta]: TensorInfo[],
   epsilon: number,
 ): TensorInfo {
   const [m, v, g, b] = [mean, variance, gamma, beta].map((t) =>
-    f64(s, t as TensorInfo),
+    readFloat64(s, t as TensorInfo),
   ) as Float64Array[];
   const { c } = dims(x as TensorInfo);
   return s.float32([...(x as TensorInfo).shape], (o) => {
@@ -67,7 +70,9 @@ function gradJs(
   epsilon: number,
 ): TensorInfo[] {
   const { rows, c } = dims(x as TensorInfo);
-  const [m, v, g] = [mean, variance, gamma].map((t) => f64(s, t as TensorInfo)) as Float64Array[];
+  const [m, v, g] = [mean, variance, gamma].map((t) =>
+    readFloat64(s, t as TensorInfo),
+  ) as Float64Array[];
   const dys = s.view(dy as TensorInfo);
   const xs = s.view(x as TensorInfo);
   const sumDy = new Float64Array(c);

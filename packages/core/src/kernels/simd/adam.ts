@@ -82,18 +82,20 @@ export function buildAdam(): FunctionBuilder {
   return f;
 }
 
-/** The same update in JavaScript for `count` elements from `start` (float32-exact via fround). */
-export function adamScalar(
-  w: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  g: Float32Array,
-  wOut: Float32Array,
-  mOut: Float32Array,
-  vOut: Float32Array,
-  c: AdamConstants,
-  start: number,
-): void {
+/**
+ * The same update in JavaScript from element `start` on (float32-exact via fround), over
+ * `[w, m, v, g, wOut, mOut, vOut]`.
+ */
+export function adamScalar(arrays: readonly Float32Array[], c: AdamConstants, start: number): void {
+  const [w, m, v, g, wOut, mOut, vOut] = arrays as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   const f = Math.fround;
   for (let i = start; i < w.length; i++) {
     const gi = g[i] as number;

@@ -143,8 +143,8 @@ function runRows(
   return out;
 }
 
-/** Reads a `[C]` float32 tensor into float64. */
-function read(s: WasmScope, t: TensorInfo): Float64Array {
+/** Reads a `[C]` float32 tensor into float64. @internal */
+export function readFloat64(s: WasmScope, t: TensorInfo): Float64Array {
   return Float64Array.from(s.view(t));
 }
 
@@ -163,7 +163,9 @@ export function batchNormApplySimd(
 ): TensorInfo | null {
   const l = layout(x);
   if (!l) return null;
-  const [m, v, g, b] = [mean, variance, gamma, beta].map((t) => read(s, t)) as Float64Array[];
+  const [m, v, g, b] = [mean, variance, gamma, beta].map((t) =>
+    readFloat64(s, t),
+  ) as Float64Array[];
   const scale = new Float64Array(l.c);
   for (let c = 0; c < l.c; c++)
     scale[c] = (g![c] as number) / Math.sqrt((v![c] as number) + epsilon);
@@ -190,7 +192,7 @@ export function batchNormGradSimd(
   const sums = columnSums(s, 'gradient', { x, dy, center: mean }, l.rows, l.c);
   if (!sums) return null;
   const [sumDy, sumDyXc] = sums as [Float64Array, Float64Array];
-  const [mu, v, g] = [mean, variance, gamma].map((t) => read(s, t)) as Float64Array[];
+  const [mu, v, g] = [mean, variance, gamma].map((t) => readFloat64(s, t)) as Float64Array[];
   const n = l.rows;
   const a = new Float64Array(l.c);
   const b = new Float64Array(l.c);

@@ -333,11 +333,8 @@ export function convSimd(
   runJob(macs, n * oh, {
     kind: 'conv',
     plan,
-    inputs: [
-      [heap.address(x), n * h * w * ci * 4],
-      [heap.address(filter), kh * kw * ci * co * 4],
-    ],
-    output: [heap.address(y), n * oh * ow * co * 4],
+    inputs: [x, filter],
+    output: y,
     zeroOutput: gaps,
     heap,
   });

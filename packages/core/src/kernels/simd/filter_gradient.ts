@@ -21,6 +21,7 @@ import type { WasmScope } from '../wasm_util.js';
 import { FunctionBuilder, I32, V128 } from './wasm_asm.js';
 import { fusedMultiplyAdd, heapAccess, kernelsFor, type Heap } from './heap.js';
 import { runJob } from './threads.js';
+import { rowCopier, type RowCopier } from './copy.js';
 
 export type KernelFn = (
   x: number,
@@ -258,11 +259,8 @@ export function filterGradientSimd(
   runJob(macs, cx / 4, {
     kind: 'filter',
     plan,
-    inputs: [
-      [heap.address(xs), n * h * w * cx * 4],
-      [heap.address(dys), n * oh * ow * cy * 4],
-    ],
-    output: [heap.address(acc), kh * kw * cx * cy * 4],
+    inputs: [xs, dys],
+    output: acc,
     zeroOutput: true,
     heap,
   });
@@ -277,7 +275,7 @@ export function filterGradientSimd(
   });
 }
 
-/** A copy of NHWC `t` with its channels zero-padded to `c`. */
+/** A copy of NHWC `t` with its channels zero-padded to `c` (one strided `memory.copy` pass). */
 function padChannels(
   s: WasmScope,
   t: TensorInfo,
@@ -285,13 +283,8 @@ function padChannels(
   c: number,
 ): TensorInfo {
   const [n, h, w, c0] = shape;
-  return s.float32([n, h, w, c], (out) => {
-    out.fill(0);
-    const src = s.view(t);
-    const pixels = n * h * w;
-    for (let p = 0; p < pixels; p++) {
-      if (c0 >= 16) out.set(src.subarray(p * c0, p * c0 + c0), p * c);
-      else for (let k = 0; k < c0; k++) out[p * c + k] = src[p * c0 + k] as number;
-    }
-  });
+  const out = s.float32([n, h, w, c], (o) => o.fill(0));
+  const copier = rowCopier(s.backend) as RowCopier; // the heap is reachable: the caller checked
+  copier.copy(out, 0, t, 0, n * h * w, c0 * 4, c * 4, c0 * 4);
+  return out;
 }

@@ -8,6 +8,7 @@
  * process alive. Off (one thread) unless {@link setWasmThreads} asks for more.
  * @internal
  */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Heap } from './heap.js';
 import { runJobShare, type ThreadJob } from './jobs.js';
 
@@ -128,17 +129,20 @@ export function wasmThreads(): number {
   return pool?.size ?? 1;
 }
 
-/** A job as its kernel describes it: operands on the backend's heap. @internal */
+/** A job as its kernel describes it: float32 operands on the backend's heap. @internal */
 export interface ThreadedJobSpec {
   readonly kind: ThreadJob['kind'];
   readonly plan: ThreadJob['plan'];
-  /** `[address, bytes]` of each input on the backend's heap */
-  readonly inputs: readonly (readonly [number, number])[];
-  /** `[address, bytes]` of the output on the backend's heap */
-  readonly output: readonly [number, number];
+  readonly inputs: readonly TensorInfo[];
+  readonly output: TensorInfo;
   /** whether the output starts at zero (else every byte is written by the job) */
   readonly zeroOutput: boolean;
   readonly heap: Heap;
+}
+
+/** `[address, bytes]` of a float32 tensor on `heap`. */
+function region(heap: Heap, t: TensorInfo): [number, number] {
+  return [heap.address(t), t.shape.reduce((a, b) => a * b, 1) * 4];
 }
 
 /**
@@ -149,7 +153,7 @@ export interface ThreadedJobSpec {
  */
 export function runJob(macs: number, units: number, spec: ThreadedJobSpec): void {
   if (!runThreaded(macs, units, spec)) {
-    const addresses = [...spec.inputs.map(([address]) => address), spec.output[0]];
+    const addresses = [...spec.inputs, spec.output].map((t) => spec.heap.address(t));
     runJobShare(spec.heap, { kind: spec.kind, plan: spec.plan, addresses } as ThreadJob, 0, units);
   }
 }
@@ -161,21 +165,22 @@ function runThreaded(macs: number, units: number, spec: ThreadedJobSpec): boolea
   // Until every worker has loaded (tens of ms after the pool starts), run on this thread.
   if (Atomics.load(p.control, 2) < p.workers.length) return false;
   const align = (v: number) => Math.ceil(v / 64) * 64;
+  const inputs = spec.inputs.map((t) => region(spec.heap, t));
+  const [outHeapAddress, outBytes] = region(spec.heap, spec.output);
   let offset = 64;
   const addresses: number[] = [];
-  for (const [, bytes] of spec.inputs) {
+  for (const [, bytes] of inputs) {
     addresses.push(offset);
     offset = align(offset + bytes);
   }
   const outAddress = offset;
-  const outBytes = spec.output[1];
   offset = align(offset + outBytes);
   if (offset > MAX_SHARED_BYTES) return false;
   const have = p.memory.buffer.byteLength;
   if (have < offset) p.memory.grow(Math.ceil((offset - have) / 65536));
   const shared = new Uint8Array(p.memory.buffer);
   const heapBytes = new Uint8Array(spec.heap.memory.buffer);
-  spec.inputs.forEach(([address, bytes], i) =>
+  inputs.forEach(([address, bytes], i) =>
     shared.set(heapBytes.subarray(address, address + bytes), addresses[i] as number),
   );
   if (spec.zeroOutput) shared.fill(0, outAddress, outAddress + outBytes);
@@ -207,7 +212,7 @@ function runThreaded(macs: number, units: number, spec: ThreadedJobSpec): boolea
     );
   new Uint8Array(spec.heap.memory.buffer).set(
     new Uint8Array(p.memory.buffer, outAddress, outBytes),
-    spec.output[0],
+    outHeapAddress,
   );
   return true;
 }
