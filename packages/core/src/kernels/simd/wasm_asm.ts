@@ -109,11 +109,6 @@ export class FunctionBuilder {
     uleb(this.code, depth);
     return this;
   }
-  br(depth: number): this {
-    this.code.push(0x0c);
-    uleb(this.code, depth);
-    return this;
-  }
   eqz(): this {
     this.code.push(0x45);
     return this;
@@ -142,12 +137,6 @@ export class FunctionBuilder {
     for (const v of bytes) this.code.push(v);
     return this;
   }
-  /** f32.load at (address on the stack) + offset. */
-  f32Load(offset = 0): this {
-    this.code.push(0x2a);
-    this.memarg(offset);
-    return this;
-  }
   /** f32.store: [address, value] on the stack. */
   f32Store(offset = 0): this {
     this.code.push(0x38);
@@ -159,13 +148,6 @@ export class FunctionBuilder {
     this.code.push(0xfc);
     uleb(this.code, 10);
     this.code.push(0x00, 0x00);
-    return this;
-  }
-  /** if … end with no result: consumes an i32 condition. */
-  ifThen(body: () => void): this {
-    this.code.push(0x04, 0x40);
-    body();
-    this.code.push(0x0b);
     return this;
   }
   private memarg(offset: number): void {
@@ -285,53 +267,25 @@ export function wasmModule(
 
 /** One-byte opcodes (for {@link FunctionBuilder.op}). @internal */
 export const Op = {
-  drop: 0x1a,
-  select: 0x1b,
-  i32Eqz: 0x45,
-  i32Ne: 0x47,
-  i32LtU: 0x49,
-  i32GtU: 0x4b,
   i32GeU: 0x4f,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i32Mul: 0x6c,
   i32And: 0x71,
-  i32Shl: 0x74,
-  i32ShrU: 0x76,
-  f32Add: 0x92,
-  f32Sub: 0x93,
-  f32Mul: 0x94,
 } as const;
 
 /** SIMD opcodes after the 0xFD prefix (for {@link FunctionBuilder.simd}). @internal */
 export const SimdOp = {
   f32x4Splat: 0x13,
-  f32x4ExtractLane: 0x1f, // followed by a lane byte: use FunctionBuilder.extractLane
-  f32x4Eq: 0x41,
-  f32x4Lt: 0x43,
-  f32x4Gt: 0x44,
-  v128And: 0x4e,
-  v128Or: 0x50,
-  v128Bitselect: 0x52,
   f32x4Floor: 0x68,
-  f32x4Nearest: 0x6a,
   i32x4Shl: 0xab,
   i32x4ShrS: 0xac,
   i32x4Add: 0xae,
   i32x4Sub: 0xb1,
-  f32x4Abs: 0xe0,
-  f32x4Neg: 0xe1,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
   f32x4Sqrt: 0xe3,
   f32x4Div: 0xe7,
-  f32x4Min: 0xe8,
-  f32x4Max: 0xe9,
   /** `b < a ? b : a` (x86 `minps`; NaN in `a` propagates, NaN in `b` does not). */
   f32x4Pmin: 0xea,
   /** `a < b ? b : a` (x86 `maxps`; NaN in `a` propagates, NaN in `b` does not). */
   f32x4Pmax: 0xeb,
-  i32x4TruncSatF32x4S: 0xf8,
-  f32x4ConvertI32x4S: 0xfa,
 } as const;
