@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# The webgpu suite (packages/core/test/webgpu/*.webgpu.ts) on a software WebGPU adapter:
-# Mesa llvmpipe through Dawn's OpenGL ES backend (EGL surfaceless, no display, no GPU needed).
+# The webgpu suites on a software WebGPU adapter: Mesa llvmpipe through Dawn's OpenGL ES backend
+# (EGL surfaceless, no display, no GPU needed). packages/tfjs-wasm-training/test/webgpu/*.webgpu.ts
+# covers backend start-up; packages/core/test/webgpu/*.webgpu.ts kernels, DenseHybrid, the CLI demo.
 #
-#   bash scripts/ci-webgpu.sh          # after `npm run build` (the suite imports the built packages)
+#   bash scripts/ci-webgpu.sh          # after `npm run build` (the suites import the built packages)
 #
 # 1. Installs the Debian/Ubuntu packages for the adapter when they are missing (about 10-40 s;
 #    nothing when present): libegl1 libgles2 (GL dispatch), libegl-mesa0 (Mesa's EGL),
 #    libgl1-mesa-dri (llvmpipe).
 # 2. Checks that Dawn finds an adapter and prints its name.
-# 3. Runs the suite: kernels, DenseHybrid training and scores, the CLI demo, each against
-#    wasm: 34 tests, about 2 min with a cold Mesa shader cache on 2 shared cores (55 s of CPU),
-#    45 s with a warm one.
+# 3. Runs the suites: backend selection, kernels, DenseHybrid training and scores, the CLI demo,
+#    each against wasm: 34 tests, about 2 min with a cold Mesa shader cache on 2 shared cores
+#    (55 s of CPU), 45 s with a warm one.
 #
 # When the machine cannot provide an adapter (no apt-get, apt unreachable, no root, no adapter
 # after installing) the suite cannot run: this prints a loud "WEBGPU SUITE NOT RUN" banner with
@@ -68,19 +69,21 @@ export EGL_PLATFORM="${EGL_PLATFORM:-surfaceless}"
 export DENSEHYBRID_BACKEND=webgpu
 
 probe=$(timeout 60 node --input-type=module -e "
-  import { loadWebGpu } from '@densehybrid/core';
+  import { loadWebGpu } from '@densehybrid/tfjs-wasm-training';
   try {
     const r = await loadWebGpu({ allowSoftwareAdapter: true });
     console.log('ADAPTER ' + r.adapter.name + ' [Dawn ' + r.adapter.dawnBackend + ', ' + r.adapter.featureLevel + (r.adapter.software ? ', software' : '') + ']');
   } catch (e) { console.log('NOADAPTER ' + e.message); }
 " 2>/dev/null)
 if ! grep -q '^ADAPTER ' <<<"$probe"; then
-  not_run "no WebGPU adapter: ${probe:-the probe did not answer (is @densehybrid/core built?)}"
+  not_run "no WebGPU adapter: ${probe:-the probe did not answer (is @densehybrid/tfjs-wasm-training built?)}"
 fi
 echo "webgpu: $(grep '^ADAPTER ' <<<"$probe") ($(( $(date +%s) - start ))s)"
 
-cd packages/core
-npx vitest run --config vitest.webgpu.config.ts
+(cd packages/tfjs-wasm-training && npx vitest run --config vitest.webgpu.config.ts)
 status=$?
+(cd packages/core && npx vitest run --config vitest.webgpu.config.ts)
+core_status=$?
+if [ "$status" -eq 0 ]; then status=$core_status; fi
 echo "webgpu: suite finished with status $status ($(( $(date +%s) - start ))s)"
 exit $status

@@ -50,31 +50,65 @@ if (r.ap !== 1 || r.auroc !== 1) throw new Error('wrong metrics ' + JSON.stringi
 console.log('ok, exports: ' + Object.keys(m).length + ', node_modules: ' + installed.join());
 `,
   );
-  // core with its own dependencies (as published tarballs) and the tfjs peers from the registry.
-  const local = Object.fromEntries(
-    ['metrics-openiou', 'losses', 'backbones', 'core'].map((d) => [
-      `@densehybrid/${d}`,
-      `file:${tarballs[`@densehybrid/${d}`]}`,
-    ]),
-  );
+  const local = (names) =>
+    Object.fromEntries(
+      names.map((d) => [`@densehybrid/${d}`, `file:${tarballs[`@densehybrid/${d}`]}`]),
+    );
+  // tfjs-wasm-training with only its own dependency and the tfjs peers from the registry: a tfjs
+  // user's wasm backend trains a conv net (tfjs' own wasm backend lacks Conv2DBackpropFilter).
   check(
-    '@densehybrid/core',
-    'only-core',
+    '@densehybrid/tfjs-wasm-training',
+    'only-wasm-training',
     {
-      ...local,
+      ...local(['metrics-openiou', 'tfjs-wasm-training']),
       '@tensorflow/tfjs-core': '4.22.0',
       '@tensorflow/tfjs-backend-wasm': '4.22.0',
       '@tensorflow/tfjs-layers': '4.22.0',
     },
-    `import { initBackend } from '@densehybrid/core';
+    `import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-const report = await initBackend();
-if (report.name !== 'wasm') throw new Error('expected wasm, got ' + report.name);
-if (report.stockGradients === 'missing') throw new Error('tfjs stock gradients missing');
-const y = tf.add(tf.scalar(1), tf.scalar(2));
-const v = (await y.data())[0];
-if (v !== 3) throw new Error('1 + 2 = ' + v);
-console.log('ok, backend ' + report.name + ', simd ' + report.simd);
+import { registerTrainingKernels } from '@densehybrid/tfjs-wasm-training';
+await tf.setBackend('wasm');
+const r = registerTrainingKernels();
+if (!r.kernels.includes('Conv2DBackpropFilter')) throw new Error('no filter gradient: ' + r.kernels);
+const w = tf.variable(tf.ones([3, 3, 2, 8]));
+const x = tf.ones([1, 6, 6, 2]);
+const g = tf.grad((f) => tf.sum(tf.conv2d(x, f, 1, 'same')))(w);
+const v = (await g.data())[4 * 16]; // centre tap, channel 0: every one of the 36 pixels sees it
+if (v !== 36) throw new Error('gradient ' + v);
+console.log('ok, wasm kernels registered: ' + r.kernels.length);
+`,
+  );
+  // core with its own dependencies (as published tarballs) and only tfjs-core + the cpu backend:
+  // core peers on tfjs-core alone; a model file written with saveModel loads as a detector.
+  check(
+    '@densehybrid/core',
+    'only-core',
+    {
+      ...local(['metrics-openiou', 'tfjs-wasm-training', 'losses', 'backbones', 'core']),
+      '@tensorflow/tfjs-core': '4.22.0',
+      '@tensorflow/tfjs-backend-cpu': '4.22.0',
+    },
+    `import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import * as core from '@densehybrid/core';
+await tf.setBackend('cpu');
+const logits = tf.tensor4d([2, 0, 0, 5], [1, 1, 1, 4]);
+const s = await core.maxSoftmaxScore(logits).data();
+if (!(s[0] > 0 && s[0] < 0.1)) throw new Error('max-softmax score ' + s[0]);
+console.log('ok, exports: ' + Object.keys(core).length);
+`,
+  );
+  // data-mixing with sharp from the registry: reads back a PNG it wrote.
+  check(
+    '@densehybrid/data-mixing',
+    'only-data-mixing',
+    { ...local(['metrics-openiou', 'tfjs-wasm-training', 'data-mixing']) },
+    `import * as dm from '@densehybrid/data-mixing';
+await dm.writePng('l.png', { data: new Uint8Array([0, 1, 2, 255]), width: 2, height: 2 });
+const back = await dm.readLabel('l.png');
+if (back.data.join() !== '0,1,2,255') throw new Error('label read back as ' + back.data.join());
+console.log('ok, exports: ' + Object.keys(dm).length);
 `,
   );
 } finally {

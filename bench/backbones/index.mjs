@@ -8,7 +8,7 @@
 // --skip-big drops ldn-121 and dlv3-r50 (6–17 s per training step at 512² on one CPU core).
 // Training FLOPs are counted as 3 × forward (forward + input and weight gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackend, guardWasmMemory, initBackend } from '@densehybrid/core';
+import { describeBackend, guardWasmMemory, initBackend } from '@densehybrid/tfjs-wasm-training';
 import { deeplabV3Plus, ladderDenseNet } from '@densehybrid/backbones';
 
 const argv = process.argv.slice(2);
@@ -41,7 +41,7 @@ if (!(SIZE >= 32) || !(BATCH >= 1) || !(REPEATS >= 1))
   throw new Error('bench/backbones: expected --size >= 32, --batch >= 1, --repeats >= 1');
 
 // initBackend loads the backend (webgpu through Dawn included), tfjs' stock gradients and the
-// training kernels @densehybrid/core adds (wasm conv backprops, exact resize gradient).
+// training kernels @densehybrid/tfjs-wasm-training adds (wasm conv backprops, exact resize gradient).
 const backendReport = await initBackend({ backend: BACKEND });
 const kernels = describeBackend(backendReport);
 

@@ -13,7 +13,8 @@
 // Uses ladderDenseNet from @densehybrid/backbones; without it (not built), a conv
 // encoder-decoder with 128-channel stride-4 pre-logits built from tfjs ops.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, datasetPosteriorHead, hybridScore } from '@densehybrid/core';
+import { datasetPosteriorHead, hybridScore } from '@densehybrid/core';
+import { initBackend } from '@densehybrid/tfjs-wasm-training';
 
 function flag(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

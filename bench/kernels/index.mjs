@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The wasm kernels of @densehybrid/core against what they replace, measured in the same run
+// The wasm kernels of @densehybrid/tfjs-wasm-training against what they replace, measured in the same run
 // (1 thread, the issue-5 benchmark's shapes at 256², batch 4): each row prints both times and
 // the speed-up. Convolutions compare the WebAssembly SIMD kernels with the XNNPACK
 // formulations (setWasmSimdKernels({ conv: false, filterGradient: false })); the other rows
@@ -10,7 +10,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers';
-import { initBackend, setWasmSimdKernels, wasmFusedMultiplyAdd } from '@densehybrid/core';
+import {
+  initBackend,
+  setWasmSimdKernels,
+  wasmFusedMultiplyAdd,
+} from '@densehybrid/tfjs-wasm-training';
 
 const argv = process.argv.slice(2);
 const reps = Number(argv[argv.indexOf('--reps') + 1] || 9);

@@ -21,13 +21,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // tfjs' stock gradients (captured for --baseline)
 import {
-  batchNormTrain,
+  batchNormTraining,
   initBackend,
   setWasmSimdKernels,
   setWasmThreads,
   wasmFusedMultiplyAdd,
   wasmThreadsReady,
-} from '@densehybrid/core';
+} from '@densehybrid/tfjs-wasm-training';
 import { createBatch, createParams, loss } from './net.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,11 +66,11 @@ const stock = {
   kernels: NATIVE.map((n) => tf.getKernel(n, 'wasm')).filter(Boolean),
   bnGrad: tf.getGradient('FusedBatchNorm'),
 };
-// --tf-batchnorm: tf.moments + tf.batchNorm (autodiff) instead of batchNormTrain (closed form).
+// --tf-batchnorm: tf.moments + tf.batchNorm (autodiff) instead of batchNormTraining (closed form).
 const batchNorm =
   argv.includes('--tf-batchnorm') || baseline
     ? undefined
-    : (x, gamma, beta, epsilon) => batchNormTrain(x, gamma, beta, { epsilon }).y;
+    : (x, gamma, beta, epsilon) => batchNormTraining(x, gamma, beta, epsilon).y;
 const TARGET = 2.5;
 
 const median = (a) => {

@@ -9,7 +9,7 @@
 //   conv5 32→K+1 1×1, bilinear ×2         (S)
 import * as tf from '@tensorflow/tfjs-core';
 
-export const K = 8;
+const K = 8;
 const LAYERS = [
   { name: 'conv1', k: 3, cin: 3, cout: 32, stride: 2, dilation: 1, bn: true },
   { name: 'conv2', k: 3, cin: 32, cout: 64, stride: 2, dilation: 1, bn: true },

@@ -1,29 +1,90 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { deeplabV3Plus, type DeepLabV3PlusOptions } from './deeplab.js';
 import { ladderDenseNet, type LadderDenseNetOptions } from './ladder-densenet.js';
 import type { SegmentationModel } from './model.js';
 
-/** Architecture names {@link buildModel} knows (`config.architecture`). */
-export const ARCHITECTURES = ['ladderDenseNet', 'deeplabV3Plus'] as const;
-
 /**
- * Rebuilds a model from its `config` (as stored in a checkpoint): dispatches on
- * `config.architecture` to {@link ladderDenseNet} or {@link deeplabV3Plus}.
+ * Backbones by name (the CLI's `--backbone`): the LDN presets and the DeepLabV3+ encoders.
  *
- * @param config - a model's `config` (JSON).
- * @returns a freshly initialised model of that architecture; the caller disposes it.
- * @throws DenseHybridError `INVALID_OPTION` for an unknown architecture or invalid fields.
  * @example
  * ```ts
- * const ckpt = await loadCheckpoint('runs/last');
- * const model = buildModel(ckpt.config);
- * restoreVariables(model, ckpt);
+ * BACKBONE_NAMES.includes('densenet121'); // true
  * ```
  */
-export function buildModel(config: Readonly<Record<string, unknown>>): SegmentationModel {
-  const architecture = (config as { architecture?: unknown } | null)?.architecture;
-  const { architecture: _, ...rest } = (config ?? {}) as Record<string, unknown>;
+export const BACKBONE_NAMES = [
+  'tiny',
+  'small',
+  'densenet121',
+  'deeplab-resnet18',
+  'deeplab-resnet50',
+] as const;
+/** One of {@link BACKBONE_NAMES}. */
+export type BackboneName = (typeof BACKBONE_NAMES)[number];
+
+/** The options each {@link BACKBONE_NAMES} entry stands for (`architecture` + preset / encoder). */
+const NAMED: Readonly<
+  Record<
+    BackboneName,
+    | { readonly architecture: 'ladderDenseNet'; readonly preset: LadderDenseNetOptions['preset'] }
+    | { readonly architecture: 'deeplabV3Plus'; readonly encoder: DeepLabV3PlusOptions['encoder'] }
+  >
+> = {
+  tiny: { architecture: 'ladderDenseNet', preset: 'tiny' },
+  small: { architecture: 'ladderDenseNet', preset: 'small' },
+  densenet121: { architecture: 'ladderDenseNet', preset: 'densenet121' },
+  'deeplab-resnet18': { architecture: 'deeplabV3Plus', encoder: 'resnet18' },
+  'deeplab-resnet50': { architecture: 'deeplabV3Plus', encoder: 'resnet50' },
+};
+
+/** Architecture names a stored config may carry (`config.architecture`). */
+const ARCHITECTURES = ['ladderDenseNet', 'deeplabV3Plus'] as const;
+
+/**
+ * What {@link createBackbone} builds from: a backbone by name (a fresh one with K classes), or a
+ * stored configuration — `model.config` of any backbone of this package, e.g. from a checkpoint
+ * (`architecture` + the options of {@link ladderDenseNet} / {@link deeplabV3Plus}).
+ */
+export type BackboneConfig =
+  | {
+      readonly name: BackboneName;
+      /** Known classes K. */
+      readonly numClasses: number;
+      /** Seed of the weight initialisation. @default 0 */
+      readonly seed?: number;
+    }
+  | (Readonly<Record<string, unknown>> & { readonly architecture: string });
+
+/**
+ * The backbone factory: builds a ladder DenseNet or a DeepLabV3+ by name (`{ name, numClasses,
+ * seed }`, name one of {@link BACKBONE_NAMES}) or from a stored `config` (dispatching on
+ * `config.architecture` to {@link ladderDenseNet} or {@link deeplabV3Plus}; `model.config`
+ * rebuilds the same architecture, and with the same seed the same initial weights).
+ *
+ * @param config - a name with K and seed, or a model's `config` (JSON).
+ * @returns a freshly initialised model; the caller disposes it.
+ * @throws DenseHybridError `INVALID_OPTION` for an unknown name or architecture, or invalid fields.
+ * @example
+ * ```ts
+ * const ldn = createBackbone({ name: 'densenet121', numClasses: 19, seed: 1 }); // LDN-121
+ * const copy = createBackbone(ldn.config); // same architecture (and initial weights)
+ * ```
+ */
+export function createBackbone(config: BackboneConfig): SegmentationModel {
+  const c = (config ?? {}) as Readonly<Record<string, unknown>>;
+  if (!('architecture' in c) && 'name' in c) {
+    const { name, numClasses, seed } = config as Extract<BackboneConfig, { name: BackboneName }>;
+    if (!Object.hasOwn(NAMED, name)) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `createBackbone: expected name to be one of ${BACKBONE_NAMES.map((n) => `'${n}'`).join(', ')}, got ${describeValue(name)}`,
+      );
+    }
+    const named = NAMED[name];
+    return named.architecture === 'ladderDenseNet'
+      ? ladderDenseNet({ preset: named.preset, numClasses, seed } as LadderDenseNetOptions)
+      : deeplabV3Plus({ encoder: named.encoder, numClasses, seed } as DeepLabV3PlusOptions);
+  }
+  const { architecture, ...rest } = c;
   switch (architecture) {
     case 'ladderDenseNet':
       return ladderDenseNet(rest as LadderDenseNetOptions);
@@ -32,48 +93,7 @@ export function buildModel(config: Readonly<Record<string, unknown>>): Segmentat
     default:
       throw new DenseHybridError(
         'INVALID_OPTION',
-        `buildModel: expected config.architecture to be one of ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}, got ${describeValue(architecture)}`,
+        `createBackbone: expected config.architecture to be one of ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')} (or config.name one of ${BACKBONE_NAMES.map((n) => `'${n}'`).join(', ')}), got ${describeValue(architecture)}`,
       );
   }
-}
-
-/** Names of a model's (ImageNet-pretrainable) encoder weights, by architecture. */
-const ENCODER_NAME: Readonly<Record<(typeof ARCHITECTURES)[number], RegExp>> = {
-  ladderDenseNet: /^backbone\./,
-  deeplabV3Plus: /^(conv1|bn1|layer\d)\./,
-};
-
-/**
- * Splits a model's trainable variables into the encoder (the part ImageNet weights cover:
- * DenseNet features, ResNet) and the rest (SPP / upsampling path / ASPP / decoder / classifier),
- * e.g. for the authors' smaller learning rate on the pretrained encoder (LDN: lr/4).
- *
- * @param model - a model from this package.
- * @returns both lists, in `trainableVariables()` order.
- * @throws DenseHybridError `INVALID_OPTION` when `model.config.architecture` is unknown.
- * @example
- * ```ts
- * const { encoder, decoder } = splitEncoderVariables(model);
- * ```
- */
-export function splitEncoderVariables(model: SegmentationModel): {
-  readonly encoder: tf.Variable[];
-  readonly decoder: tf.Variable[];
-} {
-  const architecture = model?.config?.architecture;
-  const pattern = ENCODER_NAME[architecture as (typeof ARCHITECTURES)[number]];
-  if (pattern === undefined) {
-    throw new DenseHybridError(
-      'INVALID_OPTION',
-      `splitEncoderVariables: expected a model with config.architecture one of ${ARCHITECTURES.map((a) => `'${a}'`).join(', ')}, got ${describeValue(architecture)}`,
-    );
-  }
-  const trainable = new Set(model.trainableVariables());
-  const encoder: tf.Variable[] = [];
-  const decoder: tf.Variable[] = [];
-  for (const [name, v] of model.variables) {
-    if (!trainable.has(v)) continue;
-    (pattern.test(name) ? encoder : decoder).push(v);
-  }
-  return { encoder, decoder };
 }

@@ -285,7 +285,7 @@ function forward<T>(ops: Ops<T>, p: DeepLabParams, images: T): { preLogits: T; l
  * Encoder names are torchvision's (`conv1.weight`, `layer3.0.downsample.1.running_var`, …), head
  * names the authors' (`aspp.features.1.0.weight`, `bot_fine.weight`, `final.6.weight`); conv
  * weights are stored HWIO. Training dilated convolutions needs gradients for dilated `conv2d`,
- * which tfjs lacks; `registerTrainingKernels()` of `@densehybrid/core` adds them.
+ * which tfjs lacks; `registerTrainingKernels()` of `@densehybrid/tfjs-wasm-training` adds them.
  *
  * @param options - see {@link DeepLabV3PlusOptions}.
  * @returns the model; call `dispose()` to free its variables.

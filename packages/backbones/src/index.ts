@@ -18,28 +18,6 @@ export type {
 } from './ladder-densenet.js';
 
 export {
-  saveCheckpoint,
-  loadCheckpoint,
-  restoreVariables,
-  disposeCheckpoint,
-  withPrefix,
-  DEFAULT_SAVE_CHECKPOINT_OPTIONS,
-  DEFAULT_RESTORE_VARIABLES_OPTIONS,
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
-} from './checkpoint.js';
-export type {
-  Checkpoint,
-  CheckpointInput,
-  NamedTensor,
-  OptimizerState,
-  SaveCheckpointOptions,
-  SaveCheckpointResult,
-  RestoreVariablesOptions,
-  RestoreVariablesResult,
-} from './checkpoint.js';
-
-export {
   parseSafetensors,
   readSafetensors,
   decodeSafetensor,
@@ -67,7 +45,8 @@ export type {
 export { loadWeights, DEFAULT_LOAD_WEIGHTS_OPTIONS } from './weights.js';
 export type { LoadWeightsOptions, LoadWeightsResult } from './weights.js';
 
-export { buildModel, splitEncoderVariables, ARCHITECTURES } from './build.js';
+export { createBackbone, BACKBONE_NAMES } from './build.js';
+export type { BackboneConfig, BackboneName } from './build.js';
 
-export { batchNorm2d, batchNormTraining, BATCH_NORM_KERNELS } from './layers.js';
+export { batchNorm2d } from './layers.js';
 export type { BatchNormVariables } from './layers.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { batchNormTraining } from '@densehybrid/tfjs-wasm-training';
 import type { ApplyOptions, SegmentationModel, SegmentationOutput } from './model.js';
 
 /**
@@ -211,106 +212,6 @@ export function batchNorm2d(
   return y as tf.Tensor4D;
 }
 
-/**
- * Kernel names a backend may register for fused training-mode batch normalisation; where the
- * active backend has all three (`@densehybrid/core` registers them for wasm: SIMD passes over
- * the heap), {@link batchNormTraining} runs them instead of ~11 composed tfjs ops.
- * - `moments`: inputs `{ x }` → `[mean, variance]` (`[C]` each, biased variance);
- * - `apply`: inputs `{ x, mean, variance, gamma, beta }`, attrs `{ epsilon }` → `y`;
- * - `grad`: inputs `{ dy, x, mean, variance, gamma }`, attrs `{ epsilon }` → `[∂x, ∂γ, ∂β]`.
- */
-export const BATCH_NORM_KERNELS = {
-  moments: 'DenseHybridBatchMoments',
-  apply: 'DenseHybridBatchNormApply',
-  grad: 'DenseHybridBatchNormGrad',
-} as const;
-
-/** Whether the active backend registers all of {@link BATCH_NORM_KERNELS}. */
-function fusedBatchNormAvailable(x: tf.Tensor): boolean {
-  if (x.dtype !== 'float32') return false;
-  const backend = tf.getBackend();
-  return Object.values(BATCH_NORM_KERNELS).every((k) => tf.getKernel(k, backend) !== undefined);
-}
-
-/**
- * Training-mode batch normalisation of `[..., C]` over every axis but the last, with the batch's
- * own statistics: `y = γ·(x − μ)/√(σ² + ε) + β`, differentiable in `x`, `γ`, `β` through the
- * closed form `∂x = γ·rstd/m · (m·∂y − Σ∂y − x̂·Σ(∂y·x̂))`, `∂γ = Σ(∂y·x̂)`, `∂β = Σ∂y` (sums over
- * the `m` values per channel; `μ` and `σ²` are not differentiated separately — the closed form
- * already accounts for them). Runs the active backend's {@link BATCH_NORM_KERNELS} when it has
- * them, else tfjs ops.
- *
- * @returns `y`, the batch `mean` and biased `variance` (`[C]`, no gradient); the caller owns all
- *   three.
- * @example
- * ```ts
- * const { y, mean, variance } = batchNormTraining(x, gamma, beta, 1e-5);
- * ```
- */
-export function batchNormTraining(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  epsilon: number,
-): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
-  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-  const m = x.size / (x.shape[x.rank - 1] as number);
-  const engine = tf.engine();
-  const fused = fusedBatchNormAvailable(x);
-  const attrs = { epsilon } as unknown as tf.NamedAttrMap;
-  // The statistics inside a customGrad of their own: the tape records none of their ops (no
-  // saved full-size intermediates). Not on the path to y (the closed form accounts for them),
-  // so its gradient is never asked for.
-  const statistics = tf.customGrad((...args: unknown[]) => {
-    const input = args[0] as tf.Tensor;
-    const [mu, v] = fused
-      ? (engine.runKernel(BATCH_NORM_KERNELS.moments, { x: input }) as unknown as tf.Tensor[])
-      : ((mv) => [mv.mean, mv.variance])(tf.moments(input, axes));
-    return {
-      value: tf.stack([mu as tf.Tensor, v as tf.Tensor]),
-      gradFunc: () => tf.zerosLike(input),
-    };
-  });
-  const stats = statistics(x);
-  const [mean, variance] = tf.unstack(stats) as [tf.Tensor, tf.Tensor];
-  stats.dispose();
-  const normalise = tf.customGrad((...args: unknown[]) => {
-    const [input, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    if (fused) {
-      save([input, g, mean, variance]); // saved: the caller's scope may end before backprop
-      return {
-        value: engine.runKernel(
-          BATCH_NORM_KERNELS.apply,
-          { x: input, mean, variance, gamma: g, beta: b },
-          attrs,
-        ) as tf.Tensor,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [sx, sg, smean, svariance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          return engine.runKernel(
-            BATCH_NORM_KERNELS.grad,
-            { dy, x: sx, mean: smean, variance: svariance, gamma: sg },
-            attrs,
-          ) as unknown as tf.Tensor[];
-        },
-      };
-    }
-    const rstd = tf.rsqrt(tf.add(variance, epsilon));
-    const xhat = tf.mul(tf.sub(input, mean), rstd);
-    save([xhat, rstd, g]);
-    return {
-      value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sxhat, srstd, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, sxhat), axes);
-        const centred = tf.sub(tf.sub(dy, tf.div(dBeta, m)), tf.mul(sxhat, tf.div(dGamma, m)));
-        return [tf.mul(centred, tf.mul(sg, srstd)), dGamma, dBeta];
-      },
-    };
-  });
-  return { y: normalise(x, gamma, beta), mean, variance };
-}
-
 /** The tensors and settings {@link batchNorm2d} reads (running statistics are updated in training). */
 export interface BatchNormVariables {
   readonly weight: tf.Tensor1D | tf.Variable;
@@ -323,7 +224,7 @@ export interface BatchNormVariables {
 }
 
 /** Output size of a conv/pool along one axis (PyTorch floor mode). */
-export function convOutSize(
+function convOutSize(
   size: number,
   kernel: number,
   stride: number,
@@ -334,7 +235,7 @@ export function convOutSize(
 }
 
 /** Walks shapes and sums conv FLOPs (2 × multiply-accumulates). */
-export class ShapeOps implements Ops<Shape4> {
+class ShapeOps implements Ops<Shape4> {
   flops = 0;
   shape(x: Shape4): Shape4 {
     return x;
@@ -381,7 +282,7 @@ export class ShapeOps implements Ops<Shape4> {
  * `[out, size]` matrix whose row i averages input positions
  * `floor(i·size/out) … ceil((i+1)·size/out) − 1`, exactly PyTorch's adaptive pooling windows.
  */
-export function adaptivePoolMatrix(size: number, out: number): Float32Array {
+function adaptivePoolMatrix(size: number, out: number): Float32Array {
   const m = new Float32Array(out * size);
   for (let i = 0; i < out; i++) {
     const start = Math.floor((i * size) / out);
@@ -392,7 +293,7 @@ export function adaptivePoolMatrix(size: number, out: number): Float32Array {
 }
 
 /** Runs the ops on tensors; `training` switches batch norm to batch statistics. */
-export class TensorOps implements Ops<tf.Tensor4D> {
+class TensorOps implements Ops<tf.Tensor4D> {
   constructor(private readonly training: boolean) {}
 
   shape(x: tf.Tensor4D): Shape4 {
@@ -469,7 +370,7 @@ export class TensorOps implements Ops<tf.Tensor4D> {
 }
 
 /** Checks `images` is a float `[N, H, W, 3]` tensor; throws INVALID_INPUT otherwise. */
-export function checkImages(fn: string, images: unknown): asserts images is tf.Tensor4D {
+function checkImages(fn: string, images: unknown): asserts images is tf.Tensor4D {
   const t = images as tf.Tensor | undefined;
   if (
     t === null ||

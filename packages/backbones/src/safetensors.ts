@@ -5,7 +5,7 @@ import {
   float16Value,
 } from '@densehybrid/metrics-openiou';
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 
 /**
  * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian

@@ -2,20 +2,30 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildModel,
+  BACKBONE_NAMES,
+  createBackbone,
   deeplabV3Plus,
   ladderDenseNet,
-  splitEncoderVariables,
+  type SegmentationModel,
 } from '@densehybrid/backbones';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
 });
 
-describe('buildModel and splitEncoderVariables', () => {
-  it('rebuilds both architectures from their JSON config', () => {
+function sameWeights(a: SegmentationModel, b: SegmentationModel): void {
+  expect([...b.variables].map(([n, v]) => [n, v.shape])).toEqual(
+    [...a.variables].map(([n, v]) => [n, v.shape]),
+  );
+  for (const [name, v] of a.variables) {
+    expect(Array.from(b.variables.get(name)!.dataSync()), name).toEqual(Array.from(v.dataSync()));
+  }
+}
+
+describe('createBackbone', () => {
+  it('rebuilds both architectures from their JSON config, with the same initial weights', () => {
     for (const model of [
-      ladderDenseNet({ preset: 'tiny', numClasses: 2, upSizes: [16, 16, 32] }),
+      ladderDenseNet({ preset: 'tiny', numClasses: 2, upSizes: [16, 16, 32], seed: 3 }),
       deeplabV3Plus({
         encoder: 'resnet18',
         baseWidth: 4,
@@ -24,34 +34,48 @@ describe('buildModel and splitEncoderVariables', () => {
         numClasses: 2,
       }),
     ]) {
-      const copy = buildModel(JSON.parse(JSON.stringify(model.config)) as Record<string, unknown>);
-      expect(copy.config).toEqual(model.config);
-      expect([...copy.variables].map(([n, v]) => [n, v.shape])).toEqual(
-        [...model.variables].map(([n, v]) => [n, v.shape]),
+      const copy = createBackbone(
+        JSON.parse(JSON.stringify(model.config)) as Record<string, unknown> & {
+          architecture: string;
+        },
       );
+      expect(copy.config).toEqual(model.config);
+      sameWeights(model, copy);
       copy.dispose();
       model.dispose();
     }
-    expect(() => buildModel({ architecture: 'unet', numClasses: 2 })).toThrow(
-      /config\.architecture to be one of 'ladderDenseNet', 'deeplabV3Plus', got "unet"/,
-    );
   });
 
-  it('splits trainable variables into the ImageNet encoder and the rest', () => {
-    const ldn = ladderDenseNet({ preset: 'tiny', numClasses: 2 });
-    const { encoder, decoder } = splitEncoderVariables(ldn);
-    expect(encoder.length + decoder.length).toBe(ldn.trainableVariables().length);
-    const names = new Map([...ldn.variables].map(([n, v]) => [v, n]));
-    expect(encoder.every((v) => names.get(v)!.startsWith('backbone.features.'))).toBe(true);
-    expect(decoder.map((v) => names.get(v)).filter((n) => n!.startsWith('backbone.'))).toEqual([]);
-    expect(encoder.some((v) => names.get(v)!.includes('running'))).toBe(false);
-    const dl = deeplabV3Plus({ encoder: 'resnet18', baseWidth: 4, asppChannels: 8, numClasses: 2 });
-    const split = splitEncoderVariables(dl);
-    const dlNames = new Map([...dl.variables].map(([n, v]) => [v, n]));
-    expect(split.encoder.map((v) => dlNames.get(v))[0]).toBe('conv1.weight');
-    expect(split.decoder.map((v) => dlNames.get(v))[0]).toBe('aspp.img_conv.0.weight');
-    expect(split.decoder.map((v) => dlNames.get(v)).at(-1)).toBe('final.6.weight');
+  it('builds every name as the LDN preset or DeepLabV3+ encoder it stands for', () => {
+    expect(BACKBONE_NAMES).toEqual([
+      'tiny',
+      'small',
+      'densenet121',
+      'deeplab-resnet18',
+      'deeplab-resnet50',
+    ]);
+    const tiny = createBackbone({ name: 'tiny', numClasses: 3, seed: 5 });
+    const ldn = ladderDenseNet({ preset: 'tiny', numClasses: 3, seed: 5 });
+    expect(tiny.config).toEqual(ldn.config);
+    sameWeights(ldn, tiny);
+    tiny.dispose();
     ldn.dispose();
-    dl.dispose();
+    const r18 = createBackbone({ name: 'deeplab-resnet18', numClasses: 4 });
+    expect(r18.config).toMatchObject({ architecture: 'deeplabV3Plus', encoder: 'resnet18' });
+    expect(r18.config).toEqual(deeplabV3Plus({ encoder: 'resnet18', numClasses: 4 }).config);
+    expect(r18.preLogitChannels).toBe(304);
+    r18.dispose();
+  });
+
+  it('names the unknown architecture or name and lists the known ones', () => {
+    expect(() => createBackbone({ architecture: 'unet', numClasses: 2 })).toThrow(
+      /createBackbone: expected config\.architecture to be one of 'ladderDenseNet', 'deeplabV3Plus' .*got "unet"/,
+    );
+    expect(() => createBackbone({ name: 'resnet101' as 'tiny', numClasses: 2 })).toThrow(
+      /createBackbone: expected name to be one of 'tiny', .*'deeplab-resnet50', got "resnet101"/,
+    );
+    expect(() => createBackbone({ name: 'constructor' as 'tiny', numClasses: 2 })).toThrow(
+      /expected name to be one of/,
+    );
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DenseHybridError,
-  buildModel,
+  createBackbone,
   ladderDenseNet,
   loadWeights,
   serializeSafetensors,
@@ -78,7 +78,7 @@ describe('loadWeights', () => {
     });
     const path = join(await mkdtemp(join(tmpdir(), 'w-')), 'ldn.safetensors');
     await writeSafetensors(path, withModule);
-    const b = buildModel(a.config);
+    const b = createBackbone(a.config);
     expect(logits(b, x)).not.toEqual(logits(a, x));
     const before = tf.memory().numTensors;
     const r = await loadWeights(b, path);

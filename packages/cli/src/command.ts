@@ -1,3 +1,4 @@
+import { checkFlagSpecs } from './args.js';
 import type { FlagSpecs, GlobalFlags, ParsedFlags, PositionalSpec } from './args.js';
 import type { CliIo, Progress, ProgressOptions } from './io.js';
 
@@ -39,20 +40,42 @@ export interface Command<F extends FlagSpecs = FlagSpecs> {
   run(flags: ParsedFlags<F>, ctx: CommandContext): Promise<number | void>;
 }
 
+/** A `default` outside its flag's `choices` fails to type-check (and throws at run time). */
+type DefaultsInChoices<F extends FlagSpecs> = {
+  readonly [K in keyof F]: F[K] extends {
+    readonly choices: readonly (infer C extends string)[];
+    readonly default: unknown;
+  }
+    ? Omit<F[K], 'default'> & { readonly default: C | readonly C[] }
+    : F[K];
+};
+
 /**
- * Declares a command with its flag types inferred from `flags`.
+ * Declares a command with its flag types inferred from `flags`: `choices` written inline are
+ * literal unions in `run`'s flags, so commands need no casts.
  *
+ * @throws DenseHybridError `INVALID_OPTION` for a default outside its choices or a flag that
+ *   redefines a global one
  * @example
  * ```ts
  * export const hello = defineCommand({
  *   name: 'hello',
  *   summary: 'greets',
- *   flags: { name: { type: 'string', default: 'world', description: 'who' } },
- *   async run(flags, ctx) { ctx.result({ hello: flags.name }, [`hello ${flags.name}`]); },
+ *   flags: {
+ *     name: { type: 'string', default: 'world', description: 'who' },
+ *     tone: { type: 'string', choices: ['plain', 'loud'], default: 'plain', description: 'how' },
+ *   },
+ *   async run(flags, ctx) {
+ *     const text = flags.tone === 'loud' ? `HELLO ${flags.name}` : `hello ${flags.name}`; // tone: 'plain' | 'loud'
+ *     ctx.result({ hello: flags.name }, [text]);
+ *   },
  * });
  * ```
  */
-export function defineCommand<const F extends FlagSpecs>(command: Command<F>): Command<F> {
+export function defineCommand<const F extends FlagSpecs>(
+  command: Command<F> & { readonly flags: DefaultsInChoices<F> },
+): Command<F> {
+  checkFlagSpecs(command.name, command.flags);
   return command;
 }
 

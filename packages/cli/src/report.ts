@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
-import type { EvaluationResult, OpenSetEvaluation, ScoreEvaluation } from './evaluate.js';
+import { writePng } from '@densehybrid/data-mixing';
+import { metricsDocument } from '@densehybrid/metrics-openiou';
+import type { EvaluationResult, ScoreEvaluation } from '@densehybrid/metrics-openiou';
+import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { plotCurves } from './render/plot.js';
-import { writePng } from './render/png.js';
 
 /** Context shown at the top of an evaluation report. */
 export interface ReportContext {
@@ -23,70 +24,6 @@ export interface ReportContext {
 
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
-
-/** The files {@link writeEvaluationReport} writes. */
-export const REPORT_FILES = ['metrics.json', 'report.md', 'pr.png', 'roc.png'] as const;
-
-const openSetDocument = (o: OpenSetEvaluation | null): Record<string, unknown> | null =>
-  o
-    ? {
-        thresholdSource: o.thresholdSource,
-        calibrationScale: o.calibrationScale,
-        openMIoU: o.openMIoU,
-        anomalyIoU: o.anomalyIoU,
-        folds: o.folds.map((f) => ({
-          name: f.name,
-          frames: f.frames,
-          threshold: f.threshold,
-          calibratedOn: f.calibratedOn,
-          openMIoU: f.result.openMIoU,
-          anomalyIoU: f.result.anomalyIoU,
-          iou: f.result.iou,
-          confusion: f.result.confusion,
-        })),
-      }
-    : null;
-
-/**
- * The `metrics.json` document. The top-level `anomaly`, `perFoldAnomaly`, `openSet` and
- * `components` are those of the first score (the single-score layout); `scores` holds the same
- * sections for every evaluated score, keyed by name.
- *
- * @example
- * ```ts
- * await writeFile('metrics.json', JSON.stringify(metricsDocument(result, ctx)));
- * ```
- */
-export function metricsDocument(
-  result: EvaluationResult,
-  ctx: ReportContext,
-): Record<string, unknown> {
-  return {
-    format: 'densehybrid/eval',
-    version: 1,
-    context: ctx,
-    frames: result.frames,
-    protocol: result.protocol,
-    anomaly: result.anomaly,
-    perFoldAnomaly: result.perFoldAnomaly,
-    closed: result.closed,
-    openSet: openSetDocument(result.openSet),
-    components: result.components,
-    scores: Object.fromEntries(
-      result.scores.map((sc) => [
-        sc.name,
-        {
-          anomaly: sc.anomaly,
-          perFoldAnomaly: sc.perFoldAnomaly,
-          openSet: openSetDocument(sc.openSet),
-          components: sc.components,
-          notes: sc.notes,
-        },
-      ]),
-    ),
-    notes: result.notes,
-  };
-}
 
 /** One row per score: AP, FPR95, AUROC, and open-mIoU / sIoU where computed. */
 function comparisonTable(scores: readonly ScoreEvaluation[]): string[] {
@@ -120,7 +57,7 @@ function comparisonTable(scores: readonly ScoreEvaluation[]): string[] {
  * console.log(reportMarkdown(result, ctx));
  * ```
  */
-export function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
+function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# DenseHybrid evaluation: ${ctx.dataset} (${ctx.split})`, '');
   L.push(`- checkpoint: \`${ctx.checkpoint}\``);
@@ -247,34 +184,38 @@ export async function writeEvaluationReport(
   if (curved.length > 0) {
     await writePng(
       join(dir, 'pr.png'),
-      plotCurves(
-        curved.map((sc) => ({
-          x: sc.curves.pr.recall,
-          y: sc.curves.pr.precision,
-          label: `${sc.name} AP ${pct(sc.anomaly.ap)}`,
-        })),
-        {
-          title: `PR ${ctx.dataset}`,
-          xLabel: 'recall',
-          yLabel: 'precision',
-          steps: true,
-        },
+      (
+        await plotCurves(
+          curved.map((sc) => ({
+            x: sc.curves.pr.recall,
+            y: sc.curves.pr.precision,
+            label: `${sc.name} AP ${pct(sc.anomaly.ap)}`,
+          })),
+          {
+            title: `PR ${ctx.dataset}`,
+            xLabel: 'recall',
+            yLabel: 'precision',
+            steps: true,
+          },
+        )
       ).image,
     );
     await writePng(
       join(dir, 'roc.png'),
-      plotCurves(
-        curved.map((sc) => ({
-          x: sc.curves.roc.fpr,
-          y: sc.curves.roc.tpr,
-          label: `${sc.name} AUROC ${pct(sc.anomaly.auroc)}`,
-        })),
-        {
-          title: `ROC ${ctx.dataset}`,
-          xLabel: 'FPR',
-          yLabel: 'TPR',
-          diagonal: true,
-        },
+      (
+        await plotCurves(
+          curved.map((sc) => ({
+            x: sc.curves.roc.fpr,
+            y: sc.curves.roc.tpr,
+            label: `${sc.name} AUROC ${pct(sc.anomaly.auroc)}`,
+          })),
+          {
+            title: `ROC ${ctx.dataset}`,
+            xLabel: 'FPR',
+            yLabel: 'TPR',
+            diagonal: true,
+          },
+        )
       ).image,
     );
     written.push('pr.png', 'roc.png');

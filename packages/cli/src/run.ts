@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { CliUsageError, GLOBAL_FLAGS, formatFlagHelp, kebabCase, parseArgs } from './args.js';
+import { CliUsageError, GLOBAL_FLAGS, didYouMean, formatFlagHelp, parseArgs } from './args.js';
 import type { AnyCommand, CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { createProgress, processIo } from './io.js';
@@ -29,15 +29,8 @@ function version(): string {
   }
 }
 
-/**
- * The top-level help: every command with its summary.
- *
- * @example
- * ```ts
- * process.stdout.write(formatMainHelp(COMMANDS));
- * ```
- */
-export function formatMainHelp(commands: readonly AnyCommand[]): string {
+/** The top-level help: every command with its summary. */
+function formatMainHelp(commands: readonly AnyCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'densehybrid — dense anomaly detection and open-set segmentation (DenseHybrid, ECCV 2022)',
@@ -53,15 +46,8 @@ export function formatMainHelp(commands: readonly AnyCommand[]): string {
   ].join('\n');
 }
 
-/**
- * The help of one command: usage line, description, flags.
- *
- * @example
- * ```ts
- * process.stdout.write(formatCommandHelp(evalCommand));
- * ```
- */
-export function formatCommandHelp(command: AnyCommand): string {
+/** The help of one command: usage line, description, arguments, flags. */
+function formatCommandHelp(command: AnyCommand): string {
   const pos = (command.positionals ?? [])
     .map((p) => {
       const s = `<${p.name}>${p.variadic ? '...' : ''}`;
@@ -136,8 +122,9 @@ export async function runCli(
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
+    const names = commands.map((c) => c.name);
     full.stderr(
-      `densehybrid: unknown command ${JSON.stringify(name)}; expected one of ${commands.map((c) => c.name).join(', ')} (densehybrid --help)\n`,
+      `densehybrid: unknown command ${JSON.stringify(name)}${didYouMean(name, names)}; expected one of ${names.join(', ')} (densehybrid --help)\n`,
     );
     return EXIT_CODES.usage;
   }
@@ -181,16 +168,4 @@ export async function runCli(
     if (verbose && e instanceof Error && e.stack) full.stderr(`${e.stack}\n`);
     return e instanceof CliUsageError ? EXIT_CODES.usage : EXIT_CODES.runtime;
   }
-}
-
-/**
- * `--flag-name` of a camelCase flag, for messages.
- *
- * @example
- * ```ts
- * flagName('negativesRoot'); // '--negatives-root'
- * ```
- */
-export function flagName(name: string): string {
-  return `--${kebabCase(name)}`;
 }

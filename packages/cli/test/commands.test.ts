@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/backbones';
+import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/core';
 import { readLabel } from '@densehybrid/data-mixing';
 import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
-import { colormapLut, readNpy } from '@densehybrid/cli';
+import { colormapLut } from '../src/render/colormap.js';
+import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import {
   H,
@@ -534,7 +535,7 @@ describe('eval', () => {
     const state = JSON.parse(
       await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
     );
-    expect(state.done.t5).toBe(1);
+    expect(state.session.frames.t5).toBe(1);
     const second = await cli([...args, '--json']);
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/resuming/);
@@ -548,7 +549,7 @@ describe('eval', () => {
   it('names an incompatible or missing checkpoint', async () => {
     const notRun = await cli(fixtureEvalArgs(tmp.dir, 'streethazards', sh));
     expect(notRun.code).toBe(1);
-    expect(notRun.stderr).toMatch(/--checkpoint: expected a run folder .* got /);
+    expect(notRun.stderr).toMatch(/loadModel: expected a run folder .* got /);
     const cs = join(tmp.dir, 'cityscapes');
     await makeCityscapes(cs);
     const wrongK = await cli(fixtureEvalArgs(run, 'cityscapes', cs));
@@ -566,7 +567,9 @@ describe('eval', () => {
     await writeFile(cfgPath, JSON.stringify(cfg));
     const mismatch = await cli(fixtureEvalArgs(broken, 'streethazards', sh));
     expect(mismatch.code).toBe(1);
-    expect(mismatch.stderr).toMatch(/does not match its architecture/);
+    expect(mismatch.stderr).toMatch(
+      /loadModel: expected the weights of .* to match its architecture/,
+    );
   });
 });
 

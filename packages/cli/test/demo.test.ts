@@ -4,15 +4,17 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ladderDenseNet, type LadderDenseNetOptions } from '@densehybrid/backbones';
 import {
+  createDenseHybridModel,
+  datasetPosteriorHead,
   disposeCheckpoint,
-  ladderDenseNet,
+  hybridScore,
   loadCheckpoint,
   restoreVariables,
-  type LadderDenseNetOptions,
-} from '@densehybrid/backbones';
-import { createDenseHybridModel, datasetPosteriorHead, hybridScore } from '@densehybrid/core';
-import { readNpy, runCli } from '@densehybrid/cli';
+} from '@densehybrid/core';
+import { runCli } from '@densehybrid/cli';
+import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { demoCommand } from '../src/demo/command.js';
 import { DEMO_SCORES, withoutBoundaryBand } from '../src/demo/evaluate.js';
 import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
@@ -131,11 +133,12 @@ describe('densehybrid demo --quick', () => {
   });
 
   it('leaves its trained model in <out>/model, which `densehybrid infer --checkpoint <out>` scores with', async () => {
-    // the model folder is the DenseHybrid stage's training state: a checkpoint with the CLI's
-    // model config, the class names, Adam's state and the step
+    // the model folder is the DenseHybrid stage's training state: a model file (config format
+    // densehybrid/model, version 1), the class names, Adam's state and the step
     const ckpt = await loadCheckpoint(join(root, 'a', 'model'));
     const K = (ckpt.config['backbone'] as { numClasses: number }).numClasses;
-    expect(ckpt.config['format']).toBe('densehybrid/cli-model');
+    expect(ckpt.config['format']).toBe('densehybrid/model');
+    expect(ckpt.config['version']).toBe(1);
     expect(ckpt.meta['classNames']).toHaveLength(K);
     expect(ckpt.meta['step']).toBe(QUICK_DEMO_OPTIONS.steps);
     expect(ckpt.optimizer?.name).toBe('adam');

@@ -9,7 +9,7 @@ import {
   anomalyMetrics,
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
-import { readNpy } from '@densehybrid/cli';
+import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
@@ -219,9 +219,9 @@ describe('eval with several scores', () => {
     const state = JSON.parse(
       await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
     );
-    expect(state.done).toEqual({ t5: 2, t6: 0 });
-    expect(Object.keys(state.scores)).toEqual(SH_SCORES);
-    for (const s of SH_SCORES) expect(state.scores[s].t5.acc).not.toBeNull();
+    expect(state.session.frames).toEqual({ t5: 2, t6: 0 });
+    expect(Object.keys(state.session.scores)).toEqual(SH_SCORES);
+    for (const s of SH_SCORES) expect(state.session.scores[s].t5.acc).not.toBeNull();
     const before = tf.memory().numTensors;
     const resumed = await evalJson(args);
     expect(tf.memory().numTensors).toBe(before);

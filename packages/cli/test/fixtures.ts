@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 
 /** Writes an RGB PNG (or JPEG by extension). */
-export async function writeRgb(
+async function writeRgb(
   path: string,
   w: number,
   h: number,
@@ -17,7 +17,7 @@ export async function writeRgb(
 }
 
 /** Writes an 8-bit greyscale label PNG. */
-export async function writeGrey(
+async function writeGrey(
   path: string,
   w: number,
   h: number,

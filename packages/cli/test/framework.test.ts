@@ -1,17 +1,31 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  COMMANDS,
-  DenseHybridError,
-  createProgress,
-  defineCommand,
-  formatDuration,
-  kebabCase,
-  parseArgs,
-} from '@densehybrid/cli';
-import type { CliIo } from '@densehybrid/cli';
-import { cli, tempDir } from './helpers.js';
+import { DenseHybridError } from '@densehybrid/metrics-openiou';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { formatFlagHelp, kebabCase, parseArgs } from '../src/args.js';
+import type { FlagSpecs, ParsedFlags } from '../src/args.js';
+import { defineCommand } from '../src/command.js';
+import type { AnyCommand } from '../src/command.js';
+import { COMMANDS } from '../src/commands/index.js';
+import { createProgress, formatDuration } from '../src/io.js';
+import type { CliIo } from '../src/io.js';
+import { runCli } from '../src/run.js';
+import { tempDir } from './helpers.js';
+
+/** runCli from the sources, output captured. */
+async function cli(
+  argv: readonly string[],
+  options: { commands?: readonly AnyCommand[]; io?: Partial<CliIo> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(
+    argv,
+    { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false, ...options.io },
+    options.commands ? { commands: options.commands } : {},
+  );
+  return { code, stdout, stderr };
+}
 
 const seen: unknown[] = [];
 const hello = defineCommand({
@@ -32,6 +46,12 @@ const hello = defineCommand({
   },
   positionals: [{ name: 'inputs', description: 'inputs', variadic: true }],
   async run(flags, ctx) {
+    // choices declared inline are literal unions; flags without choices stay string
+    expectTypeOf(flags.mode).toEqualTypeOf<'a' | 'b'>();
+    expectTypeOf(flags.fail).toEqualTypeOf<'none' | 'typed' | 'plain' | 'abort'>();
+    expectTypeOf(flags.name).toEqualTypeOf<string>();
+    expectTypeOf(flags.steps).toEqualTypeOf<number | undefined>();
+    expectTypeOf(flags.tag).toEqualTypeOf<readonly string[]>();
     seen.push({ ...flags, positionals: ctx.positionals });
     if (flags.fail === 'typed')
       throw new DenseHybridError('IO', 'readImage: expected a PNG, got "x.txt"');
@@ -61,10 +81,15 @@ describe('runCli', () => {
     expect(r.stdout).toMatch(/hello\s+test command/);
   });
 
-  it('rejects an unknown command with exit 2', async () => {
+  it('rejects an unknown command with exit 2 and one line naming the closest command', async () => {
     const r = await cli(['helo'], { commands });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown command "helo"; expected one of hello/);
+    expect(r.stderr).toBe(
+      'densehybrid: unknown command "helo" (did you mean "hello"?); expected one of hello (densehybrid --help)\n',
+    );
+    const far = await cli(['xyzzy'], { commands });
+    expect(far.stderr).not.toMatch(/did you mean/);
+    expect((await cli(['evl'])).stderr).toMatch(/did you mean "eval"\?/);
   });
 
   it('prints one usage line and exits 2 for an unknown flag, with a suggestion', async () => {
@@ -84,18 +109,57 @@ describe('runCli', () => {
     );
     const c = await cli(['hello', '--mode', 'c'], { commands });
     expect(c.code).toBe(2);
-    expect(c.stderr).toMatch(/--mode: expected one of a \| b, got "c"/);
+    expect(c.stderr).toBe('densehybrid hello: --mode: expected one of a | b, got "c"\n');
+    const near = await cli(['hello', '--fail', 'typd'], { commands });
+    expect(near.code).toBe(2);
+    expect(near.stderr).toBe(
+      'densehybrid hello: --fail: expected one of none | typed | plain | abort, got "typd" (did you mean "typed"?)\n',
+    );
     expect((await cli(['hello', '--steps'], { commands })).stderr).toMatch(
       /--steps: expected a value/,
     );
   });
 
-  it('prints help for a command with its flags and defaults', async () => {
+  it('prints help for a command with its flags, value names and one parenthesis of notes', async () => {
     const r = await cli(['hello', '--help'], { commands });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/--negatives-root <path>/);
-    expect(r.stdout).toMatch(/default world/);
+    const line = (flag: string): string =>
+      r.stdout.split('\n').find((l) => l.includes(`--${flag} `) || l.endsWith(`--${flag}`)) ?? '';
+    expect(line('negatives-root')).toMatch(/--negatives-root <path> +a folder$/);
+    expect(line('name')).toMatch(/--name <string> +who to greet \(default world\)$/);
+    // short choices are the value's name, so the help does not list them again
+    expect(line('mode')).toMatch(/--mode <a\|b> +mode \(default a\)$/);
+    expect(line('fail')).toMatch(/--fail <none\|typed\|plain\|abort> +fail how \(default none\)$/);
     expect(r.stdout).toMatch(/--config <file.json>/);
+  });
+
+  it('names values by their choices in every command\'s help, with no "(…) (…)" and no line over 100 columns', async () => {
+    for (const c of COMMANDS) {
+      const r = await cli([c.name, '--help']);
+      for (const l of r.stdout.split('\n')) {
+        expect(l.length, `${c.name}: ${l}`).toBeLessThanOrEqual(100);
+        expect(l, c.name).not.toMatch(/\) \(/);
+      }
+      const flags = r.stdout.slice(r.stdout.indexOf('flags:'));
+      for (const [name, spec] of Object.entries(c.flags as FlagSpecs)) {
+        if (spec.choices === undefined) continue;
+        expect(flags, `${c.name} --${name}`).not.toMatch(
+          new RegExp(`--${kebabCase(name)} <string>`),
+        );
+      }
+    }
+    const infer = await cli(['infer', '--help']);
+    expect(infer.stdout).toMatch(
+      /--colormap <inferno\|viridis\|gray> +heatmap colormap \(default inferno\)\n/,
+    );
+    // long choice lists: the first choice and an ellipsis, and the list in the one parenthesis
+    expect(infer.stdout.replace(/\s+/g, ' ')).toContain(
+      '--score <hybrid|…> anomaly score (higher = more anomalous; one of hybrid, generative, discriminative, max-softmax, max-logit, entropy; default hybrid)',
+    );
+    const evalHelp = await cli(['eval', '--help']);
+    expect(evalHelp.stdout.replace(/\s+/g, ' ')).toContain(
+      "--protocol <pooled|per-image> pooled pixels or per-image average (default: the benchmark's) --fpr-rule",
+    );
   });
 
   it('parses --flag=value, kebab case, repeated lists, positionals and --json', async () => {
@@ -173,6 +237,80 @@ describe('the registered commands', () => {
     expect(r.stderr).toBe(
       'densehybrid eval: --checkpoint: expected a value (run-dir), got nothing; it is required\n',
     );
+  });
+});
+
+describe('defineCommand', () => {
+  it('rejects a default outside its choices, at compile time and at run time', () => {
+    const define = () =>
+      defineCommand({
+        name: 'bad',
+        summary: '',
+        flags: {
+          // @ts-expect-error 'c' is not one of the choices
+          mode: { type: 'string', choices: ['a', 'b'], default: 'c', description: '' },
+        },
+        async run() {},
+      });
+    expect(define).toThrow(DenseHybridError);
+    expect(define).toThrow(
+      /defineCommand\(bad\): expected --mode's default to be one of a \| b, got "c"/,
+    );
+    expect(() =>
+      defineCommand({
+        name: 'clash',
+        summary: '',
+        flags: { json: { type: 'path', description: '' } },
+        async run() {},
+      }),
+    ).toThrow(/expected --json not to redefine a global flag/);
+  });
+
+  it('types list flags with choices as arrays of their literals', async () => {
+    const specs = {
+      kinds: { type: 'string[]', choices: ['x', 'y'], description: '' },
+      root: { type: 'path', required: true, description: '' },
+    } as const;
+    const { flags } = await parseArgs(['--kinds', 'y', '--kinds=x', '--root', 'r'], specs, {
+      cwd: '/data',
+    });
+    expectTypeOf(flags).toEqualTypeOf<ParsedFlags<typeof specs>>();
+    expectTypeOf(flags).toEqualTypeOf<{
+      readonly kinds: readonly ('x' | 'y')[];
+      readonly root: string;
+    }>();
+    expect(flags).toEqual({ kinds: ['y', 'x'], root: '/data/r' });
+  });
+});
+
+describe('formatFlagHelp', () => {
+  it("merges its notes into the description's own parenthesis and wraps long lines", () => {
+    const lines = formatFlagHelp(
+      {
+        device: {
+          type: 'string',
+          choices: ['wasm', 'cpu'],
+          required: true,
+          description: 'backend (default: automatic)',
+        },
+        words: { type: 'string', description: Array(30).fill('word').join(' ') },
+        veryLongFlagNameIndeed: {
+          type: 'string',
+          choices: ['first-choice', 'second-choice'],
+          description: 'x',
+        },
+      },
+      90,
+    );
+    expect(lines[0]).toMatch(
+      /^ {6}--device <wasm\|cpu> +backend \(default: automatic; required\)$/,
+    );
+    expect(lines.every((l) => l.length <= 90)).toBe(true);
+    expect(lines.filter((l) => l.includes('word')).length).toBeGreaterThan(2);
+    expect(lines.join(' ').match(/word/g)).toHaveLength(31); // 30 + the flag name
+    // a flag wider than the column gets a line of its own
+    expect(lines.at(-2)).toBe('      --very-long-flag-name-indeed <first-choice|second-choice>');
+    expect(lines.at(-1)?.trim()).toBe('x');
   });
 });
 

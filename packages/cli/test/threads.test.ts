@@ -1,6 +1,6 @@
 // --threads: the wasm convolutions' thread pool from the command line.
 import { afterAll, describe, expect, it } from 'vitest';
-import { setWasmThreads } from '@densehybrid/core';
+import { setWasmThreads } from '@densehybrid/tfjs-wasm-training';
 import { cli } from './helpers.js';
 
 afterAll(() => {

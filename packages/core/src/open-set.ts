@@ -5,9 +5,11 @@ import { checkLogits } from './scores.js';
 
 /**
  * Dense open-set recognition map (paper Fig. 3): the closed-set prediction argmax_k s_k,
- * with label K (unknown) wherever the anomaly score is **≥ threshold** (the project's
- * convention, shared with `@densehybrid/metrics-openiou` and its calibration). Logits at a
- * lower resolution than the score are upsampled bilinearly (`align_corners=False`) first.
+ * with label K (unknown) wherever the anomaly score is **≥ threshold**. This is the tensor form
+ * of the one open-set rule, `openSetPrediction` of `@densehybrid/metrics-openiou` (whose
+ * `calibrateThreshold`, `OpenSetSweep` and `EvaluationSession` follow it too); keep the two in
+ * step. Logits at a lower resolution than the score are upsampled bilinearly
+ * (`align_corners=False`) first.
  *
  * @param logits `[N, h, w, K]` float32; not disposed
  * @param score `[N, H, W]` float32 anomaly score (higher = more anomalous); not disposed

@@ -45,7 +45,7 @@ function checkPosterior(fn: string, posteriorLogits: unknown, logits?: tf.Tensor
 }
 
 /** The requested size, or the size of `x`. @internal */
-export function targetSize(fn: string, x: tf.Tensor4D, options: ScoreOptions): [number, number] {
+function targetSize(fn: string, x: tf.Tensor4D, options: ScoreOptions): [number, number] {
   const size = options.size;
   if (size === undefined) return [x.shape[1], x.shape[2]];
   if (
@@ -224,6 +224,55 @@ export function entropyScore(logits: tf.Tensor4D, options: ScoreOptions = {}): t
     tf.sub(tf.logSumExp(s, -1), tf.sum(tf.mul(tf.softmax(s), s), -1)),
   );
 }
+
+/**
+ * A score of {@link SCORES}: the model's logits `[N, h, w, K]` and posterior logits
+ * `[N, h, w, 1]` (neither disposed) → a `[N, H, W]` float32 score the caller disposes, higher =
+ * more anomalous.
+ */
+export type ScoreFunction = (
+  logits: tf.Tensor4D,
+  posteriorLogits: tf.Tensor4D,
+  options?: ScoreOptions,
+) => tf.Tensor3D;
+
+/**
+ * The names of the {@link SCORES} registry, in its order (all higher = more anomalous).
+ *
+ * @example
+ * ```ts
+ * SCORE_NAMES; // ['hybrid', 'generative', 'discriminative', 'max-softmax', 'max-logit', 'entropy']
+ * ```
+ */
+export const SCORE_NAMES = [
+  'hybrid',
+  'generative',
+  'discriminative',
+  'max-softmax',
+  'max-logit',
+  'entropy',
+] as const;
+/** One of {@link SCORE_NAMES}. */
+export type ScoreName = (typeof SCORE_NAMES)[number];
+
+/**
+ * The score registry: every anomaly score a model's two outputs give, by name (the names the
+ * CLI's `--score` takes and a detector's `detect(image, { scores })` computes). SML and ODIN are
+ * not here: they need fitted statistics or the model's gradient.
+ *
+ * @example
+ * ```ts
+ * const energy = SCORES.generative(logits, posteriorLogits, { size: [512, 1024] }); // caller disposes
+ * ```
+ */
+export const SCORES: Readonly<Record<ScoreName, ScoreFunction>> = {
+  hybrid: (logits, posteriorLogits, options) => hybridScore(logits, posteriorLogits, options),
+  generative: (logits, _, options) => generativeScore(logits, options),
+  discriminative: (_, posteriorLogits, options) => discriminativeScore(posteriorLogits, options),
+  'max-softmax': (logits, _, options) => maxSoftmaxScore(logits, options),
+  'max-logit': (logits, _, options) => maxLogitScore(logits, options),
+  entropy: (logits, _, options) => entropyScore(logits, options),
+};
 
 /** Per-class statistics of the max logit, for {@link standardizedMaxLogit}. */
 export interface SmlStatistics {

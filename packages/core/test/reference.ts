@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerTrainingKernels } from '@densehybrid/core';
+import { registerTrainingKernels } from '@densehybrid/tfjs-wasm-training';
 
 export * from '../../losses/test/reference.js';
 

@@ -10,7 +10,7 @@ import {
  * A minimal dataset-posterior head for the training-loop tests (Conv1×1 on the pre-logits with a
  * seeded initialisation), so that these tests do not depend on the head's own implementation.
  */
-export function testHead(channels: number, seed = 1) {
+function testHead(channels: number, seed = 1) {
   const w = tf.variable(tf.randomNormal([1, 1, channels, 1], 0, 0.05, 'float32', seed), true);
   const b = tf.variable(tf.zeros([1]), true);
   const variables = new Map<string, tf.Variable>([

@@ -7,17 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DenseHybridError,
   cosineLearningRate,
-  registerTrainingKernels,
+  disposeCheckpoint,
+  loadCheckpoint,
+  modelConfig,
   train,
-  trainingCheckpointConfig,
 } from '@densehybrid/core';
-import { disposeCheckpoint, loadCheckpoint } from '@densehybrid/backbones';
+import { registerTrainingGradients } from '@densehybrid/tfjs-wasm-training';
 import { snapshot, syntheticBatch, syntheticBatches, tinyModel } from './train-helpers.js';
 
 let dir: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  registerTrainingKernels(); // loads the stock gradients once (it may allocate tensors)
+  registerTrainingGradients(); // loads the stock gradients once (it may allocate tensors)
   dir = await mkdtemp(join(tmpdir(), 'dh-train-'));
 });
 afterAll(async () => {
@@ -170,7 +171,8 @@ describe('train', () => {
       expect(ckpt.meta['step']).toBe(2);
       expect(ckpt.meta['totalSteps']).toBe(2);
       expect((ckpt.meta['history'] as unknown[]).length).toBe(2);
-      expect(ckpt.config).toEqual(trainingCheckpointConfig(model));
+      expect(ckpt.config).toEqual(modelConfig(model));
+      expect(ckpt.config).toMatchObject({ format: 'densehybrid/model', version: 1 });
       expect(ckpt.config['backbone']).toEqual(model.backbone.config);
     } finally {
       disposeCheckpoint(ckpt);

@@ -118,7 +118,7 @@ export function checkLabelValue(fn: string, name: string, v: unknown): number {
  * in the authors' inlier augmentation. When the rescaled image is smaller than the crop along an
  * axis, the image lands at a uniformly random offset inside the crop (the rest is padding).
  */
-export function drawCropWindow(
+function drawCropWindow(
   width: number,
   height: number,
   cropSize: number,

@@ -32,7 +32,7 @@ export interface FileSegmentationDataset extends SegmentationDataset {
 }
 
 /** Compiles a {@link LabelTable} to a 256-entry lookup (`-1` = not allowed). */
-export function compileLabelTable(fn: string, table: LabelTable): Int16Array {
+function compileLabelTable(fn: string, table: LabelTable): Int16Array {
   const lut = new Int16Array(256).fill(-1);
   for (const [k, v] of Object.entries(table)) {
     const raw = Number(k);
@@ -59,7 +59,7 @@ export function compileLabelTable(fn: string, table: LabelTable): Int16Array {
  *
  * @throws DenseHybridError `INVALID_INPUT` listing the first offending values and the file.
  */
-export function remapLabel(label: LabelMap, lut: Int16Array, file: string): LabelMap {
+function remapLabel(label: LabelMap, lut: Int16Array, file: string): LabelMap {
   const out = new Uint8Array(label.data.length);
   const src = label.data;
   let bad = -1;

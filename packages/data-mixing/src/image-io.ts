@@ -1,7 +1,7 @@
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { decodeLabelPng } from './png.js';
 import type { LabelMap, RgbImage } from './types.js';
 
@@ -162,10 +162,9 @@ export async function readLabel(path: string): Promise<LabelMap> {
 
 /**
  * Writes an RGB image, a label map or a grey image as PNG, atomically (a temporary file in the
- * same folder, then rename), so readers never see a half-written file; missing parent folders
- * are created. One-channel data is
- * written as an 8-bit greyscale PNG with the exact values (a label written this way reads back
- * identically with {@link readLabel}).
+ * same folder, fsynced, then renamed over), so readers never see a half-written file; missing
+ * parent folders are created. One-channel data is written as an 8-bit greyscale PNG with the
+ * exact values (a label written this way reads back identically with {@link readLabel}).
  *
  * @param path - destination file.
  * @param image - `RgbImage` (`data.length = w·h·3`) or `LabelMap`/grey (`data.length = w·h`).
@@ -188,22 +187,19 @@ export async function writePng(
       `writePng: expected image to be {data: Uint8Array(width*height*(1|3)), width, height}, got ${describeImage(image)}`,
     );
   }
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
-  );
+  let png: Uint8Array;
   try {
-    await mkdir(dirname(path), { recursive: true });
     const raw = sharp(data, { raw: { width, height, channels } });
     // without 'b-w' libvips would widen one channel to RGB
-    await (channels === 1 ? raw.toColourspace('b-w') : raw)
+    png = await (channels === 1 ? raw.toColourspace('b-w') : raw)
       .png({ compressionLevel: 6, palette: false })
-      .toFile(tmp);
-    await rename(tmp, path);
+      .toBuffer();
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw new DenseHybridError('IO', `writePng: cannot write ${path}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new DenseHybridError(
+      'IO',
+      `writePng: expected to encode ${width}×${height}×${channels} as PNG, got ${(e as Error).message}`,
+      { cause: e },
+    );
   }
+  await writeFileAtomic('writePng', path, png);
 }

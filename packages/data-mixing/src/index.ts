@@ -94,6 +94,10 @@ export type {
   SmiycOptions,
 } from './benchmarks.js';
 
+// opening a dataset by name (issue 14)
+export { openDataset, splitFolds, DATASET_NAMES, DATASET_SPLITS } from './open-dataset.js';
+export type { DatasetName, FolderAdapterOptions } from './open-dataset.js';
+
 // loader (issue 7)
 export { createLoader, toTensors, DEFAULT_LOADER_OPTIONS } from './loader.js';
 export type {
@@ -104,6 +108,8 @@ export type {
   BatchTensors,
   EpochOptions,
 } from './loader.js';
+export { mixedContentBatches } from './training-batches.js';
+export type { MixedContentBatchesOptions, MixedContentBatchesResult } from './training-batches.js';
 
 // built-in scenes (issue 8)
 export {

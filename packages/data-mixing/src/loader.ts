@@ -1,12 +1,9 @@
-import { Worker } from 'node:worker_threads';
-// sharp's native library must be loaded by the main thread before worker threads use it (glibc
-// Linux would otherwise unload it while a worker still runs)
-import 'sharp';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import type { SampleTransform } from './mixed-content.js';
 import { createRng, deriveSeed } from './rng.js';
-import { runSampleJob, type JobError, type JobOutcome, type JobSample } from './sample-job.js';
+import type { JobOutcome, JobSample } from './sample-job.js';
+import { createSampleSource, type SampleSource } from './sample-source.js';
 import type { SegmentationBatch, SegmentationDataset } from './types.js';
 
 /** Options of {@link createLoader}. */
@@ -91,87 +88,6 @@ export interface Loader {
 /** `v / 255` for every byte (a lookup is faster than dividing and gives the same floats). */
 const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
-/** Samples decoded concurrently on the calling thread when `workers` is 0. */
-const IN_PROCESS_JOBS = 2;
-
-interface Pending {
-  readonly resolve: (o: JobOutcome) => void;
-  readonly id: string;
-}
-
-/** One worker thread and its bookkeeping. */
-class LoaderWorker {
-  readonly worker: Worker;
-  readonly ready: Promise<void>;
-  inFlight = 0;
-  private readonly pending = new Map<number, Pending>();
-  private dead: JobError | undefined;
-
-  constructor(init: unknown) {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: init,
-      // `--input-type` (from `node --input-type=module -e …`) would make the worker refuse its file
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
-    });
-    let markReady: () => void = () => undefined;
-    this.ready = new Promise<void>((resolve) => {
-      markReady = resolve;
-      this.worker.on(
-        'message',
-        (msg: { type: string; id?: number; outcome?: JobOutcome; error?: JobError }) => {
-          if (msg.type === 'ready') {
-            this.worker.unref();
-            resolve();
-          } else if (msg.type === 'fatal') {
-            this.fail(msg.error!);
-            resolve();
-          } else if (msg.type === 'result') {
-            const p = this.pending.get(msg.id!);
-            if (p === undefined) return;
-            this.pending.delete(msg.id!);
-            this.inFlight--;
-            if (this.inFlight === 0) this.worker.unref();
-            p.resolve(msg.outcome!);
-          }
-        },
-      );
-    });
-    this.worker.on('error', (e) => {
-      this.fail({ id: 'worker', code: 'UNKNOWN', message: e.message });
-      markReady();
-    });
-    this.worker.on('exit', (code) => {
-      this.fail({ id: 'worker', code: 'UNKNOWN', message: `worker thread exited (code ${code})` });
-      markReady();
-    });
-  }
-
-  private fail(error: JobError): void {
-    this.dead ??= error;
-    for (const [, p] of this.pending) {
-      p.resolve({ ok: false, error: { ...error, id: p.id }, fatal: true });
-    }
-    this.pending.clear();
-    this.inFlight = 0;
-  }
-
-  run(jobId: number, epoch: number, index: number, id: string): Promise<JobOutcome> {
-    return this.ready.then(
-      () =>
-        new Promise<JobOutcome>((resolve) => {
-          if (this.dead !== undefined) {
-            resolve({ ok: false, error: { ...this.dead, id }, fatal: true });
-            return;
-          }
-          this.pending.set(jobId, { resolve, id });
-          if (this.inFlight === 0) this.worker.ref();
-          this.inFlight++;
-          this.worker.postMessage({ id: jobId, epoch, index });
-        }),
-    );
-  }
-}
-
 function checkInt(name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
     throw new DenseHybridError(
@@ -180,6 +96,164 @@ function checkInt(name: string, v: unknown, min: number): number {
     );
   }
   return v;
+}
+
+/** Fills in {@link DEFAULT_LOADER_OPTIONS} and checks every option. */
+function resolveLoaderOptions(
+  options: Partial<LoaderOptions> & { readonly dataset: SegmentationDataset },
+): LoaderOptions {
+  const o = { ...DEFAULT_LOADER_OPTIONS, ...options };
+  const { dataset, transform } = o;
+  if (typeof dataset !== 'object' || dataset === null || typeof dataset.load !== 'function') {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected dataset to be a SegmentationDataset, got ${describeValue(dataset)}`,
+    );
+  }
+  checkInt('batchSize', o.batchSize, 1);
+  checkInt('workers', o.workers, 0);
+  checkInt('prefetch', o.prefetch, 0);
+  if (!Number.isSafeInteger(o.seed)) checkInt('seed', o.seed, Number.MIN_SAFE_INTEGER);
+  if (o.onBadSample !== 'throw' && o.onBadSample !== 'skip') {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected onBadSample to be 'throw' | 'skip', got ${describeValue(o.onBadSample)}`,
+    );
+  }
+  if (
+    o.workers > 0 &&
+    (dataset.spec === undefined || (transform !== undefined && transform.spec === undefined))
+  ) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `createLoader: expected a dataset${transform === undefined ? '' : ' and transform'} with a spec (as this package's adapters and createMixedContentTransform give) for workers: ${o.workers}, got ${dataset.spec === undefined ? `dataset ${dataset.name} without one` : 'a transform without one'}; use workers: 0`,
+    );
+  }
+  return o;
+}
+
+/** The sample order of one epoch: `0..size-1`, shuffled (Fisher–Yates) from `(seed, epoch)`. */
+function epochOrder(size: number, seed: number, epoch: number, shuffle: boolean): Uint32Array {
+  const idx = Uint32Array.from({ length: size }, (_, i) => i);
+  if (!shuffle) return idx;
+  const rng = createRng(deriveSeed(seed, epoch, -1));
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx;
+}
+
+/** Packs samples of one size into a batch: bytes → floats in [0,1], no label → `ignoreLabel`. */
+function assembleBatch(samples: readonly JobSample[], ignoreLabel: number): SegmentationBatch {
+  const first = samples[0]!;
+  const { width, height } = first;
+  const n = samples.length;
+  const plane = width * height;
+  const images = new Float32Array(n * plane * 3);
+  const labels = new Int32Array(n * plane);
+  samples.forEach((s, k) => {
+    if (s.width !== width || s.height !== height) {
+      throw new DenseHybridError(
+        'SHAPE_MISMATCH',
+        `loader: expected every sample of a batch to be ${width}×${height} (as ${first.id}), got ${s.width}×${s.height} for ${s.id}; add a cropping transform`,
+      );
+    }
+    const img = s.image;
+    const off = k * plane * 3;
+    for (let i = 0; i < plane * 3; i++) images[off + i] = UNIT[img[i]!]!;
+    if (s.label === undefined) labels.fill(ignoreLabel, k * plane, (k + 1) * plane);
+    else labels.set(s.label, k * plane);
+  });
+  return { images, labels, batchSize: n, height, width, ids: samples.map((s) => s.id) };
+}
+
+/** What the epochs of one loader share. */
+interface LoaderState {
+  readonly options: LoaderOptions;
+  readonly source: SampleSource;
+  readonly stats: { delivered: number; skipped: number; skippedSamples: SkippedSample[] };
+  readonly isClosed: () => boolean;
+}
+
+/**
+ * The sample of a good outcome. A bad one throws when it is fatal (a worker failed), under
+ * `onBadSample: 'throw'` or after `close()`; otherwise it is counted as skipped (`undefined`).
+ */
+function acceptOutcome(
+  state: LoaderState,
+  outcome: JobOutcome,
+  epoch: number,
+): JobSample | undefined {
+  if (outcome.ok) return outcome.sample;
+  const err = outcome.error;
+  if (outcome.fatal === true || state.options.onBadSample === 'throw' || state.isClosed()) {
+    throw new DenseHybridError(
+      err.code === 'UNKNOWN' ? 'IO' : err.code,
+      outcome.fatal === true ? `loader: worker failed on ${err.id}: ${err.message}` : err.message,
+    );
+  }
+  const { stats } = state;
+  stats.skipped++;
+  if (stats.skippedSamples.length < 100) {
+    stats.skippedSamples.push({ id: err.id, epoch, code: err.code, message: err.message });
+  }
+  return undefined;
+}
+
+/**
+ * One epoch's batches: keeps `prefetch + 1` batches of samples in flight, takes their outcomes
+ * in order and yields a batch whenever `batchSize` good samples are in.
+ */
+async function* loadEpoch(
+  state: LoaderState,
+  epoch: number,
+  from: EpochOptions = {},
+): AsyncGenerator<SegmentationBatch, void, undefined> {
+  if (state.isClosed()) {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `loader.epoch: expected an open loader, got one that was closed`,
+    );
+  }
+  checkInt('epoch', epoch, 0);
+  const { options: o, source, stats } = state;
+  const perm = epochOrder(o.dataset.size, o.seed, epoch, o.shuffle);
+  const windowSize = Math.max(1, o.prefetch + 1) * o.batchSize;
+  const inflight = new Map<number, Promise<JobOutcome>>();
+  const startBatch = checkInt('startBatch', from.startBatch ?? 0, 0);
+  let pos = Math.min(perm.length, startBatch * o.batchSize);
+  let next = pos;
+  let pending: JobSample[] = [];
+  try {
+    while (pos < perm.length) {
+      while (next < perm.length && next < pos + windowSize) {
+        inflight.set(next, source.load(epoch, perm[next]!));
+        next++;
+      }
+      const outcome = await inflight.get(pos)!;
+      inflight.delete(pos);
+      pos++;
+      const sample = acceptOutcome(state, outcome, epoch);
+      if (sample !== undefined) pending.push(sample);
+      if (pending.length === o.batchSize) {
+        const batch = assembleBatch(pending, o.dataset.ignoreLabel);
+        pending = [];
+        stats.delivered += batch.batchSize;
+        yield batch;
+      }
+    }
+    if (pending.length > 0 && !o.dropLast) {
+      const batch = assembleBatch(pending, o.dataset.ignoreLabel);
+      stats.delivered += batch.batchSize;
+      yield batch;
+    }
+  } finally {
+    // outcomes never reject; nothing to clean up beyond forgetting them
+    inflight.clear();
+  }
 }
 
 /**
@@ -208,185 +282,23 @@ function checkInt(name: string, v: unknown, min: number): number {
 export function createLoader(
   options: Partial<LoaderOptions> & { readonly dataset: SegmentationDataset },
 ): Loader {
-  const o = { ...DEFAULT_LOADER_OPTIONS, ...options };
-  const { dataset, transform } = o;
-  if (typeof dataset !== 'object' || dataset === null || typeof dataset.load !== 'function') {
-    throw new DenseHybridError(
-      'INVALID_OPTION',
-      `createLoader: expected dataset to be a SegmentationDataset, got ${describeValue(dataset)}`,
-    );
-  }
-  checkInt('batchSize', o.batchSize, 1);
-  checkInt('workers', o.workers, 0);
-  checkInt('prefetch', o.prefetch, 0);
-  if (!Number.isSafeInteger(o.seed)) checkInt('seed', o.seed, Number.MIN_SAFE_INTEGER);
-  if (o.onBadSample !== 'throw' && o.onBadSample !== 'skip') {
-    throw new DenseHybridError(
-      'INVALID_OPTION',
-      `createLoader: expected onBadSample to be 'throw' | 'skip', got ${describeValue(o.onBadSample)}`,
-    );
-  }
-  if (
-    o.workers > 0 &&
-    (dataset.spec === undefined || (transform !== undefined && transform.spec === undefined))
-  ) {
-    throw new DenseHybridError(
-      'INVALID_OPTION',
-      `createLoader: expected a dataset${transform === undefined ? '' : ' and transform'} with a spec (as this package's adapters and createMixedContentTransform give) for workers: ${o.workers}, got ${dataset.spec === undefined ? `dataset ${dataset.name} without one` : 'a transform without one'}; use workers: 0`,
-    );
-  }
-  const stats = { delivered: 0, skipped: 0, skippedSamples: [] as SkippedSample[] };
-  let workers: LoaderWorker[] | undefined;
+  const o = resolveLoaderOptions(options);
   let closed = false;
-  let jobCounter = 0;
-  let localQueue: Promise<void> = Promise.resolve();
-  const localSlots: Promise<JobOutcome>[] = [];
-
-  const getWorkers = (): LoaderWorker[] => {
-    workers ??= Array.from(
-      { length: o.workers },
-      () =>
-        new LoaderWorker({
-          dataset: dataset.spec,
-          seed: o.seed,
-          ...(transform === undefined ? {} : { transform: transform.spec }),
-        }),
-    );
-    return workers;
+  const state: LoaderState = {
+    options: o,
+    source: createSampleSource(o.dataset, o.transform, o.seed, o.workers),
+    stats: { delivered: 0, skipped: 0, skippedSamples: [] },
+    isClosed: () => closed,
   };
-
-  const dispatch = (epoch: number, index: number): Promise<JobOutcome> => {
-    if (o.workers === 0) {
-      // at most IN_PROCESS_JOBS decodes at once: overlap I/O with JS work, bound the memory
-      const job = localQueue.then(() => runSampleJob(dataset, transform, o.seed, epoch, index));
-      localSlots.push(job);
-      if (localSlots.length >= IN_PROCESS_JOBS) {
-        const oldest = localSlots.shift()!;
-        localQueue = oldest.then(() => undefined);
-      }
-      return job;
-    }
-    const pool = getWorkers();
-    let best = pool[0]!;
-    for (const w of pool) if (w.inFlight < best.inFlight) best = w;
-    let id = `#${index}`;
-    try {
-      id = dataset.sampleId(index);
-    } catch {
-      // the worker reports the bad index
-    }
-    return best.run(jobCounter++, epoch, index, id);
-  };
-
-  const makeBatch = (samples: JobSample[]): SegmentationBatch => {
-    const first = samples[0]!;
-    const { width, height } = first;
-    const n = samples.length;
-    const plane = width * height;
-    const images = new Float32Array(n * plane * 3);
-    const labels = new Int32Array(n * plane);
-    samples.forEach((s, k) => {
-      if (s.width !== width || s.height !== height) {
-        throw new DenseHybridError(
-          'SHAPE_MISMATCH',
-          `loader: expected every sample of a batch to be ${width}×${height} (as ${first.id}), got ${s.width}×${s.height} for ${s.id}; add a cropping transform`,
-        );
-      }
-      const img = s.image;
-      const off = k * plane * 3;
-      for (let i = 0; i < plane * 3; i++) images[off + i] = UNIT[img[i]!]!;
-      if (s.label === undefined) labels.fill(dataset.ignoreLabel, k * plane, (k + 1) * plane);
-      else labels.set(s.label, k * plane);
-    });
-    return { images, labels, batchSize: n, height, width, ids: samples.map((s) => s.id) };
-  };
-
-  const order = (epoch: number): Uint32Array => {
-    const idx = Uint32Array.from({ length: dataset.size }, (_, i) => i);
-    if (!o.shuffle) return idx;
-    const rng = createRng(deriveSeed(o.seed, epoch, -1));
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = idx[i]!;
-      idx[i] = idx[j]!;
-      idx[j] = t;
-    }
-    return idx;
-  };
-
-  async function* runEpoch(
-    epoch: number,
-    from: EpochOptions = {},
-  ): AsyncGenerator<SegmentationBatch, void, undefined> {
-    if (closed) {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `loader.epoch: expected an open loader, got one that was closed`,
-      );
-    }
-    checkInt('epoch', epoch, 0);
-    const perm = order(epoch);
-    const windowSize = Math.max(1, o.prefetch + 1) * o.batchSize;
-    const inflight = new Map<number, Promise<JobOutcome>>();
-    const startBatch = checkInt('startBatch', from.startBatch ?? 0, 0);
-    let pos = Math.min(perm.length, startBatch * o.batchSize);
-    let next = pos;
-    let pending: JobSample[] = [];
-    try {
-      while (pos < perm.length) {
-        while (next < perm.length && next < pos + windowSize) {
-          inflight.set(next, dispatch(epoch, perm[next]!));
-          next++;
-        }
-        const outcome = await inflight.get(pos)!;
-        inflight.delete(pos);
-        pos++;
-        if (outcome.ok) {
-          pending.push(outcome.sample);
-        } else {
-          const err = outcome.error;
-          if (outcome.fatal === true || o.onBadSample === 'throw' || closed) {
-            throw new DenseHybridError(
-              err.code === 'UNKNOWN' ? 'IO' : err.code,
-              outcome.fatal === true
-                ? `loader: worker failed on ${err.id}: ${err.message}`
-                : err.message,
-            );
-          }
-          stats.skipped++;
-          if (stats.skippedSamples.length < 100) {
-            stats.skippedSamples.push({ id: err.id, epoch, code: err.code, message: err.message });
-          }
-        }
-        if (pending.length === o.batchSize) {
-          const batch = makeBatch(pending);
-          pending = [];
-          stats.delivered += batch.batchSize;
-          yield batch;
-        }
-      }
-      if (pending.length > 0 && !o.dropLast) {
-        const batch = makeBatch(pending);
-        stats.delivered += batch.batchSize;
-        yield batch;
-      }
-    } finally {
-      // outcomes never reject; nothing to clean up beyond forgetting them
-      inflight.clear();
-    }
-  }
-
-  const size = dataset.size;
+  const size = o.dataset.size;
   return {
     batchesPerEpoch: o.dropLast ? Math.floor(size / o.batchSize) : Math.ceil(size / o.batchSize),
-    stats,
-    epoch: runEpoch,
-    [Symbol.asyncIterator]: () => runEpoch(0),
+    stats: state.stats,
+    epoch: (epoch, from) => loadEpoch(state, epoch, from),
+    [Symbol.asyncIterator]: () => loadEpoch(state, 0),
     async close() {
       closed = true;
-      const ws = workers ?? [];
-      workers = undefined;
-      await Promise.all(ws.map((w) => w.worker.terminate()));
+      await state.source.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import sharp from 'sharp';
 
 /** Deterministic pseudo-random RGB bytes. */
-export function rgb(width: number, height: number, seed: number): Uint8Array {
+function rgb(width: number, height: number, seed: number): Uint8Array {
   const out = new Uint8Array(width * height * 3);
   let s = seed * 2654435761 + 1;
   for (let i = 0; i < out.length; i++) {

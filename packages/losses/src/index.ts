@@ -36,9 +36,5 @@ export type {
   DenseHybridLossInputs,
 } from './validate.js';
 
-export {
-  upsampleBilinear,
-  resizeBilinearGradConfig,
-  RESIZE_BILINEAR_GRAD_KERNEL,
-} from './upsample.js';
+export { upsampleBilinear } from './upsample.js';
 export { logSumExpLastAxis } from './log-sum-exp.js';

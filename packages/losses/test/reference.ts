@@ -2,7 +2,6 @@
  * Float64 plain-JS references for the tests: written from the formulas, sharing no code with
  * the library.
  */
-import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients; @tensorflow/tfjs (the union package) imports this.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
@@ -11,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 export const BACKENDS = ['cpu', 'wasm'] as const;
 
 /** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
+function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -44,7 +43,7 @@ export interface Arr4 {
   readonly shape: readonly [number, number, number, number];
 }
 
-export function at(a: Arr4, n: number, y: number, x: number, c: number): number {
+function at(a: Arr4, n: number, y: number, x: number, c: number): number {
   const [, h, w, k] = a.shape;
   return a.data[((n * h + y) * w + x) * k + c] as number;
 }
@@ -109,10 +108,6 @@ export function softmax(v: readonly number[]): number[] {
 }
 
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-/** ln(1 + e^x) without overflow. */
-export const softplus = (x: number): number =>
-  x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-
 /** Mean of the values, 0 for none. */
 export function mean(v: readonly number[]): number {
   return v.length === 0 ? 0 : v.reduce((a, b) => a + b, 0) / v.length;
@@ -153,14 +148,4 @@ export function expectClose(
     if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e)))
       throw new Error(`element ${i}: got ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
   }
-}
-
-/** Runs fn and checks it leaves no tensor behind (its returned tensors disposed by `release`). */
-export function noLeaks<T>(fn: () => T, release: (value: T) => void): T {
-  const before = tf.memory().numTensors;
-  const value = fn();
-  release(value);
-  const after = tf.memory().numTensors;
-  if (after !== before) throw new Error(`leaked ${after - before} tensors`);
-  return value;
 }

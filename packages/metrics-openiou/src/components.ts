@@ -132,7 +132,7 @@ export interface ComponentMetricsJSON {
  * (0 background, 1..n). Returns n.
  * @internal
  */
-export function labelComponents(
+function labelComponents(
   mask: Uint8Array,
   width: number,
   height: number,

@@ -1,11 +1,13 @@
 /**
  * float16 helpers. SMIYC stores anomaly scores as IEEE-754 half floats; the histogram mode of
- * {@link AnomalyMetricsAccumulator} keeps one bin per float16 value.
+ * {@link AnomalyMetricsAccumulator} and `OpenSetSweep` keep one bin per float16 value.
  *
- * Internally a float16 value is addressed by an *ordered key* in [0, 65535]: keys sort like
- * the values they stand for, `-0` and `+0` share key `0x8000`, `-Infinity` is the smallest key
- * and `+Infinity` the largest.
+ * A float16 value is addressed by its *ordered key* in [0, 65535] ({@link float16OrderKey}):
+ * keys sort like the values they stand for, `-0` and `+0` share key `0x8000`, `-Infinity` is the
+ * smallest key in use (`0x0400`) and `+Infinity` the largest (`0xfc00`).
  */
+
+import { orderedKeyOfBits, valueOfOrderedKey } from './sort.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -15,10 +17,11 @@ export const FLOAT16_BINS = 65536;
 
 /**
  * Rounds float32 bits to float16 magnitude bits (round to nearest, ties to even; values whose
- * magnitude rounds above 65504 become Infinity). `value` must be the same number as the bits.
+ * magnitude rounds above 65504 become Infinity, NaN too). `value` must be the same number as the
+ * bits.
  * @internal
  */
-export function halfMagnitude(bits: number, value: number): number {
+function halfMagnitude(bits: number, value: number): number {
   const a = bits & 0x7fffffff;
   if (a >= 0x38800000) {
     // normal float16: rebias the exponent (127 − 15 = 112), round the 13 dropped mantissa bits
@@ -33,46 +36,41 @@ export function halfMagnitude(bits: number, value: number): number {
   return r;
 }
 
-/** Ordered key of float16 sign + magnitude bits. @internal */
-export function keyOfHalf(negative: boolean, h: number): number {
-  return h === 0 ? 0x8000 : negative ? 0x8000 - h : 0x8000 + h;
+/**
+ * {@link float16OrderKey} of a float32 given as its bits and its value (the hot-loop form: the
+ * histogram and the open-set sweep read scores as `Uint32Array` views).
+ * @internal
+ */
+export function orderKeyOfBits(bits: number, value: number): number {
+  const h = halfMagnitude(bits, value);
+  return h === 0 ? 0x8000 : bits >>> 31 === 1 ? 0x8000 - h : 0x8000 + h;
 }
 
 /**
- * Ordered float16 key of a number (rounded to float32 first, then to float16).
- * @internal
+ * The ordered float16 key of a number (rounded to float32, then to float16, ties to even): the
+ * bin a score falls into in the histogram mode of {@link AnomalyMetricsAccumulator} and in
+ * `OpenSetSweep`. `key(a) < key(b)` ⇔ `f16(a) < f16(b)`; −0 and +0 share `0x8000`; a negative
+ * value of float16 magnitude bits `h` has key `0x8000 − h`, a positive one `0x8000 + h`.
+ * Magnitudes that round above 65504 share the key of ±Infinity; NaN (not orderable) gets the key
+ * of the Infinity of its sign bit.
+ *
+ * @param x - any number.
+ * @returns an integer in [0x0400, 0xfc00].
+ * @example
+ * ```ts
+ * float16OrderKey(-1); // 17408 = 0x8000 - 0x3c00
+ * float16OrderKey(-1) < float16OrderKey(0.5); // true
+ * ```
  */
-export function float16Key(x: number): number {
+export function float16OrderKey(x: number): number {
   f32[0] = x;
-  const b = u32[0] as number;
-  return keyOfHalf(b >>> 31 === 1, halfMagnitude(b, f32[0] as number));
-}
-
-/** Value of float16 bits `h` (0..65535). */
-function halfBitsToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m === 0 ? sign * Infinity : NaN;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
+  return orderKeyOfBits(u32[0] as number, f32[0] as number);
 }
 
 /** The float16 value an ordered key stands for. @internal */
-export function valueOfKey(k: number): number {
+function valueOfKey(k: number): number {
   if (k === 0x8000) return 0;
-  return k > 0x8000 ? halfBitsToNumber(k - 0x8000) : halfBitsToNumber(0x8000 | (0x8000 - k));
-}
-
-/** Ordered uint32 of float32 bits (monotone in the value; −0 and +0 both map to 0x80000000). */
-function orderedOfBits(b: number): number {
-  if (b === 0x80000000) return 0x80000000;
-  return b >>> 31 === 1 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-}
-
-/** Inverse of {@link orderedOfBits}. */
-function bitsOfOrdered(o: number): number {
-  return o >= 0x80000000 ? (o & 0x7fffffff) >>> 0 : ~o >>> 0;
+  return k > 0x8000 ? float16Value(k - 0x8000) : float16Value(0x8000 | (0x8000 - k));
 }
 
 /**
@@ -81,26 +79,21 @@ function bitsOfOrdered(o: number): number {
  */
 export function lowerEdgeOfKey(k: number): number {
   // binary search over all finite float32 in value order
-  let lo = orderedOfBits(0xff7fffff); // −max float32
-  let hi = orderedOfBits(0x7f7fffff); // +max float32
-  if (float16KeyOfOrdered(lo) >= k) return valueOfOrdered(lo);
+  let lo = orderedKeyOfBits(0xff7fffff); // −max float32
+  let hi = orderedKeyOfBits(0x7f7fffff); // +max float32
+  if (float16KeyOfOrdered(lo) >= k) return valueOfOrderedKey(lo);
   // invariant: key(lo) < k <= key(hi) (k is a key that was observed, so hi works)
   while (hi - lo > 1) {
     const mid = lo + Math.floor((hi - lo) / 2);
     if (float16KeyOfOrdered(mid) >= k) hi = mid;
     else lo = mid;
   }
-  const v = valueOfOrdered(hi);
+  const v = valueOfOrderedKey(hi);
   return v === 0 ? 0 : v;
 }
 
-function valueOfOrdered(o: number): number {
-  u32[0] = bitsOfOrdered(o);
-  return f32[0] as number;
-}
-
 function float16KeyOfOrdered(o: number): number {
-  return float16Key(valueOfOrdered(o));
+  return float16OrderKey(valueOfOrderedKey(o));
 }
 
 /**
@@ -116,7 +109,7 @@ function float16KeyOfOrdered(o: number): number {
  */
 export function roundToFloat16(x: number): number {
   if (Number.isNaN(x)) return NaN;
-  const v = valueOfKey(float16Key(x));
+  const v = valueOfKey(float16OrderKey(x));
   return v === 0 && (Object.is(x, -0) || x < 0) ? -0 : v;
 }
 
@@ -134,13 +127,7 @@ export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const x = values[i] as number;
-    if (Number.isNaN(x)) {
-      out[i] = 0x7e00;
-      continue;
-    }
-    f32[0] = x;
-    const b = u32[0] as number;
-    out[i] = ((b >>> 16) & 0x8000) | halfMagnitude(b, f32[0] as number);
+    out[i] = Number.isNaN(x) ? 0x7e00 : float16Bits(x);
   }
   return out;
 }
@@ -160,7 +147,7 @@ let decodeTable: Float32Array | null = null;
 export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
   if (decodeTable === null) {
     decodeTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) decodeTable[h] = halfBitsToNumber(h);
+    for (let h = 0; h < 65536; h++) decodeTable[h] = float16Value(h);
   }
   const table = decodeTable;
   const out = new Float32Array(bits.length);
@@ -169,7 +156,8 @@ export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
 }
 
 /**
- * IEEE 754 binary16 bits of a number, rounded to nearest even (overflow → ±Infinity, NaN kept).
+ * IEEE 754 binary16 bits of a number, rounded to nearest even via float32 (overflow → ±Infinity,
+ * NaN → `sign | 0x7e00`). Equal to {@link toFloat16Bits} on every non-NaN input.
  *
  * @example
  * ```ts
@@ -179,27 +167,10 @@ export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
  */
 export function float16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = sign | (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return half;
+  const b = u32[0] as number;
+  const sign = (b >>> 16) & 0x8000;
+  if ((b & 0x7fffffff) > 0x7f800000) return sign | 0x7e00; // NaN keeps its sign
+  return sign | halfMagnitude(b, f32[0] as number);
 }
 
 /**

@@ -1,12 +1,12 @@
 /**
  * Fixed-memory score histogram: one bin per float16 value (65 536 ordered keys, see
- * `float16.ts`), two float64 counters per bin (inliers, anomalies) interleaved as
+ * `float16OrderKey`), two float64 counters per bin (inliers, anomalies) interleaved as
  * `counts[2·key + label]`: 1 MiB whatever the pixel count, exact up to 2^53 pixels per bin,
  * merged by addition.
  * @internal
  */
 import type { CurveSummary } from './curve.js';
-import { FLOAT16_BINS, halfMagnitude, lowerEdgeOfKey } from './float16.js';
+import { FLOAT16_BINS, lowerEdgeOfKey, orderKeyOfBits } from './float16.js';
 import { isIgnored, type LabelCounts } from './exact.js';
 import { badLabelError, checkFinite, nonFiniteError, type NumericArray } from './validate.js';
 
@@ -40,15 +40,9 @@ export class ScoreHistogram {
       const b = bits[i] as number;
       const a = b & 0x7fffffff;
       if (l === 0 || l === 1) {
-        let h: number;
-        if (a >= 0x38800000) {
-          if (a >= 0x477ff000) {
-            if (a >= 0x7f800000 && (a > 0x7f800000 || !allowInf))
-              throw nonFiniteError(fn, 'scores', i, f[i] as number);
-            h = 0x7c00;
-          } else h = (a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13;
-        } else h = halfMagnitude(b, f[i] as number);
-        const key = h === 0 ? 0x8000 : b >>> 31 === 1 ? 0x8000 - h : 0x8000 + h;
+        if (a >= 0x7f800000 && (a > 0x7f800000 || !allowInf))
+          throw nonFiniteError(fn, 'scores', i, f[i] as number);
+        const key = orderKeyOfBits(b, f[i] as number);
         counts[(key << 1) | l]!++;
         pos += l;
       } else if (l === single || isIgnored(l, ignore)) {

@@ -75,6 +75,37 @@ export {
   float16Bits,
   float16Value,
   fromFloat16Bits,
+  float16OrderKey,
   FLOAT16_BINS,
 } from './float16.js';
+
+export { OpenSetSweep } from './open-set-sweep.js';
+export type { OpenSetSweepJSON } from './open-set-sweep.js';
+
+export { BENCHMARK_PROTOCOLS } from './protocols.js';
+export type {
+  BenchmarkName,
+  BenchmarkProtocol,
+  BenchmarkComponents,
+  LabelKind,
+  OpenSetThresholdRule,
+} from './protocols.js';
+
+export { EvaluationSession, binaryAnomalyLabels, metricsDocument } from './session.js';
+export type {
+  EvaluationSessionOptions,
+  EvaluationSessionJSON,
+  EvaluationFoldSpec,
+  EvaluationFrame,
+  ComponentPassFrame,
+  EvaluationResult,
+  ScoreEvaluation,
+  OpenSetEvaluation,
+  EvaluationDocument,
+  OpenSetDocument,
+  LabelEncoding,
+} from './session.js';
+
+export { encodeNpy, decodeNpy } from './npy.js';
+export type { NpyDtype, NpyResult } from './npy.js';
 export type { NumericArray } from './validate.js';

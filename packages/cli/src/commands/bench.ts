@@ -1,14 +1,9 @@
-import {
-  createDenseHybridModel,
-  datasetPosteriorHead,
-  describeBackend,
-  hybridScore,
-} from '@densehybrid/core';
+import { BACKBONE_NAMES, createBackbone } from '@densehybrid/backbones';
+import { createDenseHybridModel, datasetPosteriorHead, hybridScore } from '@densehybrid/core';
+import { describeBackend } from '@densehybrid/tfjs-wasm-training';
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCommand } from '../command.js';
 import { formatNumber, yieldToEventLoop } from '../io.js';
-import { BACKBONE_NAMES, createBackbone } from '../model.js';
-import type { BackboneName } from '../model.js';
 import { BACKEND_FLAG, THREADS_FLAG, setupBackend } from './common.js';
 
 /** `densehybrid bench`: the active backend and a short inference throughput measurement. */
@@ -35,7 +30,7 @@ The project's full benchmarks run with \`npm run bench\` (bench/*/index.mjs).`,
   },
   async run(flags, ctx) {
     const report = await setupBackend(ctx, flags.backend, flags.threads);
-    const backbone = createBackbone(flags.backbone as BackboneName, flags.classes, 1);
+    const backbone = createBackbone({ name: flags.backbone, numClasses: flags.classes, seed: 1 });
     const model = createDenseHybridModel({
       backbone,
       head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: 1 }),

@@ -1,16 +1,16 @@
 import {
   AnomalyMetricsAccumulator,
+  BENCHMARK_PROTOCOLS,
   DenseHybridError,
+  binaryAnomalyLabels,
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
-import type { FprRule } from '@densehybrid/metrics-openiou';
+import { loadModel, updateModelMeta } from '@densehybrid/core';
+import type { StoredThreshold } from '@densehybrid/core';
+import { openDataset } from '@densehybrid/data-mixing';
 import { defineCommand } from '../command.js';
-import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
-import type { DatasetName } from '../datasets.js';
-import { binaryAnomalyLabels } from '../evaluate.js';
+import { DEFAULT_SPLITS } from '../datasets.js';
 import { yieldToEventLoop } from '../io.js';
-import { loadDetector, updateModelMeta } from '../model.js';
-import type { ScoreName, StoredThreshold } from '../model.js';
 import {
   BACKEND_FLAG,
   THREADS_FLAG,
@@ -61,17 +61,18 @@ example:
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const name = flags.dataset as DatasetName;
+    const name = flags.dataset;
     const bench = BENCHMARK_PROTOCOLS[name];
-    const split = flags.split ?? (bench.crossFolds ? bench.crossFolds[1] : bench.evalSplit);
+    const split =
+      flags.split ?? (bench.crossFolds ? bench.crossFolds[1] : DEFAULT_SPLITS[name].eval);
     await setupBackend(ctx, flags.backend, flags.threads);
-    const detector = await loadDetector(flags.checkpoint);
+    const detector = await loadModel(flags.checkpoint);
     let result;
     let images = 0;
-    const fprRule = (flags.fprRule ?? bench.fprRule) as FprRule;
+    const fprRule = flags.fprRule ?? bench.fprRule;
     try {
       const dataset = await openDataset(name, flags.root, split, {
-        labelKind: flags.labelKind as 'anomaly' | 'open-set',
+        labelKind: flags.labelKind,
         numClasses: detector.numClasses,
         classNames: detector.classNames,
       });
@@ -97,13 +98,13 @@ example:
             `calibrate: stopped after ${i}/${n} images; nothing was written`,
           );
         const sample = await dataset.load(i);
-        const labels = sample.label ? binaryAnomalyLabels(sample.label, dataset) : null;
+        const labels = sample.label ? binaryAnomalyLabels(sample.label.data, dataset) : null;
         if (!labels)
           throw new DenseHybridError(
             'DATASET_LAYOUT',
             `calibrate: expected a label for ${sample.id}, got none`,
           );
-        const frame = await detector.score(sample.image, flags.score as ScoreName);
+        const frame = await detector.score(sample.image, flags.score);
         acc.add(frame.scores, labels);
         images++;
         progress.tick();
@@ -112,7 +113,7 @@ example:
       result = calibrateThreshold(acc, { tpr: flags.tpr, fprRule });
       const stored: StoredThreshold = {
         value: result.threshold,
-        score: flags.score as ScoreName,
+        score: flags.score,
         tpr: flags.tpr,
         tprReached: result.tprReached,
         fpr: result.fpr,

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { BACKEND_NAMES, describeBackend, initBackend } from '@densehybrid/core';
-import type { BackendName, BackendReport } from '@densehybrid/core';
+import { SCORE_NAMES } from '@densehybrid/core';
+import { BACKEND_NAMES, initBackend } from '@densehybrid/tfjs-wasm-training';
+import { DATASET_NAMES } from '@densehybrid/data-mixing';
+import type { BackendName, BackendReport } from '@densehybrid/tfjs-wasm-training';
 import { FPR_RULES } from '@densehybrid/metrics-openiou';
 import type { CommandContext } from '../command.js';
-import { DATASET_NAMES } from '../datasets.js';
-import { SCORE_NAMES } from '../model.js';
 
 /** `--backend`: shared by every command that runs a network. */
 export const BACKEND_FLAG = {
@@ -87,15 +87,13 @@ export const FPR_RULE_FLAG = {
  */
 export async function setupBackend(
   ctx: CommandContext,
-  backend: string | undefined,
+  backend: BackendName | undefined,
   threads?: number,
 ): Promise<BackendReport> {
   const report = await initBackend({
-    ...(backend !== undefined ? { backend: backend as BackendName } : {}),
+    ...(backend !== undefined ? { backend } : {}),
     ...threadsOption(threads),
     log: (line) => (ctx.globals.json ? ctx.debug(line) : ctx.log(line)),
   });
   return report;
 }
-
-export { describeBackend };

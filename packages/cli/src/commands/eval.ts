@@ -1,18 +1,17 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
+import { openDataset, splitFolds } from '@densehybrid/data-mixing';
 import type { SegmentationDataset } from '@densehybrid/data-mixing';
-import { SMIYC_OBSTACLE_TRACK } from '@densehybrid/metrics-openiou';
-import type { AnomalyProtocol, FprRule, OpenIoUAverage } from '@densehybrid/metrics-openiou';
-import { openStagedDir } from '../atomic.js';
+import { BENCHMARK_PROTOCOLS, metricsDocument } from '@densehybrid/metrics-openiou';
+import { openStagedDir } from '@densehybrid/metrics-openiou/node';
 import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
-import { BENCHMARK_PROTOCOLS, openDataset, splitFolds } from '../datasets.js';
-import type { DatasetName } from '../datasets.js';
+import { DEFAULT_SPLITS } from '../datasets.js';
 import { evaluateFolds } from '../evaluate.js';
 import { formatNumber } from '../io.js';
-import { SCORE_NAMES, loadDetector } from '../model.js';
-import type { ScoreName } from '../model.js';
-import { metricsDocument, writeEvaluationReport } from '../report.js';
+import { SCORE_NAMES, loadModel } from '@densehybrid/core';
+import type { ScoreName } from '@densehybrid/core';
+import { writeEvaluationReport } from '../report.js';
 import {
   BACKEND_FLAG,
   THREADS_FLAG,
@@ -35,7 +34,7 @@ const pct = (v: number | null | undefined): string =>
  * parseScoreList(['hybrid,generative', 'max-softmax']); // ['hybrid', 'generative', 'max-softmax']
  * ```
  */
-export function parseScoreList(values: readonly string[]): ScoreName[] {
+function parseScoreList(values: readonly string[]): ScoreName[] {
   const out: ScoreName[] = [];
   for (const v of values) {
     for (const raw of v.split(',')) {
@@ -153,7 +152,7 @@ example:
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const name = flags.dataset as DatasetName;
+    const name = flags.dataset;
     const scoreNames = parseScoreList(flags.score);
     if (flags.threshold !== undefined && scoreNames.length > 1) {
       throw new CliUsageError(
@@ -161,17 +160,17 @@ example:
       );
     }
     const bench = BENCHMARK_PROTOCOLS[name];
-    const split = flags.split ?? bench.evalSplit;
+    const split = flags.split ?? DEFAULT_SPLITS[name].eval;
     const t0 = performance.now();
     const backend = await setupBackend(ctx, flags.backend, flags.threads);
-    const detector = await loadDetector(flags.checkpoint);
+    const detector = await loadModel(flags.checkpoint);
     try {
       const folds: { name: string; dataset: SegmentationDataset }[] = [];
       for (const fold of splitFolds(name, split)) {
         folds.push({
           name: fold,
           dataset: await openDataset(name, flags.root, fold, {
-            labelKind: flags.labelKind as 'anomaly' | 'open-set' | 'semantic',
+            labelKind: flags.labelKind,
             numClasses: detector.numClasses,
             classNames: detector.classNames,
           }),
@@ -190,15 +189,15 @@ example:
       );
       const progress = ctx.progress({ label: 'eval', total });
       let last = 0;
-      const protocol = (flags.protocol ?? bench.protocol) as AnomalyProtocol;
-      const fprRule = (flags.fprRule ?? bench.fprRule) as FprRule;
+      const protocol = flags.protocol ?? bench.protocol;
+      const fprRule = flags.fprRule ?? bench.fprRule;
       const stored = detector.meta.threshold;
       const threshold: Record<string, number> = {};
       if (flags.threshold !== undefined) threshold[scoreNames[0] as string] = flags.threshold;
       else if (stored && scoreNames.includes(stored.score)) threshold[stored.score] = stored.value;
       const result = await evaluateFolds({
         folds,
-        score: (image) => detector.scores(image, scoreNames),
+        score: (image) => detector.detect(image, { scores: scoreNames }),
         scoreNames,
         numClasses: detector.numClasses,
         protocol,
@@ -209,11 +208,11 @@ example:
         crossCalibrate:
           folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
         calibrationScale: flags.calibrationScale,
-        average: flags.average as OpenIoUAverage,
+        average: flags.average,
         ...(bench.components
           ? {
               components: {
-                ...(name === 'smiyc-obstacle' ? SMIYC_OBSTACLE_TRACK : {}),
+                ...bench.components,
                 ...(flags.minPredictionSize !== undefined
                   ? { minPredictionSize: flags.minPredictionSize }
                   : {}),

@@ -1,19 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative } from 'node:path';
-import { readImage } from '@densehybrid/data-mixing';
+import { readImage, writePng } from '@densehybrid/data-mixing';
+import { loadModel } from '@densehybrid/core';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { openSetPrediction } from '@densehybrid/metrics-openiou';
-import { openStagedDir } from '../atomic.js';
+import { openStagedDir, writeNpy } from '@densehybrid/metrics-openiou/node';
 import { defineCommand } from '../command.js';
 import { yieldToEventLoop } from '../io.js';
-import { loadDetector } from '../model.js';
-import type { ScoreName } from '../model.js';
-import { COLORMAP_NAMES, anomalyHeatmap, overlay } from '../render/colormap.js';
-import type { ColormapName } from '../render/colormap.js';
+import { COLORMAP_NAMES, anomalyHeatmap, colorbar, overlay } from '../render/colormap.js';
 import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.js';
-import { writeNpy } from '../render/npy.js';
-import { sideBySide } from '../render/panels.js';
-import { writePng } from '../render/png.js';
+import { sideBySide, stack } from '../render/panels.js';
 import { BACKEND_FLAG, THREADS_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
 
 const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp'];
@@ -72,7 +68,7 @@ async function collectInputs(paths: readonly string[]): Promise<InferInput[]> {
 }
 
 /** The four files infer writes per image. */
-export const INFER_OUTPUTS = ['heatmap.png', 'overlay.png', 'openset.png', 'scores.npy'] as const;
+const INFER_OUTPUTS = ['heatmap.png', 'overlay.png', 'openset.png', 'scores.npy'] as const;
 
 /** `densehybrid infer`: anomaly maps for your own images. */
 export const inferCommand = defineCommand({
@@ -80,7 +76,7 @@ export const inferCommand = defineCommand({
   summary: 'score images with a checkpoint: heatmap, overlay, open-set label map, raw float16 .npy',
   description: `For each image (files, or folders searched recursively) writes into --out:
   <name>.heatmap.png   anomaly score in a perceptual colormap
-  <name>.overlay.png   the heatmap blended over the input
+  <name>.overlay.png   the heatmap blended over the input, with a scale bar of the scores
   <name>.openset.png   open-set labels (K classes + unknown in white) with a legend
   <name>.scores.npy    the raw score map, float16 (NumPy '<f2', SMIYC's submission format)
 The open-set map uses --threshold, else the checkpoint's calibrated threshold.
@@ -147,7 +143,7 @@ example:
   async run(flags, ctx) {
     const inputs = await collectInputs(ctx.positionals);
     await setupBackend(ctx, flags.backend, flags.threads);
-    const detector = await loadDetector(flags.checkpoint);
+    const detector = await loadModel(flags.checkpoint);
     try {
       const stored = detector.meta.threshold;
       const threshold =
@@ -160,7 +156,9 @@ example:
       const staged = await openStagedDir(flags.out, { resume: !flags.fresh });
       const progress = ctx.progress({ label: 'infer', total: inputs.length });
       const K = detector.numClasses;
-      const legendImage = legend(openSetLegendEntries(detector.classNames), 10_000);
+      const legendImage = await legend(openSetLegendEntries(detector.classNames), {
+        maxHeight: 10_000,
+      });
       let skipped = 0;
       const written: string[] = [];
       for (const input of inputs) {
@@ -190,10 +188,10 @@ example:
           continue;
         }
         const image = await readImage(input.path);
-        const frame = await detector.score(image, flags.score as ScoreName);
+        const frame = await detector.score(image, flags.score);
         const heat = anomalyHeatmap(frame.scores, frame.width, frame.height, {
-          colormap: flags.colormap as ColormapName,
-          normalize: flags.normalize as 'minmax' | 'fixed',
+          colormap: flags.colormap,
+          normalize: flags.normalize,
           min: flags.min,
           max: flags.max,
         });
@@ -211,8 +209,13 @@ example:
         const { mkdir } = await import('node:fs/promises');
         await mkdir(dirname(heatPath), { recursive: true });
         await writePng(heatPath, heat.image);
-        await writePng(overlayPath, overlay(image, heat.image, flags.alpha));
-        await writePng(opensetPath, sideBySide([labelImage, legendImage], { gap: 4 }));
+        const scale = await colorbar(flags.colormap, {
+          min: heat.min,
+          max: heat.max,
+          width: frame.width,
+        });
+        await writePng(overlayPath, stack([overlay(image, heat.image, flags.alpha), scale]));
+        await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
         await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
         written.push(input.stem);
         progress.tick();

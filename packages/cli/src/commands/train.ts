@@ -1,22 +1,23 @@
 import { stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { BACKBONE_NAMES, createBackbone, loadWeights } from '@densehybrid/backbones';
 import {
+  createDenseHybridModel,
+  datasetPosteriorHead,
   disposeCheckpoint,
   loadCheckpoint,
-  loadWeights,
+  modelConfig,
   restoreVariables,
-} from '@densehybrid/backbones';
-import { createDenseHybridModel, datasetPosteriorHead, train } from '@densehybrid/core';
+  saveModel,
+  train,
+} from '@densehybrid/core';
 import type { DenseHybridModel } from '@densehybrid/core';
+import { mixedContentBatches, openDataset } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { defineCommand } from '../command.js';
-import { BENCHMARK_PROTOCOLS, openDataset } from '../datasets.js';
-import type { DatasetName } from '../datasets.js';
+import { DEFAULT_SPLITS } from '../datasets.js';
 import { formatNumber } from '../io.js';
-import { BACKBONE_NAMES, createBackbone, modelConfigFor, saveModel } from '../model.js';
-import type { BackboneName } from '../model.js';
-import { mixedContentBatches } from '../train-data.js';
 import { BACKEND_FLAG, THREADS_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
 
 async function exists(p: string): Promise<boolean> {
@@ -169,9 +170,8 @@ example:
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
-    const name = flags.dataset as DatasetName;
-    const bench = BENCHMARK_PROTOCOLS[name];
-    const split = flags.split ?? bench.trainSplit;
+    const name = flags.dataset;
+    const split = flags.split ?? DEFAULT_SPLITS[name].train;
     const statePath = join(flags.out, 'state');
     if (!flags.resume && (await exists(statePath))) {
       throw new DenseHybridError(
@@ -209,8 +209,8 @@ example:
     }
     const { ade20kNegatives } = await import('@densehybrid/data-mixing');
     const negatives =
-      flags.negatives === 'ade20k'
-        ? await ade20kNegatives({ root: flags.negativesRoot as string })
+      flags.negatives === 'ade20k' && flags.negativesRoot !== undefined
+        ? await ade20kNegatives({ root: flags.negativesRoot })
         : undefined;
     const report = await setupBackend(ctx, flags.backend, flags.threads);
     const runInfo = {
@@ -231,7 +231,11 @@ example:
       backend: report.name,
     };
     await writeFileAtomic(join(flags.out, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
-    const backbone = createBackbone(flags.backbone as BackboneName, dataset.numClasses, flags.seed);
+    const backbone = createBackbone({
+      name: flags.backbone,
+      numClasses: dataset.numClasses,
+      seed: flags.seed,
+    });
     const model = createDenseHybridModel({
       backbone,
       head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: flags.seed }),
@@ -264,7 +268,7 @@ example:
         resume: flags.resume,
         signal: ctx.signal,
         // the state is a model checkpoint too (config and class names as in model/)
-        config: modelConfigFor(model) as unknown as Record<string, unknown>,
+        config: modelConfig(model),
         meta: { ...runInfo, classNames: dataset.classNames },
         onProgress: (p) => {
           if (!started) {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { initBackend } from '@densehybrid/core';
+import { initBackend } from '@densehybrid/tfjs-wasm-training';
 import { defineCommand } from '../command.js';
 import { formatDuration } from '../io.js';
 import { THREADS_FLAG, threadsOption } from '../commands/common.js';

@@ -13,10 +13,12 @@ import {
 } from '@densehybrid/core';
 import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
 import {
+  BENCHMARK_PROTOCOLS,
   OpenIoU,
   anomalyCurves,
   anomalyMetrics,
   calibrateThreshold,
+  openSetPrediction,
   type AnomalyCurvesResult,
 } from '@densehybrid/metrics-openiou';
 
@@ -202,9 +204,13 @@ export function withoutBoundaryBand(binary: Uint8Array, size: number, r: number)
 }
 
 /** The λ values of {@link TrackMetrics.hybridWeightSweep}. */
-export const HYBRID_WEIGHTS = [0, 0.1, 0.25, 0.5, 1, 2, 4, 10] as const;
+const HYBRID_WEIGHTS = [0, 0.1, 0.25, 0.5, 1, 2, 4, 10] as const;
 
 const pct = (x: number): number => Math.round(x * 10000) / 100;
+
+/** The demo's protocol: pooled pixels, FPR at TPR ≥ 95 %, open-mIoU nanmean. */
+const DEMO = BENCHMARK_PROTOCOLS.demo;
+const METRIC_OPTIONS = { tpr: DEMO.tpr, fprRule: DEMO.fprRule } as const;
 
 /** Evaluates every score on a track: AP/FPR95/AUROC on test, open-mIoU with a val threshold. */
 export function evaluateTrack(
@@ -219,12 +225,15 @@ export function evaluateTrack(
   let closedIoU: number[] = [];
   for (const name of DEMO_SCORES) {
     const s = test.scores[name];
-    const m = anomalyMetrics(s, test.binary);
-    const { threshold } = calibrateThreshold({ scores: val.scores[name], labels: val.binary });
-    const open = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++)
-      open[i] = (s[i] ?? 0) >= threshold ? numClasses : (test.closed[i] ?? 0);
-    const iou = new OpenIoU({ numClasses }).add(test.labels, open, test.closed).compute();
+    const m = anomalyMetrics(s, test.binary, METRIC_OPTIONS);
+    const { threshold } = calibrateThreshold(
+      { scores: val.scores[name], labels: val.binary },
+      METRIC_OPTIONS,
+    );
+    const open = openSetPrediction(test.closed, s, threshold, numClasses);
+    const iou = new OpenIoU({ numClasses })
+      .add(test.labels, open, test.closed)
+      .compute({ average: DEMO.average });
     closedMIoU = iou.closedMIoU ?? NaN;
     closedIoU = (iou.closedIoU ?? []).map(pct);
     scores[name] = {
@@ -246,13 +255,13 @@ export function evaluateTrack(
       const g = generative[i] ?? 0;
       w[i] = (hybrid[i] ?? 0) - g + lambda * g;
     }
-    const m = anomalyMetrics(w, test.binary);
+    const m = anomalyMetrics(w, test.binary, METRIC_OPTIONS);
     return { lambda, ap: pct(m.ap), fpr95: pct(m.fpr) };
   });
   const interiorLabels = withoutBoundaryBand(test.binary, test.size, BOUNDARY_BAND);
   const interior = Object.fromEntries(
     DEMO_SCORES.map((name) => {
-      const m = anomalyMetrics(test.scores[name], interiorLabels);
+      const m = anomalyMetrics(test.scores[name], interiorLabels, METRIC_OPTIONS);
       return [name, { ap: pct(m.ap), fpr95: pct(m.fpr) }];
     }),
   ) as Record<DemoScoreName, { ap: number; fpr95: number }>;

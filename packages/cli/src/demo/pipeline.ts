@@ -4,6 +4,7 @@ import { ladderDenseNet } from '@densehybrid/backbones';
 import {
   createDenseHybridModel,
   datasetPosteriorHead,
+  modelConfig,
   train,
   type TrainProgress,
 } from '@densehybrid/core';
@@ -13,8 +14,7 @@ import {
   type DigitScenesOptions,
 } from '@densehybrid/data-mixing';
 import { denseHybridLoss } from '@densehybrid/losses';
-import { writeFileAtomic, openStagedDir } from '../atomic.js';
-import { modelConfigFor } from '../model.js';
+import { writeFileAtomic, openStagedDir } from '@densehybrid/metrics-openiou/node';
 import { evaluateTrack, fitSml, scoreSplit, type TrackMetrics } from './evaluate.js';
 import {
   hybridFindings,
@@ -30,9 +30,9 @@ import { loadDigitSceneSources } from './sources.js';
  * step, loss history; config and class names as `densehybrid train`'s `model/`), so that
  * `densehybrid infer / eval / calibrate --checkpoint <demo output>` load the trained model.
  */
-export const MODEL_DIR = 'model';
+const MODEL_DIR = 'model';
 /** Stage 1's (closed-set) training state in the output folder, a checkpoint folder as well. */
-export const STATE_CLOSED_DIR = 'train-state-closed';
+const STATE_CLOSED_DIR = 'train-state-closed';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -174,8 +174,8 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
       // every training state is a checkpoint `densehybrid infer / eval --checkpoint` can load:
-      // the CLI's model config and the class names
-      config: modelConfigFor(model) as unknown as Record<string, unknown>,
+      // the model-file config (modelConfig) and the class names
+      config: modelConfig(model),
       meta: {
         classNames: scenes.classNames,
         dataset: 'demo',

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
+import { writePng } from '@densehybrid/data-mixing';
 import type { RgbImage } from '@densehybrid/data-mixing';
 import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
-import { writeFileAtomic } from '../atomic.js';
-import { anomalyHeatmap } from '../render/colormap.js';
-import { colorizeLabels } from '../render/labels.js';
-import { sideBySide } from '../render/panels.js';
+import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
+import { anomalyHeatmap, colorbar } from '../render/colormap.js';
+import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.js';
+import { sideBySide, stack } from '../render/panels.js';
 import { plotCurves } from '../render/plot.js';
-import { writePng } from '../render/png.js';
 import {
   DEMO_SCORES,
   BOUNDARY_BAND,
@@ -16,7 +16,7 @@ import {
 } from './evaluate.js';
 
 /** Nearest-neighbour upscaling by an integer factor (64 px scenes are small on screen). */
-export function upscale(image: RgbImage, factor: number): RgbImage {
+function upscale(image: RgbImage, factor: number): RgbImage {
   const width = image.width * factor;
   const height = image.height * factor;
   const data = new Uint8Array(width * height * 3);
@@ -35,7 +35,8 @@ export function upscale(image: RgbImage, factor: number): RgbImage {
 
 /**
  * Writes one PNG per example scene: input, ground truth, open-set map (hybrid score with its
- * validation threshold), then the anomaly map of every score. Returns the file names.
+ * validation threshold), the anomaly map of every score with its scale bar, and the colour
+ * legend of the label maps. Returns the file names.
  */
 export async function writeExamplePngs(
   dir: string,
@@ -51,6 +52,8 @@ export async function writeExamplePngs(
   const factor = Math.max(1, Math.round(192 / size));
   const files: string[] = [];
   const threshold = track.scores.hybrid.threshold;
+  const side = size * factor;
+  const key = await legend(openSetLegendEntries(scenes.classNames), { maxHeight: side });
   for (let i = 0; i < Math.min(count, split.count); i++) {
     const input: RgbImage = {
       data: split.images.subarray(i * px * 3, (i + 1) * px * 3),
@@ -63,13 +66,20 @@ export async function writeExamplePngs(
     for (let p = 0; p < px; p++)
       open[p] = (hybrid[p] ?? 0) >= threshold ? K : (outputs.closed[i * px + p] ?? 0);
     const openMap = colorizeLabels(open, size, size, K);
-    const heatmaps = DEMO_SCORES.map(
-      (name) =>
-        anomalyHeatmap(outputs.scores[name].subarray(i * px, (i + 1) * px), size, size).image,
+    const heatmaps = await Promise.all(
+      DEMO_SCORES.map(async (name) => {
+        const heat = anomalyHeatmap(
+          outputs.scores[name].subarray(i * px, (i + 1) * px),
+          size,
+          size,
+        );
+        const scale = { min: heat.min, max: heat.max, width: side };
+        return stack([upscale(heat.image, factor), await colorbar('inferno', scale)]);
+      }),
     );
-    const sheet = sideBySide(
-      [input, gt, openMap, ...heatmaps].map((im) => upscale(im, factor)),
-      { captions: ['input', 'ground truth', 'open-set', ...DEMO_SCORES], fontScale: 1 },
+    const sheet = await sideBySide(
+      [...[input, gt, openMap].map((im) => upscale(im, factor)), ...heatmaps, key],
+      { captions: ['input', 'ground truth', 'open-set', ...DEMO_SCORES], fontSize: 13 },
     );
     const file = `example-${track.track}-${i}.png`;
     await writePng(join(dir, file), sheet);
@@ -93,7 +103,7 @@ const SCORE_COLORS: Readonly<
 
 /** Writes the PR curves of every score on a track. */
 export async function writePrCurves(dir: string, track: TrackMetrics): Promise<string> {
-  const plot = plotCurves(
+  const plot = await plotCurves(
     DEMO_SCORES.map((name) => ({
       x: track.curves[name].recall,
       y: track.curves[name].precision,
@@ -107,7 +117,6 @@ export async function writePrCurves(dir: string, track: TrackMetrics): Promise<s
       steps: true,
       width: 560,
       height: 480,
-      fontScale: 1,
     },
   );
   const file = `pr-${track.track}.png`;
@@ -203,7 +212,7 @@ export async function writeReport(dir: string, input: ReportInput): Promise<void
     '',
     ...input.files.map((f) => (f.endsWith('.png') ? `- [${f}](${f})` : `- ${f}`)),
     '',
-    'Each `example-*.png`: input, ground truth (white = anomaly, black = ignore), open-set map (hybrid score, threshold calibrated on the validation split at TPR 95 %), then the anomaly map of every score (inferno, min–max per image).',
+    'Each `example-*.png`: input, ground truth (white = anomaly, black = ignore), open-set map (hybrid score, threshold calibrated on the validation split at TPR 95 %), then the anomaly map of every score (inferno, min–max per image, with its scale bar), and the colour legend of the label maps.',
     '',
   );
   await writeFileAtomic(join(dir, 'report.md'), md.join('\n'));

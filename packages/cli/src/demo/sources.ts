@@ -8,15 +8,15 @@ const SIDE = 28;
 const PX = SIDE * SIDE;
 
 /** Fractions of each MNIST class (the `mnist` package ships 10 000 digits without a split). */
-export const MNIST_SPLIT = { train: 0.8, val: 0.1 } as const;
+const MNIST_SPLIT = { train: 0.8, val: 0.1 } as const;
 /**
  * Fashion-MNIST's own split as the package appears to store it per class: its 1000 test items
  * first, then its 6000 training items (class 0's file has an empty separator entry exactly at
  * index 1000 and at the end; malformed entries are skipped).
  */
-export const FASHION_TEST_PER_CLASS = 1000;
+const FASHION_TEST_PER_CLASS = 1000;
 /** Of Fashion-MNIST's training items per class, the last ones are kept for validation. */
-export const FASHION_VAL_PER_CLASS = 300;
+const FASHION_VAL_PER_CLASS = 300;
 
 function packageDir(name: string): string {
   const require = createRequire(import.meta.url);

@@ -1,9 +1,10 @@
 import type { RgbImage } from '@densehybrid/data-mixing';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
-import type { Raster } from './font.js';
+import { createRaster, drawSvg, svgText, textWidth } from './svg.js';
+import type { Raster } from './svg.js';
 
 /** Perceptual colormaps for score maps. */
-export type ColormapName = 'inferno' | 'viridis' | 'gray';
+type ColormapName = 'inferno' | 'viridis' | 'gray';
 
 /** The colormaps' names, for flag choices. */
 export const COLORMAP_NAMES: readonly ColormapName[] = ['inferno', 'viridis', 'gray'];
@@ -81,7 +82,7 @@ export function colormapLut(name: ColormapName): Uint8Array {
 }
 
 /** Options of {@link anomalyHeatmap}. */
-export interface HeatmapOptions {
+interface HeatmapOptions {
   /** @default 'inferno' */
   readonly colormap?: ColormapName;
   /**
@@ -99,7 +100,7 @@ export interface HeatmapOptions {
 }
 
 /** Default options of {@link anomalyHeatmap}. */
-export const DEFAULT_HEATMAP_OPTIONS = {
+const DEFAULT_HEATMAP_OPTIONS = {
   colormap: 'inferno',
   normalize: 'minmax',
   min: 0,
@@ -108,7 +109,7 @@ export const DEFAULT_HEATMAP_OPTIONS = {
 } as const satisfies HeatmapOptions;
 
 /** The score range a heatmap used, and the image. */
-export interface HeatmapResult {
+interface HeatmapResult {
   readonly image: Raster;
   /** Score drawn as the coldest colour. */
   readonly min: number;
@@ -237,20 +238,104 @@ export function overlay(
   return { data, width: base.width, height: base.height };
 }
 
+/** Options of {@link colorbar}. */
+interface ColorbarOptions {
+  /** Score at the bar's left end (the heatmap's `min`). */
+  readonly min: number;
+  /** Score at the bar's right end (the heatmap's `max`). */
+  readonly max: number;
+  /** Width of the whole scale bar in pixels, labels included (e.g. the heatmap's width). */
+  readonly width: number;
+  /** Height of the colour strip. @default 12 */
+  readonly barHeight?: number;
+  /** Tick label size in pixels. @default 11 */
+  readonly fontSize?: number;
+}
+
 /**
- * A horizontal colour bar with its min/max printed under it (a heatmap's legend).
+ * About `count` tick values at a round step (1, 2 or 5 × 10^k) inside [min, max]; `[min]` when
+ * the range is empty.
  *
  * @example
  * ```ts
- * const bar = colorbar('inferno', 256, 12);
+ * niceTicks(0.03, 4.87, 4); // [1, 2, 3, 4]
  * ```
  */
-export function colorbar(colormap: ColormapName, width: number, height: number): Raster {
-  const lut = colormapLut(colormap);
-  const data = new Uint8Array(width * height * 3);
-  for (let x = 0; x < width; x++) {
-    const k = Math.round((x / Math.max(1, width - 1)) * 255) * 3;
-    for (let y = 0; y < height; y++) data.set(lut.subarray(k, k + 3), (y * width + x) * 3);
+export function niceTicks(
+  min: number,
+  max: number,
+  count: number,
+): { values: number[]; step: number } {
+  if (!(max > min) || !Number.isFinite(max - min)) return { values: [min], step: 0 };
+  const power = 10 ** Math.floor(Math.log10((max - min) / Math.max(1, count)));
+  const ticksAt = (step: number): number[] => {
+    const values: number[] = [];
+    for (let k = Math.ceil(min / step - 1e-9); k * step <= max + step * 1e-9; k++)
+      values.push(Number((k * step).toPrecision(12)));
+    return values;
+  };
+  // the round step whose tick count is nearest `count` (the finer one on a tie)
+  let best = { values: [min], step: 0 };
+  for (const m of [1, 2, 5, 10]) {
+    const values = ticksAt(m * power);
+    if (best.step === 0 || Math.abs(values.length - count) < Math.abs(best.values.length - count))
+      best = { values, step: m * power };
   }
-  return { data, width, height };
+  return best;
+}
+
+function tickLabel(v: number, step: number): string {
+  if (v === 0) return '0';
+  const a = Math.max(Math.abs(v), step);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(1);
+  return v.toFixed(Math.max(0, -Math.floor(Math.log10(step || a) + 1e-9)));
+}
+
+/**
+ * A horizontal scale bar for a heatmap: the colormap from `min` (left) to `max` (right), with
+ * tick marks and values at round steps under it. The strip's colour at score v is the
+ * heatmap's colour for v.
+ *
+ * @example
+ * ```ts
+ * const heat = anomalyHeatmap(scores, w, h);
+ * const bar = await colorbar('inferno', { min: heat.min, max: heat.max, width: w });
+ * await writePng('heat-with-scale.png', stack([heat.image, bar]));
+ * ```
+ */
+export async function colorbar(colormap: ColormapName, options: ColorbarOptions): Promise<Raster> {
+  const { min, max, width } = options;
+  const barHeight = options.barHeight ?? 12;
+  const size = options.fontSize ?? 11;
+  const lut = colormapLut(colormap);
+  const widest = (t: { values: number[]; step: number }): number =>
+    Math.max(...t.values.map((v) => textWidth(tickLabel(v, t.step), size)));
+  // as many ticks (up to 6) as fit with a gap between their labels
+  let ticks = niceTicks(min, max, 1);
+  for (let count = 6; count > 1; count--) {
+    const t = niceTicks(min, max, count);
+    if (t.values.length * (widest(t) + 10) <= width - widest(t)) {
+      ticks = t;
+      break;
+    }
+  }
+  const inset = Math.min(Math.floor(width / 4), Math.ceil(widest(ticks) / 2) + 2);
+  const length = Math.max(1, width - 2 * inset);
+  const top = 4;
+  const height = top + barHeight + 4 + Math.ceil(size * 1.25) + 2;
+  const img = createRaster(Math.max(1, width), height);
+  for (let x = 0; x < length; x++) {
+    const k = Math.round((x / Math.max(1, length - 1)) * 255) * 3;
+    for (let y = top; y < top + barHeight; y++)
+      img.data.set(lut.subarray(k, k + 3), (y * width + inset + x) * 3);
+  }
+  const span = max > min ? max - min : 1;
+  const body = ticks.values.map((v) => {
+    const x = inset + ((v - min) / span) * (length - 1) + 0.5;
+    return (
+      `<line x1="${x}" y1="${top + barHeight}" x2="${x}" y2="${top + barHeight + 3}" stroke="black" shape-rendering="crispEdges"/>` +
+      svgText(tickLabel(v, ticks.step), x, top + barHeight + 4, { size, anchor: 'middle' })
+    );
+  });
+  return drawSvg(img, body.join(''));
 }

@@ -1,9 +1,6 @@
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
-import { createRaster, drawText, fillRect, textWidth } from './font.js';
-import type { Raster } from './font.js';
-
-/** An RGB colour. */
-export type Rgb = readonly [number, number, number];
+import { createRaster, drawSvg, rgb, svgText, textWidth } from './svg.js';
+import type { Raster, Rgb } from './svg.js';
 
 /** Cityscapes' 19 train-id colours (the palette everybody recognises). */
 export const CITYSCAPES_PALETTE: readonly Rgb[] = [
@@ -31,7 +28,7 @@ export const CITYSCAPES_PALETTE: readonly Rgb[] = [
 /** Colour of the unknown / anomaly label K. */
 export const UNKNOWN_COLOR: Rgb = [255, 255, 255];
 /** Colour of ignored pixels (label 255). */
-export const IGNORE_COLOR: Rgb = [0, 0, 0];
+const IGNORE_COLOR: Rgb = [0, 0, 0];
 
 function hsv(h: number, s: number, v: number): Rgb {
   const f = (n: number): number => {
@@ -49,7 +46,7 @@ function hsv(h: number, s: number, v: number): Rgb {
  * labelPalette(12)[0]; // [128, 64, 128] (road purple)
  * ```
  */
-export function labelPalette(numClasses: number): Rgb[] {
+function labelPalette(numClasses: number): Rgb[] {
   const out: Rgb[] = [];
   for (let k = 0; k < numClasses; k++) {
     out.push(CITYSCAPES_PALETTE[k] ?? hsv((k * 0.618033988749895) % 1, 0.65, 0.9));
@@ -58,7 +55,7 @@ export function labelPalette(numClasses: number): Rgb[] {
 }
 
 /** Options of {@link colorizeLabels}. */
-export interface ColorizeLabelsOptions {
+interface ColorizeLabelsOptions {
   /** Colours of classes 0..K-1. @default labelPalette(numClasses) */
   readonly palette?: readonly Rgb[];
   /** @default UNKNOWN_COLOR */
@@ -113,37 +110,50 @@ export function colorizeLabels(
 }
 
 /** One legend row. */
-export interface LegendEntry {
+interface LegendEntry {
   readonly name: string;
   readonly color: Rgb;
 }
 
+/** Options of {@link legend}. */
+interface LegendOptions {
+  /** Rows wrap into further columns below this height in pixels. @default 480 */
+  readonly maxHeight?: number;
+  /** Font size in pixels; swatches are as tall. @default 13 */
+  readonly fontSize?: number;
+}
+
 /**
- * A legend panel: a swatch and a name per entry, in columns that fit `maxHeight`.
+ * A colour legend of a label map: a swatch and a name per entry, in columns that fit
+ * `maxHeight`.
  *
  * @example
  * ```ts
- * const panel = legend([{ name: 'road', color: [128, 64, 128] }, { name: 'unknown', color: UNKNOWN_COLOR }]);
+ * const panel = await legend([{ name: 'road', color: [128, 64, 128] }, { name: 'unknown', color: UNKNOWN_COLOR }]);
  * ```
  */
-export function legend(entries: readonly LegendEntry[], maxHeight = 480, scale = 1): Raster {
-  const row = 10 * scale + 4;
+export async function legend(
+  entries: readonly LegendEntry[],
+  options: LegendOptions = {},
+): Promise<Raster> {
+  const size = options.fontSize ?? 13;
+  const row = Math.ceil(size * 1.5);
   const pad = 6;
-  const perCol = Math.max(1, Math.floor((Math.max(maxHeight, row + 2 * pad) - 2 * pad) / row));
+  const maxHeight = Math.max(options.maxHeight ?? 480, row + 2 * pad);
+  const perCol = Math.max(1, Math.floor((maxHeight - 2 * pad) / row));
   const cols = Math.max(1, Math.ceil(entries.length / perCol));
-  const colWidth =
-    8 * scale + 6 + Math.max(0, ...entries.map((e) => textWidth(e.name, scale))) + 10;
+  const colWidth = size + 6 + Math.max(0, ...entries.map((e) => textWidth(e.name, size))) + 12;
   const width = pad * 2 + cols * colWidth;
-  const height = pad * 2 + Math.min(perCol, entries.length) * row;
-  const img = createRaster(width, Math.max(height, 1));
-  entries.forEach((e, i) => {
+  const height = Math.max(1, pad * 2 + Math.min(perCol, entries.length) * row);
+  const body = entries.map((e, i) => {
     const x = pad + Math.floor(i / perCol) * colWidth;
     const y = pad + (i % perCol) * row;
-    fillRect(img, x, y, 8 * scale + 2, 8 * scale + 2, [60, 60, 60]);
-    fillRect(img, x + 1, y + 1, 8 * scale, 8 * scale, e.color);
-    drawText(img, e.name, x + 8 * scale + 6, y + Math.round(scale * 1.5), [0, 0, 0], scale);
+    return (
+      `<rect x="${x + 0.5}" y="${y + 0.5}" width="${size}" height="${size}" fill="${rgb(e.color)}" stroke="rgb(60,60,60)" shape-rendering="crispEdges"/>` +
+      svgText(e.name, x + size + 6, y, { size })
+    );
   });
-  return img;
+  return drawSvg(createRaster(width, height), body.join(''));
 }
 
 /**
@@ -151,7 +161,7 @@ export function legend(entries: readonly LegendEntry[], maxHeight = 480, scale =
  *
  * @example
  * ```ts
- * const panel = legend(openSetLegendEntries(['road', 'car']));
+ * const panel = await legend(openSetLegendEntries(['road', 'car']));
  * ```
  */
 export function openSetLegendEntries(

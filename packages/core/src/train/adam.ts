@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_KERNEL } from '../kernels/Adam.js';
+import { ADAM_KERNEL } from '@densehybrid/tfjs-wasm-training';
 
 /** A set of variables that share a learning-rate factor (e.g. backbone: ¼, head: 1). */
 export interface ParameterGroup {

@@ -1,15 +1,16 @@
 import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
+import { denseHybridLoss } from '@densehybrid/losses';
+import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { registerTrainingGradients } from '@densehybrid/tfjs-wasm-training';
 import {
   disposeCheckpoint,
   loadCheckpoint,
   restoreVariables,
   saveCheckpoint,
   type Checkpoint,
-} from '@densehybrid/backbones';
-import { denseHybridLoss } from '@densehybrid/losses';
-import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
-import { registerTrainingKernels } from '../kernels/register.js';
+} from '../checkpoint.js';
+import { modelConfig } from '../model-file.js';
 import { DEFAULT_ADAM_OPTIONS, GroupAdam, type AdamOptions } from './adam.js';
 import type { DenseHybridModel } from './model.js';
 import { cosineLearningRate } from './schedule.js';
@@ -88,8 +89,8 @@ export interface TrainOptions {
   /** Adam's β1, β2, ε. @default { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } */
   readonly adam?: AdamOptions;
   /**
-   * Training-state **directory**, in `@densehybrid/backbones`' checkpoint format
-   * (`saveCheckpoint`; written atomically, recovered by `loadCheckpoint`):
+   * Training-state **directory**, in this package's checkpoint format (`saveCheckpoint`;
+   * written atomically, recovered by `loadCheckpoint`):
    * - `variables`: every model weight under `model.variables`' names (`backbone.…`, `head.…`,
    *   batch-norm statistics included);
    * - `optimizer`: `{ name: 'adam', step, tensors: <var>/m, <var>/v (Adam's moments, e.g.
@@ -98,8 +99,8 @@ export interface TrainOptions {
    * - `meta`: {@link TrainOptions.meta} plus `step`, `totalSteps`, `learningRate`,
    *   `minLearningRate`, `backboneLearningRateFactor` and `history` (loss terms per step).
    *
-   * A finished state is a model checkpoint: `loadCheckpoint` + `restoreVariables(model.variables,
-   * ckpt)` restores the trained model.
+   * A finished state is a model file: `loadModel(checkpointPath)` scores with the trained model
+   * (with the default `config` and `meta.classNames`).
    * @default none (nothing is written)
    */
   readonly checkpointPath?: string;
@@ -115,7 +116,7 @@ export interface TrainOptions {
   readonly progressEvery?: number;
   /**
    * JSON stored as the checkpoint's `config` (what rebuilds the architecture).
-   * @default {@link trainingCheckpointConfig}(model): `{ format: 'densehybrid/model', backbone:
+   * @default `modelConfig(model)`: `{ format: 'densehybrid/model', version: 1, backbone:
    *   model.backbone.config, head: { channels: model.backbone.preLogitChannels } }`
    */
   readonly config?: Readonly<Record<string, unknown>>;
@@ -125,35 +126,6 @@ export interface TrainOptions {
    * @default {}
    */
   readonly meta?: Readonly<Record<string, unknown>>;
-}
-
-/** The default checkpoint `config` of {@link train}: the backbone's config and the head's width. */
-export type TrainingCheckpointConfig = {
-  readonly format: 'densehybrid/model';
-  /** `model.backbone.config` (`architecture` + the backbone factory's options). */
-  readonly backbone: Readonly<Record<string, unknown>>;
-  /** The dataset-posterior head reads the backbone's pre-logits. */
-  readonly head: { readonly channels: number };
-};
-
-/**
- * The checkpoint `config` {@link train} stores by default: enough to rebuild the model
- * (`ladderDenseNet` / `deeplabV3Plus` from `backbone`, `datasetPosteriorHead({ channels })`).
- *
- * @param model the trained model
- * @returns a JSON {@link TrainingCheckpointConfig}
- * @example
- * ```ts
- * const config = trainingCheckpointConfig(model);
- * // { format: 'densehybrid/model', backbone: { architecture: 'ladderDenseNet', … }, head: { channels: 128 } }
- * ```
- */
-export function trainingCheckpointConfig(model: DenseHybridModel): TrainingCheckpointConfig {
-  return {
-    format: 'densehybrid/model',
-    backbone: model.backbone.config,
-    head: { channels: model.backbone.preLogitChannels },
-  };
 }
 
 /** `optimizer.name` of the state {@link train} writes. */
@@ -231,8 +203,8 @@ const defaultLoss: TrainingLoss = (inputs) => {
  * `checkpointEvery` steps, at the end and on abort, the full training state (all weights
  * including batch-norm statistics, Adam's moments and step count, the loss history) is written
  * atomically to the directory `checkpointPath` in the project's checkpoint format
- * (`@densehybrid/backbones`' `saveCheckpoint`; see {@link TrainOptions.checkpointPath}), so a
- * finished state is also the trained model's checkpoint; `resume: true` continues from it bit-for-bit (given a
+ * (`saveCheckpoint`; see {@link TrainOptions.checkpointPath}), so a finished state is also the
+ * trained model's file (`loadModel`); `resume: true` continues from it bit-for-bit (given a
  * deterministic backend and a data stream that is a function of the step). Tensors are read
  * with `await data()` only; no tensor outlives its step.
  *
@@ -254,6 +226,119 @@ const defaultLoss: TrainingLoss = (inputs) => {
  * ```
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const run = resolveTrainOptions(options);
+  // stock gradients (tfjs-core's Node build registers none) and the dilation-aware conv gradients
+  registerTrainingGradients();
+  if (tf.getBackend() === 'wasm' && tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined)
+    throw new DenseHybridError(
+      'BACKEND',
+      'train: expected the wasm training kernels to be registered (registerWasmTrainingKernels() from @densehybrid/tfjs-wasm-training or initBackend()), got stock tfjs-backend-wasm',
+    );
+
+  const { model, steps } = run;
+  const groups = model.trainableGroups();
+  const adam = new GroupAdam(
+    [
+      { name: 'backbone', variables: groups.backbone, learningRateFactor: run.backboneFactor },
+      { name: 'head', variables: groups.head, learningRateFactor: 1 },
+    ],
+    run.adamOptions,
+  );
+  const state: TrainingState = {
+    adam,
+    varList: [...groups.backbone.values(), ...groups.head.values()],
+    adamState: adam.stateVariables(),
+    history: [],
+    startStep: 0,
+    step: 0,
+    images: 0,
+    t0: 0,
+  };
+  let iterator: AsyncIterator<TrainingBatch> | Iterator<TrainingBatch> | undefined;
+  try {
+    if (run.resume && run.path) await restoreState(run, state, run.path);
+    state.step = state.startStep;
+    const { data } = run;
+    const source = data(state.startStep);
+    iterator =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<TrainingBatch>)[Symbol.asyncIterator]()
+        : (source as Iterable<TrainingBatch>)[Symbol.iterator]();
+    state.t0 = performance.now();
+    let aborted = false;
+    while (state.step < steps) {
+      if (run.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      const next = await iterator.next();
+      if (next.done) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `train: expected options.data to yield ${steps - state.startStep} batches, got ${state.step - state.startStep}`,
+        );
+      }
+      await trainStep(run, state, next.value);
+      const step = state.step;
+      if (run.checkpointEvery > 0 && step % run.checkpointEvery === 0 && step < steps)
+        await saveState(run, state);
+    }
+    if (state.step > state.startStep || aborted) await saveState(run, state);
+    const seconds = (performance.now() - state.t0) / 1000;
+    return {
+      step: state.step,
+      startStep: state.startStep,
+      aborted,
+      history: state.history,
+      imagesPerSecond: state.images / Math.max(seconds, 1e-9),
+      seconds,
+    };
+  } finally {
+    await iterator?.return?.();
+    adam.dispose();
+  }
+}
+
+/** {@link TrainOptions} checked, with every default filled in. */
+interface TrainRun {
+  readonly model: DenseHybridModel;
+  readonly data: TrainOptions['data'];
+  readonly steps: number;
+  readonly loss: TrainingLoss;
+  readonly lr0: number;
+  readonly lrMin: number;
+  readonly backboneFactor: number;
+  readonly adamOptions: Required<AdamOptions>;
+  readonly checkpointEvery: number;
+  readonly progressEvery: number;
+  readonly resume: boolean;
+  readonly path: string | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly onProgress: TrainOptions['onProgress'];
+  readonly config: Readonly<Record<string, unknown>> | undefined;
+  readonly meta: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** What the loop carries from step to step. */
+interface TrainingState {
+  readonly adam: GroupAdam;
+  /** Trainable variables, backbone then head (`tf.variableGrads`' list). */
+  readonly varList: readonly tf.Variable[];
+  /** Adam's moments by checkpoint name (`<var>/m`, `<var>/v`). */
+  readonly adamState: ReadonlyMap<string, tf.Variable>;
+  readonly history: TrainHistoryEntry[];
+  /** The step this run started at (0, or the resumed one). */
+  startStep: number;
+  /** Steps completed. */
+  step: number;
+  /** Images trained on by this run. */
+  images: number;
+  /** `performance.now()` when this run's first batch was requested. */
+  t0: number;
+}
+
+/** Checks {@link TrainOptions} (in the order of their documentation) and fills in defaults. */
+function resolveTrainOptions(options: TrainOptions): TrainRun {
   if (options === null || typeof options !== 'object') badOption('', 'an object', options);
   const { model, data, steps } = options;
   if (
@@ -289,179 +374,159 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (resume && !path) badOption('checkpointPath', 'a directory path when resume is true', path);
   if (path !== undefined && (typeof path !== 'string' || path.length === 0))
     badOption('checkpointPath', 'a directory path', path);
-  const adamOptions = { ...DEFAULT_ADAM_OPTIONS, ...(options.adam ?? {}) };
-  const loss = options.loss ?? defaultLoss;
-  // stock gradients (tfjs-core's Node build registers none) and the wasm training kernels
-  registerTrainingKernels();
+  return {
+    model,
+    data,
+    steps,
+    loss: options.loss ?? defaultLoss,
+    lr0,
+    lrMin,
+    backboneFactor,
+    adamOptions: { ...DEFAULT_ADAM_OPTIONS, ...(options.adam ?? {}) },
+    checkpointEvery,
+    progressEvery,
+    resume,
+    path,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    config: options.config,
+    meta: options.meta,
+  };
+}
 
-  const groups = model.trainableGroups();
-  const adam = new GroupAdam(
-    [
-      { name: 'backbone', variables: groups.backbone, learningRateFactor: backboneFactor },
-      { name: 'head', variables: groups.head, learningRateFactor: 1 },
-    ],
-    adamOptions,
-  );
-  const varList = [...groups.backbone.values(), ...groups.head.values()];
-  const adamState = adam.stateVariables();
-  const history: TrainHistoryEntry[] = [];
-  let startStep = 0;
-  let iterator: AsyncIterator<TrainingBatch> | Iterator<TrainingBatch> | undefined;
+/**
+ * Resume: restores weights, Adam's moments and step count and the loss history from the state at
+ * `path`, if there is one (a fresh run otherwise).
+ * @throws DenseHybridError `INVALID_OPTION` when `steps` differs from the resumed run's,
+ *   `MODEL_LOAD` when the state does not fit the model
+ */
+async function restoreState(run: TrainRun, state: TrainingState, path: string): Promise<void> {
+  const ckpt = await readState(path);
+  if (!ckpt) return;
   try {
-    if (resume && path) {
-      const ckpt = await readState(path);
-      if (ckpt) {
-        try {
-          const meta = ckpt.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
-          if (meta.totalSteps !== steps) {
-            throw new DenseHybridError(
-              'INVALID_OPTION',
-              `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${steps}`,
-            );
-          }
-          const opt = ckpt.optimizer;
-          if (opt?.name !== OPTIMIZER_NAME) {
-            throw new DenseHybridError(
-              'MODEL_LOAD',
-              `train: expected checkpoint ${ckpt.dir} to hold "${OPTIMIZER_NAME}" optimizer state, got ${opt ? JSON.stringify(opt.name) : 'none'}`,
-            );
-          }
-          try {
-            // one call: every name and shape is checked before anything is assigned (Adam's
-            // `<var>/m`, `<var>/v` cannot collide with weight names)
-            restoreVariables(
-              new Map([...model.variables, ...adamState]),
-              new Map([...ckpt.variables, ...opt.tensors.map((t) => [t.name, t.tensor] as const)]),
-            );
-          } catch (e) {
-            throw new DenseHybridError(
-              'MODEL_LOAD',
-              `train: expected checkpoint ${ckpt.dir} to fit the model, got a mismatch: ${(e as Error).message}`,
-              { cause: e },
-            );
-          }
-          startStep = opt.step;
-          adam.iterations = startStep;
-          history.push(...(meta.history ?? []).filter((h) => h.step <= startStep));
-        } finally {
-          disposeCheckpoint(ckpt);
-        }
-      }
+    const meta = ckpt.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
+    if (meta.totalSteps !== run.steps) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${run.steps}`,
+      );
     }
-    const save = async (step: number): Promise<void> => {
-      if (!path) return;
-      await saveCheckpoint(path, {
-        config: options.config ?? trainingCheckpointConfig(model),
-        variables: model.variables,
-        optimizer: {
-          name: OPTIMIZER_NAME,
-          step,
-          tensors: [...adamState].map(([name, tensor]) => ({ name, tensor })),
-          scalars: { ...adamOptions },
-        },
-        meta: {
-          ...(options.meta ?? {}),
-          step,
-          totalSteps: steps,
-          learningRate: lr0,
-          minLearningRate: lrMin,
-          backboneLearningRateFactor: backboneFactor,
-          history,
-        },
-      });
-    };
-    const source = data(startStep);
-    iterator =
-      Symbol.asyncIterator in source
-        ? (source as AsyncIterable<TrainingBatch>)[Symbol.asyncIterator]()
-        : (source as Iterable<TrainingBatch>)[Symbol.iterator]();
-    const t0 = performance.now();
-    let images = 0;
-    let aborted = false;
-    let step = startStep;
-    while (step < steps) {
-      if (options.signal?.aborted) {
-        aborted = true;
-        break;
-      }
-      const next = await iterator.next();
-      if (next.done) {
-        throw new DenseHybridError(
-          'INVALID_INPUT',
-          `train: expected options.data to yield ${steps - startStep} batches, got ${step - startStep}`,
-        );
-      }
-      const batch = next.value;
-      checkBatch(batch, step);
-      const lr = cosineLearningRate(step, steps, lr0, lrMin);
-      const termTensors: Record<string, tf.Scalar> = {};
-      const xs = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
-      const ys = tf.tensor3d(batch.labels, [batch.batchSize, batch.height, batch.width], 'int32');
-      let value: tf.Scalar | undefined;
-      let grads: tf.NamedTensorMap = {};
-      try {
-        const r = tf.variableGrads(() => {
-          const out = model.forward(xs, { training: true });
-          const terms = loss({
-            logits: out.logits,
-            posteriorLogits: out.posteriorLogits,
-            labels: ys,
-          });
-          for (const [k, t] of Object.entries(terms))
-            if (k !== 'total') termTensors[k] = tf.keep(t);
-          return terms.total;
-        }, varList);
-        value = r.value;
-        grads = r.grads;
-        adam.step(grads, lr);
-        const names = Object.keys(termTensors);
-        const read = await Promise.all([value.data(), ...names.map((k) => termTensors[k]!.data())]);
-        const lossValues: Record<string, number> = { total: read[0]![0]! };
-        names.forEach((k, i) => (lossValues[k] = read[i + 1]![0]!));
-        if (!Number.isFinite(lossValues['total'])) {
-          throw new DenseHybridError(
-            'NON_FINITE',
-            `train: expected a finite loss, got ${lossValues['total']} at step ${step + 1} (lower the learning rate)`,
-          );
-        }
-        step++;
-        images += batch.batchSize;
-        history.push({ step, loss: lossValues });
-        const elapsed = (performance.now() - t0) / 1000;
-        if (options.onProgress && (step % progressEvery === 0 || step === steps)) {
-          const perStep = elapsed / (step - startStep);
-          options.onProgress({
-            step,
-            totalSteps: steps,
-            loss: lossValues,
-            learningRate: lr,
-            imagesPerSecond: images / Math.max(elapsed, 1e-9),
-            elapsedSeconds: elapsed,
-            etaSeconds: perStep * (steps - step),
-          });
-        }
-      } finally {
-        xs.dispose();
-        ys.dispose();
-        value?.dispose();
-        tf.dispose(Object.values(grads));
-        tf.dispose(Object.values(termTensors));
-      }
-      if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < steps) await save(step);
+    const opt = ckpt.optimizer;
+    if (opt?.name !== OPTIMIZER_NAME) {
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `train: expected checkpoint ${ckpt.dir} to hold "${OPTIMIZER_NAME}" optimizer state, got ${opt ? JSON.stringify(opt.name) : 'none'}`,
+      );
     }
-    if (step > startStep || aborted) await save(step);
-    const seconds = (performance.now() - t0) / 1000;
-    return {
-      step,
-      startStep,
-      aborted,
-      history,
-      imagesPerSecond: images / Math.max(seconds, 1e-9),
-      seconds,
-    };
+    try {
+      // one call: every name and shape is checked before anything is assigned (Adam's
+      // `<var>/m`, `<var>/v` cannot collide with weight names)
+      restoreVariables(
+        new Map([...run.model.variables, ...state.adamState]),
+        new Map([...ckpt.variables, ...opt.tensors.map((t) => [t.name, t.tensor] as const)]),
+      );
+    } catch (e) {
+      throw new DenseHybridError(
+        'MODEL_LOAD',
+        `train: expected checkpoint ${ckpt.dir} to fit the model, got a mismatch: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    state.startStep = opt.step;
+    state.adam.iterations = state.startStep;
+    state.history.push(...(meta.history ?? []).filter((h) => h.step <= state.startStep));
   } finally {
-    await iterator?.return?.();
-    adam.dispose();
+    disposeCheckpoint(ckpt);
+  }
+}
+
+/** Checkpointing: writes the training state at `state.step` to `run.path` (when given). */
+async function saveState(run: TrainRun, state: TrainingState): Promise<void> {
+  if (!run.path) return;
+  const step = state.step;
+  await saveCheckpoint(run.path, {
+    config: run.config ?? modelConfig(run.model),
+    variables: run.model.variables,
+    optimizer: {
+      name: OPTIMIZER_NAME,
+      step,
+      tensors: [...state.adamState].map(([name, tensor]) => ({ name, tensor })),
+      scalars: { ...run.adamOptions },
+    },
+    meta: {
+      ...(run.meta ?? {}),
+      step,
+      totalSteps: run.steps,
+      learningRate: run.lr0,
+      minLearningRate: run.lrMin,
+      backboneLearningRateFactor: run.backboneFactor,
+      history: state.history,
+    },
+  });
+}
+
+/**
+ * The step: forward and backward pass of one batch, Adam's update at the scheduled learning rate,
+ * the loss terms read back (with `await data()`), `state.step` advanced and progress reported.
+ * Every tensor of the step is disposed before it returns.
+ * @throws DenseHybridError `INVALID_INPUT` / `SHAPE_MISMATCH` for a malformed batch, `NON_FINITE`
+ *   when the loss is NaN/∞
+ */
+async function trainStep(run: TrainRun, state: TrainingState, batch: TrainingBatch): Promise<void> {
+  const { model, steps, loss, onProgress } = run;
+  checkBatch(batch, state.step);
+  const lr = cosineLearningRate(state.step, steps, run.lr0, run.lrMin);
+  const termTensors: Record<string, tf.Scalar> = {};
+  const xs = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+  const ys = tf.tensor3d(batch.labels, [batch.batchSize, batch.height, batch.width], 'int32');
+  let value: tf.Scalar | undefined;
+  let grads: tf.NamedTensorMap = {};
+  try {
+    const r = tf.variableGrads(() => {
+      const out = model.forward(xs, { training: true });
+      const terms = loss({
+        logits: out.logits,
+        posteriorLogits: out.posteriorLogits,
+        labels: ys,
+      });
+      for (const [k, t] of Object.entries(terms)) if (k !== 'total') termTensors[k] = tf.keep(t);
+      return terms.total;
+    }, state.varList as tf.Variable[]);
+    value = r.value;
+    grads = r.grads;
+    state.adam.step(grads, lr);
+    const names = Object.keys(termTensors);
+    const read = await Promise.all([value.data(), ...names.map((k) => termTensors[k]!.data())]);
+    const lossValues: Record<string, number> = { total: read[0]![0]! };
+    names.forEach((k, i) => (lossValues[k] = read[i + 1]![0]!));
+    if (!Number.isFinite(lossValues['total'])) {
+      throw new DenseHybridError(
+        'NON_FINITE',
+        `train: expected a finite loss, got ${lossValues['total']} at step ${state.step + 1} (lower the learning rate)`,
+      );
+    }
+    const step = ++state.step;
+    state.images += batch.batchSize;
+    state.history.push({ step, loss: lossValues });
+    const elapsed = (performance.now() - state.t0) / 1000;
+    if (onProgress && (step % run.progressEvery === 0 || step === steps)) {
+      const perStep = elapsed / (step - state.startStep);
+      onProgress({
+        step,
+        totalSteps: steps,
+        loss: lossValues,
+        learningRate: lr,
+        imagesPerSecond: state.images / Math.max(elapsed, 1e-9),
+        elapsedSeconds: elapsed,
+        etaSeconds: perStep * (steps - step),
+      });
+    }
+  } finally {
+    xs.dispose();
+    ys.dispose();
+    value?.dispose();
+    tf.dispose(Object.values(grads));
+    tf.dispose(Object.values(termTensors));
   }
 }
 

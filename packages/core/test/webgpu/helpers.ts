@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { expect } from 'vitest';
-import { initBackend, type BackendReport } from '@densehybrid/core';
+import { initBackend, type BackendReport } from '@densehybrid/tfjs-wasm-training';
 
 /** Deterministic PRNG (mulberry32), uniform in [lo, hi). */
 export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {

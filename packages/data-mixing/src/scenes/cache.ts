@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { writeDirectoryAtomic, writeFileSynced } from '@densehybrid/metrics-openiou/node';
 import type { GlyphSet } from './compose.js';
 import {
   buildDigitScenes,
@@ -95,7 +96,14 @@ async function readCache(dir: string, options: unknown): Promise<DigitScenes | u
   ) {
     return undefined;
   }
-  const buf = await readFile(join(dir, 'data.bin'));
+  let buf: Buffer;
+  try {
+    buf = await readFile(join(dir, 'data.bin'));
+  } catch (e) {
+    // another process is replacing the folder this instant (or it was left half-deleted)
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
   const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   const arr = (key: string): Uint8Array => {
     const a = meta.arrays.find((x) => x.key === key);
@@ -173,25 +181,12 @@ async function writeCache(dir: string, scenes: DigitScenes): Promise<void> {
       height: scenes.negatives.height,
     },
   };
-  // write everything into a private temp folder, then publish it with one atomic rename
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await writeFile(join(tmp, 'data.bin'), Buffer.concat(parts.map((p) => p.data)));
-    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 1));
-    try {
-      await rename(tmp, dir);
-    } catch (e) {
-      // another process published the same configuration first: keep theirs
-      if (
-        (e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' &&
-        (e as NodeJS.ErrnoException).code !== 'EEXIST'
-      )
-        throw e;
-    }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  // write everything into a private temp folder, then publish it atomically (a concurrent
+  // writer of the same configuration wrote the same bytes, so the last one simply wins)
+  await writeDirectoryAtomic('loadDigitScenes', dir, async (tmp) => {
+    await writeFileSynced(join(tmp, 'data.bin'), Buffer.concat(parts.map((p) => p.data)));
+    await writeFileSynced(join(tmp, 'meta.json'), Buffer.from(JSON.stringify(meta, null, 1)));
+  });
 }
 
 /**
@@ -255,6 +250,7 @@ export async function loadDigitScenes(
     await mkdir(cacheDir, { recursive: true });
     await writeCache(dir, scenes);
   } catch (e) {
+    if (DenseHybridError.is(e)) throw e;
     throw new DenseHybridError(
       'IO',
       `loadDigitScenes: expected to write the scene cache ${dir}, got ${(e as Error).message}`,

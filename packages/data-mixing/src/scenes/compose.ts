@@ -25,11 +25,11 @@ export interface GlyphSet {
 export type GlyphStyle = 'stroke' | 'solid';
 
 /** Opacity at or above which a drawn pixel takes the object's label. */
-export const LABEL_ALPHA = 0.5;
+const LABEL_ALPHA = 0.5;
 /** Opacity from which (up to {@link LABEL_ALPHA}) a pixel is ambiguous and labelled ignore. */
-export const IGNORE_ALPHA = 0.15;
+const IGNORE_ALPHA = 0.15;
 /** The ignore label. */
-export const IGNORE_LABEL = 255;
+const IGNORE_LABEL = 255;
 
 /** Throws unless `set` is a consistent {@link GlyphSet}. */
 export function checkGlyphSet(fn: string, arg: string, set: GlyphSet): void {
@@ -115,7 +115,7 @@ export interface GlyphPlacement {
 }
 
 /** A random bright colour (every object, inlier or anomaly, draws from the same distribution). */
-export function randomInkColor(rng: SceneRng): [number, number, number] {
+function randomInkColor(rng: SceneRng): [number, number, number] {
   const c: [number, number, number] = [
     rng.uniform(90, 255),
     rng.uniform(90, 255),

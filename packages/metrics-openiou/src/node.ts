@@ -1,0 +1,13 @@
+/**
+ * `@densehybrid/metrics-openiou/node`: the Node-only part of the package (file system; no other
+ * dependency). The main entry stays free of `node:` imports so it runs in browsers.
+ */
+export {
+  writeFileAtomic,
+  writeFileSynced,
+  writeDirectoryAtomic,
+  recoverDirectory,
+  openStagedDir,
+} from './node/fs-atomic.js';
+export type { StagedDir, StagedDirOptions } from './node/fs-atomic.js';
+export { readNpy, writeNpy } from './node/npy.js';

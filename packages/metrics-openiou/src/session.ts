@@ -1,0 +1,1134 @@
+import {
+  AnomalyMetricsAccumulator,
+  type AccumulatorMode,
+  type AnomalyMetricsAccumulatorJSON,
+  type AnomalyMetricsAccumulatorOptions,
+} from './accumulator.js';
+import type {
+  AnomalyCurvesResult,
+  AnomalyMetricsResult,
+  AnomalyProtocol,
+  FprRule,
+} from './anomaly-metrics.js';
+import { calibrateThreshold } from './calibrate.js';
+import {
+  ComponentMetricsAccumulator,
+  type ComponentMetricsJSON,
+  type ComponentMetricsOptions,
+  type ComponentMetricsResult,
+} from './components.js';
+import { DenseHybridError, describeValue } from './errors.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
+import { OpenIoU, type OpenIoUAverage, type OpenIoUResult } from './open-iou.js';
+import { OpenSetSweep, type OpenSetSweepJSON } from './open-set-sweep.js';
+import {
+  BENCHMARK_PROTOCOLS,
+  type BenchmarkName,
+  type BenchmarkProtocol,
+  type LabelKind,
+} from './protocols.js';
+import { checkArray, checkInteger, checkOneOf, type NumericArray } from './validate.js';
+
+/** One fold of an {@link EvaluationSession} (StreetHazards test: t5 and t6). */
+export interface EvaluationFoldSpec {
+  readonly name: string;
+  /** What its labels hold. @default the protocol's `labelKind` */
+  readonly labelKind?: LabelKind;
+  /** Ground-truth label that is skipped. @default 255 */
+  readonly ignoreLabel?: number;
+}
+
+/** Options of {@link EvaluationSession}; everything but `benchmark` overrides the protocol. */
+export interface EvaluationSessionOptions {
+  /** A name of {@link BENCHMARK_PROTOCOLS} or a protocol of your own. @default 'folder' */
+  readonly benchmark?: BenchmarkName | BenchmarkProtocol;
+  /** K, the number of known classes; required unless every fold has anomaly labels. */
+  readonly numClasses?: number;
+  /** Names of the scores each frame carries, each evaluated on its own. @default ['score'] */
+  readonly scoreNames?: readonly string[];
+  /**
+   * The folds, by name or spec.
+   * @default the protocol's `crossFolds` when it cross-calibrates, else `['test']`
+   */
+  readonly folds?: readonly (string | EvaluationFoldSpec)[];
+  /** @default the protocol's */
+  readonly protocol?: AnomalyProtocol;
+  /** @default the protocol's */
+  readonly fprRule?: FprRule;
+  /** @default the protocol's */
+  readonly tpr?: number;
+  /**
+   * `histogram` keeps memory flat in dataset size (scores rounded to float16); `exact` keeps
+   * every score. @default 'histogram'
+   */
+  readonly mode?: AccumulatorMode;
+  /** Open-set threshold when not cross-calibrating: one for every score, or one per score name. */
+  readonly threshold?: number | Readonly<Record<string, number>>;
+  /**
+   * Calibrate on one of two open-set folds and apply to the other.
+   * @default true when the protocol cross-calibrates, there are two folds and no `threshold`
+   */
+  readonly crossCalibrate?: boolean;
+  /** Resampling factor of cross-calibration, in (0, 1]. @default the protocol's */
+  readonly calibrationScale?: number;
+  /** @default the protocol's */
+  readonly average?: OpenIoUAverage;
+  /** Component metrics with these options, or `null` for none. @default the protocol's */
+  readonly components?: Omit<ComponentMetricsOptions, 'threshold'> | null;
+}
+
+/** One frame for {@link EvaluationSession.addFrame}: plain typed arrays, row-major. */
+export interface EvaluationFrame {
+  /** The fold; may be left out when the session has one fold. */
+  readonly fold?: string;
+  readonly width: number;
+  readonly height: number;
+  /** Per score name, `width*height` anomaly scores (higher = more anomalous). */
+  readonly scores: Readonly<Record<string, NumericArray>>;
+  /** Ground truth of the fold's {@link LabelKind}, `width*height`. */
+  readonly labels: NumericArray;
+  /** Closed-set prediction (argmax over the K known classes); needed unless the fold's labels are `anomaly`. */
+  readonly closed?: NumericArray;
+}
+
+/** One frame of the component pass ({@link EvaluationSession.addComponentFrame}). */
+export type ComponentPassFrame = Omit<EvaluationFrame, 'closed'>;
+
+/** Open-set segmentation results. */
+export interface OpenSetEvaluation {
+  /** Where the threshold came from. */
+  readonly thresholdSource: 'cross-calibration' | 'given';
+  /** Resampling factor of the calibration scores (1 = full resolution). */
+  readonly calibrationScale: number;
+  /** Per fold: the threshold applied and its open-IoU. */
+  readonly folds: readonly {
+    readonly name: string;
+    readonly frames: number;
+    readonly threshold: number;
+    readonly calibratedOn: string | null;
+    readonly result: OpenIoUResult;
+  }[];
+  /** Image-count weighted mean of the folds' open-mIoU. */
+  readonly openMIoU: number;
+  /** Image-count weighted mean of the folds' anomaly IoU. */
+  readonly anomalyIoU: number;
+}
+
+/** The score-dependent results of one anomaly score. */
+export interface ScoreEvaluation {
+  /** The score's name, e.g. `hybrid`. */
+  readonly name: string;
+  /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
+  readonly anomaly: AnomalyMetricsResult | null;
+  readonly perFoldAnomaly: readonly {
+    readonly name: string;
+    readonly result: AnomalyMetricsResult;
+  }[];
+  readonly curves: AnomalyCurvesResult | null;
+  readonly openSet: OpenSetEvaluation | null;
+  readonly components: ComponentMetricsResult | null;
+  /** Why a metric of this score was not computed. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * What {@link EvaluationSession.finish} returns. The top-level `anomaly`, `perFoldAnomaly`,
+ * `curves`, `openSet` and `components` are those of the first score; `scores` has every score.
+ */
+export interface EvaluationResult {
+  readonly frames: number;
+  readonly protocol: AnomalyProtocol;
+  /** One entry per score, in the order of `scoreNames`. */
+  readonly scores: readonly ScoreEvaluation[];
+  /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
+  readonly anomaly: AnomalyMetricsResult | null;
+  readonly perFoldAnomaly: readonly {
+    readonly name: string;
+    readonly result: AnomalyMetricsResult;
+  }[];
+  readonly curves: AnomalyCurvesResult | null;
+  /** Closed-set mIoU (anomaly pixels ignored); null for binary anomaly datasets. */
+  readonly closed: { readonly mIoU: number; readonly iou: readonly number[] } | null;
+  readonly openSet: OpenSetEvaluation | null;
+  readonly components: ComponentMetricsResult | null;
+  /** Why a metric was not computed (per-score notes prefixed `name: ` when several scores). */
+  readonly notes: readonly string[];
+}
+
+/** A threshold in JSON (±Infinity as strings). */
+type JsonThreshold = number | 'Infinity' | '-Infinity';
+
+/** JSON form of {@link EvaluationSession} ({@link EvaluationSession.toJSON}). */
+export interface EvaluationSessionJSON {
+  readonly format: 'densehybrid/evaluation-session';
+  readonly version: 1;
+  readonly options: {
+    readonly benchmark: BenchmarkProtocol;
+    readonly numClasses: number | null;
+    readonly scoreNames: readonly string[];
+    readonly folds: readonly Required<EvaluationFoldSpec>[];
+    readonly protocol: AnomalyProtocol;
+    readonly fprRule: FprRule;
+    readonly tpr: number;
+    readonly mode: AccumulatorMode;
+    readonly thresholds: Readonly<Record<string, JsonThreshold>>;
+    readonly crossCalibrate: boolean;
+    readonly calibrationScale: number;
+    readonly average: OpenIoUAverage;
+    readonly components: Omit<ComponentMetricsOptions, 'threshold'> | null;
+  };
+  /** Frames added per fold. */
+  readonly frames: Readonly<Record<string, number>>;
+  /** Per score, per fold: the accumulators (`cal`: at `calibrationScale`, null at scale 1). */
+  readonly scores: Readonly<
+    Record<
+      string,
+      Readonly<
+        Record<
+          string,
+          {
+            readonly acc: AnomalyMetricsAccumulatorJSON | null;
+            readonly sweep: OpenSetSweepJSON | null;
+            readonly cal: AnomalyMetricsAccumulatorJSON | null;
+          }
+        >
+      >
+    >
+  >;
+  /** Per score: the component pass's accumulator, once started. */
+  readonly components: Readonly<Record<string, ComponentMetricsJSON>> | null;
+}
+
+type Resolved = EvaluationSessionJSON['options'] & {
+  readonly thresholdOf: ReadonlyMap<string, number>;
+  /** Cross-calibration on resampled scores. */
+  readonly scaled: boolean;
+};
+
+const FORMAT = 'densehybrid/evaluation-session';
+
+/** Curve points kept for plotting. */
+const CURVE_POINTS = 512;
+
+/**
+ * Nearest-neighbour resampling of a `width*height` map by `scale` (PyTorch's
+ * `interpolate(scale_factor=s, mode='nearest')`: output `⌊w·s⌋×⌊h·s⌋`, at least 1, output pixel
+ * x reads input pixel `min(⌊x/s⌋, w−1)`).
+ */
+function resampleNearest<T extends Uint8Array | Float32Array>(
+  data: T,
+  width: number,
+  height: number,
+  scale: number,
+): T {
+  const w = Math.max(1, Math.floor(width * scale));
+  const h = Math.max(1, Math.floor(height * scale));
+  const out = (data instanceof Uint8Array ? new Uint8Array(w * h) : new Float32Array(w * h)) as T;
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(Math.floor(y / scale), height - 1);
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(Math.floor(x / scale), width - 1);
+      out[y * w + x] = data[sy * width + sx] as number;
+    }
+  }
+  return out;
+}
+
+/** What {@link binaryAnomalyLabels} needs to know about a fold (a data-mixing dataset has it). */
+export interface LabelEncoding {
+  readonly labelKind: LabelKind;
+  /** K (the anomaly class of `open-set` labels). */
+  readonly numClasses: number;
+  readonly ignoreLabel: number;
+}
+
+/**
+ * Binary anomaly labels (0 inlier, 1 anomaly, 255 ignore) of a fold's ground truth: `anomaly`
+ * labels as they are (ignore → 255), `open-set` labels with K → 1 and 0..K−1 → 0; `semantic`
+ * labels have none (null).
+ *
+ * @param labels - ground truth
+ * @param encoding - `{ labelKind, numClasses, ignoreLabel }`, e.g. a data-mixing dataset
+ * @returns the labels itself for `anomaly` labels with ignore 255, else a new `Uint8Array`; null
+ *   for `semantic`
+ * @example
+ * ```ts
+ * binaryAnomalyLabels([0, 12, 255], { labelKind: 'open-set', numClasses: 12, ignoreLabel: 255 });
+ * // Uint8Array [0, 1, 255]
+ * ```
+ */
+export function binaryAnomalyLabels(
+  labels: NumericArray,
+  encoding: LabelEncoding,
+): NumericArray | null {
+  const ignore = encoding.ignoreLabel;
+  if (encoding.labelKind === 'anomaly') {
+    if (ignore === 255) return labels;
+    return Uint8Array.from(labels, (v) => (v === ignore ? 255 : v));
+  }
+  if (encoding.labelKind === 'open-set') {
+    const K = encoding.numClasses;
+    return Uint8Array.from(labels, (v) => (v === ignore ? 255 : v === K ? 1 : 0));
+  }
+  return null;
+}
+
+function toJsonThreshold(t: number): JsonThreshold {
+  return t === Infinity ? 'Infinity' : t === -Infinity ? '-Infinity' : t;
+}
+
+function fromJsonThreshold(t: JsonThreshold): number {
+  return t === 'Infinity' ? Infinity : t === '-Infinity' ? -Infinity : t;
+}
+
+function resolveOptions(o: EvaluationSessionOptions): Resolved {
+  const fn = 'EvaluationSession';
+  if (typeof o !== 'object' || o === null) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected an options object, got ${describeValue(o)}`,
+    );
+  }
+  const benchmark =
+    typeof o.benchmark === 'object' && o.benchmark !== null
+      ? o.benchmark
+      : BENCHMARK_PROTOCOLS[o.benchmark ?? 'folder'];
+  if (benchmark === undefined) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected benchmark to be one of ${Object.keys(BENCHMARK_PROTOCOLS).join(' | ')} or a protocol, got ${describeValue(o.benchmark)}`,
+    );
+  }
+  const scoreNames = [...(o.scoreNames ?? ['score'])];
+  if (
+    scoreNames.length === 0 ||
+    new Set(scoreNames).size !== scoreNames.length ||
+    scoreNames.some((n) => typeof n !== 'string')
+  ) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected one or more distinct score names, got ${JSON.stringify(scoreNames)}`,
+    );
+  }
+  const foldInput =
+    o.folds ??
+    (benchmark.openSetThreshold === 'cross-calibration' && benchmark.crossFolds
+      ? benchmark.crossFolds
+      : ['test']);
+  const folds = foldInput.map((f): Required<EvaluationFoldSpec> => {
+    const spec = typeof f === 'string' ? { name: f } : f;
+    const labelKind = spec.labelKind ?? benchmark.labelKind;
+    checkOneOf(fn, 'labelKind', labelKind, ['anomaly', 'open-set', 'semantic'] as const);
+    return { name: spec.name, labelKind, ignoreLabel: spec.ignoreLabel ?? 255 };
+  });
+  if (folds.length === 0 || new Set(folds.map((f) => f.name)).size !== folds.length) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected one or more folds with distinct names, got ${JSON.stringify(folds.map((f) => f.name))}`,
+    );
+  }
+  // K sizes the open-set sweeps (1..254); anomaly labels do not use it
+  const numClasses = o.numClasses ?? null;
+  if (folds.some((f) => f.labelKind !== 'anomaly'))
+    checkInteger(fn, 'numClasses (needed for open-set and semantic labels)', numClasses, 1, 254);
+  else if (numClasses !== null) checkInteger(fn, 'numClasses', numClasses, 1, 65534);
+  const protocol = o.protocol ?? benchmark.protocol;
+  checkOneOf(fn, 'protocol', protocol, ['pooled', 'per-image'] as const);
+  const mode = o.mode ?? 'histogram';
+  checkOneOf(fn, 'mode', mode, ['exact', 'histogram'] as const);
+  const average = o.average ?? benchmark.average;
+  checkOneOf(fn, 'average', average, ['nanmean', 'sum-over-k'] as const);
+  const calibrationScale = o.calibrationScale ?? benchmark.calibrationScale;
+  if (typeof calibrationScale !== 'number' || !(calibrationScale > 0 && calibrationScale <= 1)) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected calibrationScale in (0, 1], got ${describeValue(calibrationScale)}`,
+    );
+  }
+  const thresholdOf = new Map<string, number>();
+  for (const name of scoreNames) {
+    const t = typeof o.threshold === 'number' ? o.threshold : o.threshold?.[name];
+    if (t === undefined) continue;
+    if (typeof t !== 'number' || Number.isNaN(t)) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected the threshold of "${name}" to be a number, got ${describeValue(t)}`,
+      );
+    }
+    thresholdOf.set(name, t);
+  }
+  const crossCalibrate =
+    o.crossCalibrate ??
+    (benchmark.openSetThreshold === 'cross-calibration' &&
+      o.threshold === undefined &&
+      folds.length === 2);
+  if (crossCalibrate && folds.length !== 2) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected two folds for cross-calibration, got ${folds.length}`,
+    );
+  }
+  const components = o.components === undefined ? benchmark.components : o.components;
+  return {
+    benchmark,
+    numClasses,
+    scoreNames,
+    folds,
+    protocol,
+    fprRule: o.fprRule ?? benchmark.fprRule,
+    tpr: o.tpr ?? benchmark.tpr,
+    mode,
+    thresholds: Object.fromEntries([...thresholdOf].map(([k, v]) => [k, toJsonThreshold(v)])),
+    crossCalibrate,
+    calibrationScale,
+    average,
+    components: components === null ? null : { ...components },
+    thresholdOf,
+    scaled: crossCalibrate && calibrationScale !== 1,
+  };
+}
+
+/** Accumulation settings that two sessions must share to merge. */
+function accumulationKey(r: Resolved): string {
+  return JSON.stringify([
+    r.numClasses,
+    r.scoreNames,
+    r.folds,
+    r.protocol,
+    r.fprRule,
+    r.tpr,
+    r.mode,
+    r.scaled ? r.calibrationScale : 1,
+  ]);
+}
+
+interface FoldState {
+  /** AP/FPR/AUROC (folds with anomaly labels). */
+  acc: AnomalyMetricsAccumulator | null;
+  /** Open-set confusion at any threshold (folds with class labels). */
+  sweep: OpenSetSweep | null;
+  /** Calibration at `calibrationScale` (open-set folds when cross-calibrating on resampled maps). */
+  cal: AnomalyMetricsAccumulator | null;
+}
+
+interface AnomalyPart {
+  perFoldAnomaly: { name: string; result: AnomalyMetricsResult }[];
+  anomaly: AnomalyMetricsResult | null;
+  curves: AnomalyCurvesResult | null;
+  pooled: AnomalyMetricsAccumulator | null;
+  notes: string[];
+}
+
+/**
+ * A benchmark evaluation over plain typed arrays, in one streaming pass: anomaly metrics (AP,
+ * FPR at the protocol's TPR, AUROC) pooled or per image, closed mIoU, open-mIoU (cross-calibrated
+ * between two folds or at a given threshold), for several scores at once, and SMIYC component
+ * metrics in a second pass ({@link addComponentFrame}, because their threshold is the best pooled
+ * F1 over all frames). Memory is flat in the number of frames in histogram mode; the state merges
+ * ({@link merge}) and serialises ({@link toJSON}), so a run can be split, resumed or parallelised.
+ * {@link finish} returns the results; {@link metricsDocument} turns them into the `metrics.json`
+ * document the CLI writes.
+ *
+ * @example
+ * ```ts
+ * const session = new EvaluationSession({ benchmark: 'fishyscapes-lostandfound' });
+ * for (const f of frames) session.addFrame({ width: f.w, height: f.h, scores: { score: f.scores }, labels: f.labels });
+ * const { anomaly } = session.finish(); // anomaly.ap, anomaly.fpr, anomaly.auroc
+ * ```
+ */
+export class EvaluationSession {
+  private readonly o: Resolved;
+  private readonly state = new Map<string, Map<string, FoldState>>();
+  private readonly frameCounts = new Map<string, number>();
+  private cms: Map<string, ComponentMetricsAccumulator> | null = null;
+
+  /**
+   * @param options - see {@link EvaluationSessionOptions}
+   * @throws DenseHybridError `INVALID_OPTION` for an unknown benchmark, option out of range,
+   *   duplicate score or fold names, or cross-calibration without two folds
+   */
+  constructor(options: EvaluationSessionOptions = {}) {
+    this.o = resolveOptions(options);
+    const o = this.o;
+    const accOptions = this.accumulatorOptions();
+    for (const name of o.scoreNames) {
+      const per = new Map<string, FoldState>();
+      for (const f of o.folds) {
+        per.set(f.name, {
+          acc: f.labelKind !== 'semantic' ? new AnomalyMetricsAccumulator(accOptions) : null,
+          sweep:
+            f.labelKind !== 'anomaly'
+              ? new OpenSetSweep(o.numClasses as number, f.ignoreLabel)
+              : null,
+          cal:
+            o.scaled && f.labelKind === 'open-set'
+              ? new AnomalyMetricsAccumulator(accOptions)
+              : null,
+        });
+      }
+      this.state.set(name, per);
+    }
+    for (const f of o.folds) this.frameCounts.set(f.name, 0);
+  }
+
+  private accumulatorOptions(): AnomalyMetricsAccumulatorOptions {
+    const o = this.o;
+    return { mode: o.mode, tpr: o.tpr, fprRule: o.fprRule, perImage: o.protocol === 'per-image' };
+  }
+
+  /** The score names, in order. */
+  get scoreNames(): readonly string[] {
+    return this.o.scoreNames;
+  }
+
+  /** Frames added so far, all folds. */
+  get frames(): number {
+    let n = 0;
+    for (const v of this.frameCounts.values()) n += v;
+    return n;
+  }
+
+  /** Frames added so far to `fold`. */
+  framesOf(fold: string): number {
+    return this.frameCounts.get(fold) ?? 0;
+  }
+
+  private fold(fn: string, name: string | undefined): Required<EvaluationFoldSpec> {
+    const folds = this.o.folds;
+    const f =
+      name === undefined && folds.length === 1 ? folds[0] : folds.find((x) => x.name === name);
+    if (f === undefined) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected fold to be one of ${folds.map((x) => JSON.stringify(x.name)).join(' | ')}, got ${describeValue(name)}`,
+      );
+    }
+    return f;
+  }
+
+  private checkFrame(fn: string, frame: ComponentPassFrame): number {
+    if (typeof frame !== 'object' || frame === null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected a frame object, got ${describeValue(frame)}`,
+      );
+    }
+    checkInteger(fn, 'width', frame.width, 1, 1 << 30);
+    checkInteger(fn, 'height', frame.height, 1, 1 << 30);
+    const n = frame.width * frame.height;
+    checkArray(fn, 'labels', frame.labels);
+    if (frame.labels.length !== n) {
+      throw new DenseHybridError(
+        'SHAPE_MISMATCH',
+        `${fn}: expected labels of length width*height = ${n}, got ${frame.labels.length}`,
+      );
+    }
+    const scores = frame.scores ?? {};
+    for (const name of this.o.scoreNames) {
+      const s = scores[name];
+      if (s === undefined) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected scores "${name}", got ${JSON.stringify(Object.keys(scores))}`,
+        );
+      }
+      checkArray(fn, `scores "${name}"`, s);
+      if (s.length !== n) {
+        throw new DenseHybridError(
+          'SHAPE_MISMATCH',
+          `${fn}: expected scores "${name}" of length width*height = ${n}, got ${s.length}`,
+        );
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Adds one frame's scores, labels and closed-set prediction to every score's accumulators.
+   *
+   * @param frame - see {@link EvaluationFrame}
+   * @returns this
+   * @throws DenseHybridError `INVALID_INPUT` (unknown fold, missing score or closed prediction,
+   *   bad labels), `SHAPE_MISMATCH`, `NON_FINITE` (from the accumulators)
+   */
+  addFrame(frame: EvaluationFrame): this {
+    const fn = 'EvaluationSession.addFrame';
+    if (this.cms !== null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected frames before the component pass, got one after addComponentFrame`,
+      );
+    }
+    this.checkFrame(fn, frame);
+    const fold = this.fold(fn, frame.fold);
+    const o = this.o;
+    const { width, height } = frame;
+    if (fold.labelKind !== 'anomaly') {
+      checkArray(fn, 'closed', frame.closed);
+      if (frame.closed.length !== frame.labels.length) {
+        throw new DenseHybridError(
+          'SHAPE_MISMATCH',
+          `${fn}: expected closed of length width*height = ${frame.labels.length}, got ${frame.closed.length}`,
+        );
+      }
+    }
+    const binary = binaryAnomalyLabels(frame.labels, {
+      labelKind: fold.labelKind,
+      numClasses: o.numClasses ?? 0,
+      ignoreLabel: fold.ignoreLabel,
+    });
+    const calBinary =
+      o.scaled && binary && fold.labelKind === 'open-set'
+        ? resampleNearest(Uint8Array.from(binary), width, height, o.calibrationScale)
+        : null;
+    for (const name of o.scoreNames) {
+      const scores = frame.scores[name] as NumericArray;
+      const st = this.state.get(name)?.get(fold.name) as FoldState;
+      if (st.acc && binary) st.acc.add(scores, binary);
+      if (calBinary && st.cal) {
+        const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);
+        st.cal.add(resampleNearest(f32, width, height, o.calibrationScale), calBinary);
+      }
+      st.sweep?.add(frame.labels, frame.closed as NumericArray, scores);
+    }
+    this.frameCounts.set(fold.name, (this.frameCounts.get(fold.name) ?? 0) + 1);
+    return this;
+  }
+
+  /**
+   * Adds another session's frames (their accumulators); this session's finishing options
+   * (threshold, average, component sizes) stay. Equivalent to having added its frames here.
+   *
+   * @returns this
+   * @throws DenseHybridError `INVALID_INPUT` when the sessions accumulate differently (scores,
+   *   folds, K, protocol, TPR, rule, mode, calibration scale) or one has started the component
+   *   pass and the other has not
+   */
+  merge(other: EvaluationSession): this {
+    const fn = 'EvaluationSession.merge';
+    if (!(other instanceof EvaluationSession)) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected an EvaluationSession, got ${describeValue(other)}`,
+      );
+    }
+    const a = accumulationKey(this.o);
+    const b = accumulationKey(other.o);
+    if (a !== b) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected a session with settings ${a}, got ${b}`,
+      );
+    }
+    if ((this.cms === null) !== (other.cms === null)) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected both sessions before or both in the component pass, got one in it`,
+      );
+    }
+    for (const name of this.o.scoreNames) {
+      for (const f of this.o.folds) {
+        const mine = this.state.get(name)?.get(f.name) as FoldState;
+        const theirs = other.state.get(name)?.get(f.name) as FoldState;
+        if (mine.acc && theirs.acc) mine.acc.merge(theirs.acc);
+        if (mine.sweep && theirs.sweep) mine.sweep.merge(theirs.sweep);
+        if (mine.cal && theirs.cal) mine.cal.merge(theirs.cal);
+      }
+    }
+    for (const [k, v] of other.frameCounts)
+      this.frameCounts.set(k, (this.frameCounts.get(k) ?? 0) + v);
+    if (this.cms !== null && other.cms !== null) {
+      for (const [name, cm] of this.cms) {
+        const theirs = other.cms.get(name);
+        if (theirs) cm.merge(theirs);
+      }
+    }
+    return this;
+  }
+
+  /** The anomaly metrics of one score from its per-fold accumulators. */
+  private anomalyPart(name: string): AnomalyPart {
+    const o = this.o;
+    const notes: string[] = [];
+    const perFoldAnomaly: { name: string; result: AnomalyMetricsResult }[] = [];
+    let anomaly: AnomalyMetricsResult | null = null;
+    let curves: AnomalyCurvesResult | null = null;
+    let pooled: AnomalyMetricsAccumulator | null = null;
+    const per = this.state.get(name) as Map<string, FoldState>;
+    const accs = [...per].filter(([, s]) => s.acc !== null);
+    if (accs.length > 0) {
+      pooled = new AnomalyMetricsAccumulator(this.accumulatorOptions());
+      for (const [fold, s] of accs) {
+        const acc = s.acc as AnomalyMetricsAccumulator;
+        pooled.merge(acc);
+        try {
+          perFoldAnomaly.push({ name: fold, result: acc.compute({ protocol: o.protocol }) });
+        } catch (e) {
+          notes.push(`anomaly metrics of fold ${fold}: ${(e as Error).message}`);
+        }
+      }
+      try {
+        anomaly = pooled.compute({ protocol: o.protocol });
+        curves = pooled.curves({ maxPoints: CURVE_POINTS });
+      } catch (e) {
+        notes.push(`anomaly metrics: ${(e as Error).message}`);
+      }
+    }
+    return { perFoldAnomaly, anomaly, curves, pooled, notes };
+  }
+
+  /** Threshold of the component pass (best pooled pixel F1) with its note, or null. */
+  private componentThreshold(part: AnomalyPart): { threshold: number | null; note: string | null } {
+    if (!this.o.components || !part.pooled || !part.anomaly) return { threshold: null, note: null };
+    const threshold =
+      this.o.protocol === 'pooled'
+        ? part.anomaly.bestF1Threshold
+        : part.pooled.compute({ protocol: 'pooled' }).bestF1Threshold;
+    return {
+      threshold,
+      note: threshold === null ? 'component metrics: no best-F1 threshold' : null,
+    };
+  }
+
+  /**
+   * The thresholds of the component pass: per score, its best pooled pixel-F1 threshold over the
+   * frames added so far (SMIYC's choice). Empty when the protocol has no component metrics.
+   *
+   * @example
+   * ```ts
+   * session.componentThresholds(); // { hybrid: 1.25, generative: -3.5 }
+   * ```
+   */
+  componentThresholds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.o.components) return out;
+    if (this.cms !== null) {
+      for (const [name, cm] of this.cms) out[name] = cm.options.threshold;
+      return out;
+    }
+    for (const name of this.o.scoreNames) {
+      const t = this.componentThreshold(this.anomalyPart(name)).threshold;
+      if (t !== null) out[name] = t;
+    }
+    return out;
+  }
+
+  /** One component accumulator per score with a threshold (none without component metrics). */
+  private newComponentPass(): Map<string, ComponentMetricsAccumulator> {
+    const cms = new Map<string, ComponentMetricsAccumulator>();
+    const components = this.o.components;
+    if (components) {
+      for (const [name, threshold] of Object.entries(this.componentThresholds()))
+        cms.set(name, new ComponentMetricsAccumulator({ ...components, threshold }));
+    }
+    return cms;
+  }
+
+  /**
+   * The second pass of the component metrics: adds a frame's scores and labels (the same frames
+   * as in the first pass, again) to each score's component accumulator at its
+   * {@link componentThresholds} threshold. In histogram mode the scores are rounded to float16
+   * first, as the first pass saw them. After the first call {@link addFrame} is refused.
+   * Without component metrics in the protocol this does nothing.
+   *
+   * @returns this
+   * @throws DenseHybridError `INVALID_INPUT`, `SHAPE_MISMATCH`, `NON_FINITE`
+   */
+  addComponentFrame(frame: ComponentPassFrame): this {
+    const fn = 'EvaluationSession.addComponentFrame';
+    this.checkFrame(fn, frame);
+    const fold = this.fold(fn, frame.fold);
+    this.cms ??= this.newComponentPass();
+    const cms = this.cms;
+    const binary = binaryAnomalyLabels(frame.labels, {
+      labelKind: fold.labelKind,
+      numClasses: this.o.numClasses ?? 0,
+      ignoreLabel: fold.ignoreLabel,
+    });
+    if (!binary) return this;
+    for (const [name, cm] of cms) {
+      const s = frame.scores[name] as NumericArray;
+      cm.add(
+        this.o.mode === 'histogram' ? fromFloat16Bits(toFloat16Bits(s)) : s,
+        binary,
+        frame.width,
+        frame.height,
+      );
+    }
+    return this;
+  }
+
+  /** Open-set results of one score: cross-calibrated, at its given threshold, or none. */
+  private openSetPart(name: string, notes: string[]): OpenSetEvaluation | null {
+    const o = this.o;
+    const per = this.state.get(name) as Map<string, FoldState>;
+    const openFolds = o.folds.filter((f) => f.labelKind === 'open-set');
+    if (openFolds.length === 0) return null;
+    const compute = (sweep: OpenSetSweep, threshold: number): OpenIoUResult =>
+      OpenIoU.fromJSON(sweep.openIoUStateAt(threshold)).compute({ average: o.average });
+    const rows: OpenSetEvaluation['folds'][number][] = [];
+    let source: OpenSetEvaluation['thresholdSource'] | null = null;
+    const given = o.thresholdOf.get(name);
+    if (o.crossCalibrate && openFolds.length === 2) {
+      source = 'cross-calibration';
+      for (const [a, b] of [
+        [0, 1],
+        [1, 0],
+      ] as const) {
+        const fa = openFolds[a] as Required<EvaluationFoldSpec>;
+        const fb = openFolds[b] as Required<EvaluationFoldSpec>;
+        const sb = per.get(fb.name) as FoldState;
+        const thr = calibrateThreshold((sb.cal ?? sb.acc) as AnomalyMetricsAccumulator, {
+          tpr: o.tpr,
+          fprRule: o.fprRule,
+        }).threshold;
+        const sweep = (per.get(fa.name) as FoldState).sweep as OpenSetSweep;
+        rows.push({
+          name: fa.name,
+          frames: sweep.frames,
+          threshold: thr,
+          calibratedOn: fb.name,
+          result: compute(sweep, thr),
+        });
+      }
+    } else if (given !== undefined) {
+      source = 'given';
+      for (const f of openFolds) {
+        const sweep = (per.get(f.name) as FoldState).sweep as OpenSetSweep;
+        rows.push({
+          name: f.name,
+          frames: sweep.frames,
+          threshold: given,
+          calibratedOn: null,
+          result: compute(sweep, given),
+        });
+      }
+    } else {
+      notes.push(
+        'open-mIoU: no threshold; run `densehybrid calibrate` on the checkpoint or pass --threshold',
+      );
+    }
+    if (source === null) return null;
+    const w = rows.reduce((s, r) => s + r.frames, 0);
+    const mean = (pick: (r: OpenIoUResult) => number): number =>
+      rows.reduce((s, r) => s + r.frames * pick(r.result), 0) / w;
+    return {
+      thresholdSource: source,
+      calibrationScale: source === 'cross-calibration' && o.scaled ? o.calibrationScale : 1,
+      folds: rows,
+      openMIoU: mean((r) => r.openMIoU),
+      anomalyIoU: mean((r) => r.anomalyIoU),
+    };
+  }
+
+  /**
+   * The results: per score its anomaly metrics (over all folds and per fold), curves, open-set
+   * results and component metrics; closed mIoU; notes on what could not be computed (and why).
+   * Does not change the session.
+   *
+   * @returns see {@link EvaluationResult}; {@link metricsDocument} makes the `metrics.json` of it
+   * @throws DenseHybridError `EMPTY_SET` when cross-calibration finds a fold without anomaly or
+   *   inlier pixels
+   * @example
+   * ```ts
+   * const result = session.finish();
+   * console.log(result.anomaly?.ap, result.openSet?.openMIoU, result.closed?.mIoU);
+   * ```
+   */
+  finish(): EvaluationResult {
+    const o = this.o;
+    const notes: string[] = [];
+    const multi = o.scoreNames.length > 1;
+    if (o.calibrationScale !== 1 && !o.scaled)
+      notes.push(
+        `calibration scale ${o.calibrationScale}: ignored, it only applies to cross-calibration (StreetHazards test t5/t6)`,
+      );
+    if (o.folds.every((f) => f.labelKind === 'semantic'))
+      notes.push('anomaly metrics: the labels have no anomaly class (semantic dataset)');
+
+    // Closed mIoU from the first score's sweeps (threshold +Infinity: nothing unknown); the closed
+    // prediction does not depend on the score.
+    let closed: EvaluationResult['closed'] = null;
+    const firstSweeps = [
+      ...(this.state.get(o.scoreNames[0] as string) as Map<string, FoldState>).values(),
+    ]
+      .map((s) => s.sweep)
+      .filter((s): s is OpenSetSweep => s !== null);
+    if (firstSweeps.length > 0) {
+      const all = new OpenSetSweep(o.numClasses as number, o.folds[0]?.ignoreLabel ?? 255);
+      for (const s of firstSweeps) all.merge(s);
+      const r = OpenIoU.fromJSON(all.openIoUStateAt(Infinity)).compute({ average: o.average });
+      if (r.closedMIoU !== null && r.closedIoU !== null)
+        closed = { mIoU: r.closedMIoU, iou: r.closedIoU };
+    }
+
+    const parts = o.scoreNames.map((name) => {
+      const part = this.anomalyPart(name);
+      const scoreNotes = [...part.notes];
+      const openSet = this.openSetPart(name, scoreNotes);
+      const comp = this.componentThreshold(part);
+      if (comp.note !== null) scoreNotes.push(comp.note);
+      return { name, part, openSet, threshold: comp.threshold, notes: scoreNotes };
+    });
+    // without a component pass: accumulators that saw no frame (their compute names the problem)
+    const cms = o.components ? (this.cms ?? this.newComponentPass()) : null;
+    const scores: ScoreEvaluation[] = parts.map((p) => {
+      const cm = p.threshold !== null ? cms?.get(p.name) : undefined;
+      let components: ComponentMetricsResult | null = null;
+      if (cm) {
+        try {
+          components = cm.compute();
+        } catch (e) {
+          p.notes.push(`component metrics: ${(e as Error).message}`);
+        }
+      }
+      return {
+        name: p.name,
+        anomaly: p.part.anomaly,
+        perFoldAnomaly: p.part.perFoldAnomaly,
+        curves: p.part.curves,
+        openSet: p.openSet,
+        components,
+        notes: p.notes,
+      };
+    });
+    for (const s of scores) for (const n of s.notes) notes.push(multi ? `${s.name}: ${n}` : n);
+    const first = scores[0] as ScoreEvaluation;
+    return {
+      frames: this.frames,
+      protocol: o.protocol,
+      scores,
+      anomaly: first.anomaly,
+      perFoldAnomaly: first.perFoldAnomaly,
+      curves: first.curves,
+      closed,
+      openSet: first.openSet,
+      components: first.components,
+      notes,
+    };
+  }
+
+  /**
+   * Serialisable state: the resolved options and every accumulator (histogram mode: small;
+   * exact mode: every score, base64). `JSON.stringify(session)` calls it.
+   *
+   * @example
+   * ```ts
+   * await writeFile('state.json', JSON.stringify(session));
+   * const again = EvaluationSession.fromJSON(await readFile('state.json', 'utf8'));
+   * ```
+   */
+  toJSON(): EvaluationSessionJSON {
+    const { thresholdOf: _t, scaled: _s, ...options } = this.o;
+    const scores: Record<
+      string,
+      Record<string, EvaluationSessionJSON['scores'][string][string]>
+    > = {};
+    for (const [name, per] of this.state) {
+      const out: Record<string, EvaluationSessionJSON['scores'][string][string]> = {};
+      for (const [fold, s] of per)
+        out[fold] = {
+          acc: s.acc?.toJSON() ?? null,
+          sweep: s.sweep?.toJSON() ?? null,
+          cal: s.cal?.toJSON() ?? null,
+        };
+      scores[name] = out;
+    }
+    return {
+      format: FORMAT,
+      version: 1,
+      options,
+      frames: Object.fromEntries(this.frameCounts),
+      scores,
+      components:
+        this.cms === null
+          ? null
+          : Object.fromEntries([...this.cms].map(([name, cm]) => [name, cm.toJSON()])),
+    };
+  }
+
+  /**
+   * Restores a session from {@link toJSON} output or its string.
+   *
+   * @throws DenseHybridError `INVALID_INPUT` when the state is malformed
+   * @example
+   * ```ts
+   * const session = EvaluationSession.fromJSON(saved);
+   * ```
+   */
+  static fromJSON(json: EvaluationSessionJSON | string): EvaluationSession {
+    const fn = 'EvaluationSession.fromJSON';
+    let j: EvaluationSessionJSON;
+    try {
+      j = typeof json === 'string' ? (JSON.parse(json) as EvaluationSessionJSON) : json;
+    } catch (e) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected a JSON string, got invalid JSON`,
+        {
+          cause: e,
+        },
+      );
+    }
+    if (typeof j !== 'object' || j === null || j.format !== FORMAT || j.version !== 1) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected an object with format "${FORMAT}" and version 1, got ${describeValue(
+          typeof j === 'object' && j !== null ? j.format : j,
+        )}`,
+      );
+    }
+    const { thresholds, numClasses, components, ...rest } = j.options;
+    const session = new EvaluationSession({
+      ...rest,
+      ...(numClasses !== null ? { numClasses } : {}),
+      components,
+      threshold: Object.fromEntries(
+        Object.entries(thresholds).map(([k, v]) => [k, fromJsonThreshold(v)]),
+      ),
+    });
+    const bad = (what: string): DenseHybridError =>
+      new DenseHybridError('INVALID_INPUT', `${fn}: expected ${what}, got a malformed state`);
+    for (const [name, per] of session.state) {
+      for (const [fold, s] of per) {
+        const saved = j.scores?.[name]?.[fold];
+        if (saved === undefined) throw bad(`the state of score "${name}" on fold "${fold}"`);
+        if (
+          (s.acc === null) !== (saved.acc === null) ||
+          (s.sweep === null) !== (saved.sweep === null) ||
+          (s.cal === null) !== (saved.cal === null)
+        )
+          throw bad(`accumulators matching the options for "${name}" on "${fold}"`);
+        per.set(fold, {
+          acc: saved.acc ? AnomalyMetricsAccumulator.fromJSON(saved.acc) : null,
+          sweep: saved.sweep ? OpenSetSweep.fromJSON(saved.sweep) : null,
+          cal: saved.cal ? AnomalyMetricsAccumulator.fromJSON(saved.cal) : null,
+        });
+      }
+    }
+    for (const f of session.o.folds) {
+      const n = j.frames?.[f.name];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+        throw bad(`a frame count for fold "${f.name}"`);
+      session.frameCounts.set(f.name, n);
+    }
+    if (j.components !== null && j.components !== undefined) {
+      session.cms = new Map(
+        Object.entries(j.components).map(([name, cm]) => [
+          name,
+          ComponentMetricsAccumulator.fromJSON(cm),
+        ]),
+      );
+    }
+    return session;
+  }
+}
+
+/** The open-set section of {@link EvaluationDocument} (per fold: its IoU and confusion matrix). */
+export interface OpenSetDocument {
+  readonly thresholdSource: OpenSetEvaluation['thresholdSource'];
+  readonly calibrationScale: number;
+  readonly openMIoU: number;
+  readonly anomalyIoU: number;
+  readonly folds: readonly {
+    readonly name: string;
+    readonly frames: number;
+    readonly threshold: number;
+    readonly calibratedOn: string | null;
+    readonly openMIoU: number;
+    readonly anomalyIoU: number;
+    readonly iou: readonly number[];
+    readonly confusion: readonly (readonly number[])[];
+  }[];
+}
+
+/** The `metrics.json` document ({@link metricsDocument}). */
+export interface EvaluationDocument<C = Readonly<Record<string, unknown>>> {
+  readonly format: 'densehybrid/eval';
+  readonly version: 1;
+  /** Who evaluated what (the CLI: checkpoint, dataset, split, scores, backend, seconds…). */
+  readonly context: C;
+  readonly frames: number;
+  readonly protocol: AnomalyProtocol;
+  readonly anomaly: AnomalyMetricsResult | null;
+  readonly perFoldAnomaly: EvaluationResult['perFoldAnomaly'];
+  readonly closed: EvaluationResult['closed'];
+  readonly openSet: OpenSetDocument | null;
+  readonly components: ComponentMetricsResult | null;
+  readonly scores: Readonly<
+    Record<
+      string,
+      {
+        readonly anomaly: AnomalyMetricsResult | null;
+        readonly perFoldAnomaly: ScoreEvaluation['perFoldAnomaly'];
+        readonly openSet: OpenSetDocument | null;
+        readonly components: ComponentMetricsResult | null;
+        readonly notes: readonly string[];
+      }
+    >
+  >;
+  readonly notes: readonly string[];
+}
+
+const openSetDocument = (o: OpenSetEvaluation | null): OpenSetDocument | null =>
+  o
+    ? {
+        thresholdSource: o.thresholdSource,
+        calibrationScale: o.calibrationScale,
+        openMIoU: o.openMIoU,
+        anomalyIoU: o.anomalyIoU,
+        folds: o.folds.map((f) => ({
+          name: f.name,
+          frames: f.frames,
+          threshold: f.threshold,
+          calibratedOn: f.calibratedOn,
+          openMIoU: f.result.openMIoU,
+          anomalyIoU: f.result.anomalyIoU,
+          iou: f.result.iou,
+          confusion: f.result.confusion,
+        })),
+      }
+    : null;
+
+/**
+ * The `metrics.json` document of an evaluation. The top-level `anomaly`, `perFoldAnomaly`,
+ * `openSet` and `components` are those of the first score (the single-score layout); `scores`
+ * holds the same sections for every evaluated score, keyed by name.
+ *
+ * @param result - {@link EvaluationSession.finish}'s result
+ * @param context - who evaluated what, stored as given
+ * @example
+ * ```ts
+ * await writeFile('metrics.json', JSON.stringify(metricsDocument(session.finish(), { dataset: 'smiyc' }), null, 2));
+ * ```
+ */
+export function metricsDocument<C = Readonly<Record<string, unknown>>>(
+  result: EvaluationResult,
+  context: C = {} as C,
+): EvaluationDocument<C> {
+  return {
+    format: 'densehybrid/eval',
+    version: 1,
+    context,
+    frames: result.frames,
+    protocol: result.protocol,
+    anomaly: result.anomaly,
+    perFoldAnomaly: result.perFoldAnomaly,
+    closed: result.closed,
+    openSet: openSetDocument(result.openSet),
+    components: result.components,
+    scores: Object.fromEntries(
+      result.scores.map((sc) => [
+        sc.name,
+        {
+          anomaly: sc.anomaly,
+          perFoldAnomaly: sc.perFoldAnomaly,
+          openSet: openSetDocument(sc.openSet),
+          components: sc.components,
+          notes: sc.notes,
+        },
+      ]),
+    ),
+    notes: result.notes,
+  };
+}
