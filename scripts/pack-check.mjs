@@ -103,12 +103,59 @@ console.log('ok, exports: ' + Object.keys(core).length);
   check(
     '@densehybrid/data-mixing',
     'only-data-mixing',
-    { ...local(['metrics-openiou', 'tfjs-wasm-training', 'data-mixing']) },
+    { ...local(['metrics-openiou', 'data-mixing']) },
     `import * as dm from '@densehybrid/data-mixing';
 await dm.writePng('l.png', { data: new Uint8Array([0, 1, 2, 255]), width: 2, height: 2 });
 const back = await dm.readLabel('l.png');
 if (back.data.join() !== '0,1,2,255') throw new Error('label read back as ' + back.data.join());
 console.log('ok, exports: ' + Object.keys(dm).length);
+`,
+  );
+  // losses and backbones, each with its own dependencies and tfjs-core + the cpu backend.
+  for (const [name, script] of [
+    [
+      'losses',
+      `import * as l from '@densehybrid/losses';
+const lse = l.logSumExpLastAxis(tf.tensor2d([[0, 0]]));
+const v = (await lse.data())[0];
+if (Math.abs(v - Math.LN2) > 1e-6) throw new Error('logsumexp ' + v);
+console.log('ok, exports: ' + Object.keys(l).length);`,
+    ],
+    [
+      'backbones',
+      `import * as b from '@densehybrid/backbones';
+const net = b.createBackbone({ name: 'tiny', numClasses: 3, seed: 1 });
+const out = net.apply(tf.zeros([1, 32, 32, 3]));
+if (out.logits.shape[3] !== 3) throw new Error('logits ' + out.logits.shape);
+console.log('ok, exports: ' + Object.keys(b).length + ', logits ' + out.logits.shape.join('x'));`,
+    ],
+  ]) {
+    check(
+      `@densehybrid/${name}`,
+      `only-${name}`,
+      {
+        ...local(['metrics-openiou', 'tfjs-wasm-training', name]),
+        '@tensorflow/tfjs-core': '4.22.0',
+        '@tensorflow/tfjs-backend-cpu': '4.22.0',
+      },
+      `import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+await tf.setBackend('cpu');
+${script}
+`,
+    );
+  }
+  // the CLI with every local package as a tarball: its bin runs.
+  const all = Object.keys(tarballs).map((n) => n.replace('@densehybrid/', ''));
+  check(
+    '@densehybrid/cli',
+    'only-cli',
+    local(all),
+    `import { execFileSync } from 'node:child_process';
+const help = execFileSync('node_modules/.bin/densehybrid', ['--help'], { encoding: 'utf8' });
+if (!help.includes('densehybrid demo')) throw new Error('unexpected help: ' + help.slice(0, 200));
+const { runCli, COMMANDS } = await import('@densehybrid/cli');
+console.log('ok, commands: ' + COMMANDS.map((c) => c.name).join(' ') + ', runCli ' + typeof runCli);
 `,
   );
 } finally {

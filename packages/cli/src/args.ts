@@ -33,6 +33,8 @@ export interface FlagSpec {
   /** Inclusive bounds of a `number` / `integer` flag. */
   readonly min?: number;
   readonly max?: number;
+  /** Exclusive lower bound of a `number` flag: the value must be greater (`0` for a learning rate). */
+  readonly exclusiveMin?: number;
   /** One-letter alias, e.g. `o` for `-o`. */
   readonly short?: string;
   /** Name of the value in `--help`, e.g. `dir`. @default the choices (`a|b`), else the type */
@@ -190,6 +192,8 @@ function convert(name: string, spec: FlagSpec, raw: unknown, base: string, where
       if (!Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n)))
         return bad(kind);
       if (spec.min !== undefined && n < spec.min) return bad(`a value ≥ ${spec.min}`);
+      if (spec.exclusiveMin !== undefined && !(n > spec.exclusiveMin))
+        return bad(`a value > ${spec.exclusiveMin}`);
       if (spec.max !== undefined && n > spec.max) return bad(`a value ≤ ${spec.max}`);
       return n;
     }

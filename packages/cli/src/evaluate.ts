@@ -1,17 +1,18 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RgbImage, SegmentationDataset } from '@densehybrid/data-mixing';
 import { DenseHybridError, EvaluationSession } from '@densehybrid/metrics-openiou';
 import type {
-  AnomalyProtocol,
+  BenchmarkName,
   ComponentMetricsOptions,
   EvaluationResult,
   EvaluationSessionJSON,
-  FprRule,
-  OpenIoUAverage,
+  EvaluationSessionOptions,
 } from '@densehybrid/metrics-openiou';
-import { readNpy, writeFileAtomic, writeNpy } from '@densehybrid/metrics-openiou/node';
+import { readNpy, sha256, writeFileAtomic, writeNpy } from '@densehybrid/metrics-openiou/node';
+import type { ResumeKey, ResumeKeyValue } from '@densehybrid/metrics-openiou/node';
 import { yieldToEventLoop } from './io.js';
+import { checkResumeKey, readRecord } from './resume.js';
 
 /** What a detector returns for one image: per-pixel scores and the closed-set prediction. */
 export interface FrameScores {
@@ -61,31 +62,43 @@ export interface EvaluateFoldsOptions {
   readonly scoreNames?: readonly string[];
   /** K of the model. */
   readonly numClasses: number;
-  /** @default 'pooled' */
-  readonly protocol?: AnomalyProtocol;
-  /** @default 'at-least' */
-  readonly fprRule?: FprRule;
-  /** @default 0.95 */
-  readonly tpr?: number;
+  /**
+   * The benchmark whose protocol (`BENCHMARK_PROTOCOLS` of `@densehybrid/metrics-openiou`) sets
+   * every convention below that is not given: its official code's threshold rule, FPR rules,
+   * calibration resampling, closed-mIoU pooling, percentile bins….
+   * @default 'folder'
+   */
+  readonly benchmark?: BenchmarkName;
+  /**
+   * Overrides of single conventions (each `@default` the benchmark's; see the README of
+   * `@densehybrid/metrics-openiou`, "Conventions per benchmark").
+   */
+  readonly conventions?: EvaluationConventionOverrides;
   /** `histogram` keeps memory flat in dataset size; `exact` keeps every score. @default 'histogram' */
   readonly mode?: 'histogram' | 'exact';
   /** Open-set threshold when not cross-calibrating (from `--threshold` or the checkpoint); a number applies to every score, a record per score name. */
   readonly threshold?: number | Readonly<Record<string, number>>;
-  /** Calibrate on one fold and apply to the other (needs exactly two folds). @default false */
+  /**
+   * Calibrate on one fold and apply to the other (needs exactly two folds).
+   * @default the session's: when the benchmark cross-calibrates, there are two folds and no threshold
+   */
   readonly crossCalibrate?: boolean;
   /**
-   * Cross-calibration on score maps and labels resampled by this factor (nearest neighbour,
-   * PyTorch's `interpolate(mode='nearest')` convention: output pixel x reads input pixel
-   * ⌊x/s⌋); 0.5 is the authors' choice on StreetHazards. Metrics and open-mIoU stay at full
-   * resolution. @default 1
+   * SMIYC component metrics with these options (threshold: the best pooled F1), or `null` for
+   * none. @default the benchmark's (SMIYC: 500 / 100 px, ObstacleTrack 50 / 10 px; else none)
    */
-  readonly calibrationScale?: number;
-  /** open-mIoU average over the K known classes. @default 'nanmean' */
-  readonly average?: OpenIoUAverage;
-  /** SMIYC component metrics with these options (threshold: best pooled F1). */
-  readonly components?: Omit<ComponentMetricsOptions, 'threshold'>;
+  readonly components?: Omit<ComponentMetricsOptions, 'threshold'> | null;
   /** Folder for resumable state and the score cache of the component pass. */
   readonly scratchDir: string;
+  /**
+   * What else determines the result besides these options and the folds' samples (the
+   * checkpoint's digest, the dataset's root, …): stored with the state, and an interrupted run's
+   * state whose key differs is refused instead of resumed.
+   * @default {}
+   */
+  readonly resumeKey?: ResumeKey;
+  /** The output folder, as messages name it. @default scratchDir */
+  readonly outDir?: string;
   /** Saves the state every this many images. @default 25 */
   readonly stateEvery?: number;
   readonly signal?: AbortSignal;
@@ -95,11 +108,43 @@ export interface EvaluateFoldsOptions {
   readonly limit?: number;
 }
 
+/**
+ * The conventions {@link EvaluateFoldsOptions.conventions} can override, as the session's options
+ * of the same names (each `@default` the benchmark's; `undefined` = the benchmark's).
+ */
+export type EvaluationConventionOverrides = {
+  readonly [K in ConventionName]?: EvaluationSessionOptions[K] | undefined;
+};
+
+type ConventionName = keyof Pick<
+  EvaluationSessionOptions,
+  | 'protocol'
+  | 'fprRule'
+  | 'tpr'
+  | 'thresholdRule'
+  | 'calibrationScale'
+  | 'calibrationResampling'
+  | 'calibrationFprRule'
+  | 'closedPooling'
+  | 'perImageEmptyFrames'
+  | 'ignoredPixels'
+  | 'scoreRounding'
+  | 'percentileBins'
+  | 'average'
+>;
+
+const STATE_FORMAT = 'densehybrid/eval-state';
+/**
+ * 5: the key holds the benchmark and every resolved convention (4: the key is a
+ * {@link ResumeKey} of checkpoint, data selection and options, checked on resume).
+ */
+const STATE_VERSION = 5;
+
 /** The resumable state in `scratchDir`: the session after `done` images. */
 interface EvalState {
-  readonly format: 'densehybrid/eval-state';
-  readonly version: 3;
-  readonly key: string;
+  readonly format: typeof STATE_FORMAT;
+  readonly version: typeof STATE_VERSION;
+  readonly key: ResumeKey;
   readonly session: EvaluationSessionJSON;
 }
 
@@ -119,9 +164,11 @@ function checkCompatible(fold: EvaluationFold, numClasses: number): void {
  * anomaly metrics under the benchmark's protocol, closed mIoU, open-mIoU (cross-calibrated
  * between two folds, or at a given threshold) and, optionally, SMIYC component metrics (a second
  * pass over float16 scores cached in `scratchDir`). Interrupting (`signal`) saves the session in
- * `scratchDir`; the same call resumes.
+ * `scratchDir` with a key of everything that determines the result (these options, the folds'
+ * sample ids, {@link EvaluateFoldsOptions.resumeKey}); the same call resumes.
  *
- * @throws DenseHybridError `MODEL_LOAD` when the model's K does not match the dataset,
+ * @throws CliUsageError (exit 2) when `scratchDir` holds the state of a run with another key,
+ *   naming the differing fields; DenseHybridError `MODEL_LOAD` when the model's K does not match the dataset,
  *   `INTERRUPTED` when aborted (the state is saved), `IO` / `INVALID_INPUT` naming a bad file
  *
  * @example
@@ -130,8 +177,7 @@ function checkCompatible(fold: EvaluationFold, numClasses: number): void {
  *   folds: [{ name: 't5', dataset: t5 }, { name: 't6', dataset: t6 }],
  *   score: (img) => detector.score(img),
  *   numClasses: 12,
- *   protocol: 'per-image',
- *   crossCalibrate: true,
+ *   benchmark: 'streethazards', // per-image AP, t5 <-> t6 cross-calibration at ×0.5, bilinear
  *   scratchDir: 'out.partial/.eval-state',
  * });
  * console.log(r.anomaly?.ap, r.openSet?.openMIoU);
@@ -139,16 +185,17 @@ function checkCompatible(fold: EvaluationFold, numClasses: number): void {
  */
 export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<EvaluationResult> {
   const K = options.numClasses;
-  const protocol = options.protocol ?? 'pooled';
-  const tpr = options.tpr ?? 0.95;
-  const fprRule = options.fprRule ?? 'at-least';
   const mode = options.mode ?? 'histogram';
   const stateEvery = options.stateEvery ?? 25;
-  const calibrationScale = options.calibrationScale ?? 1;
   const multi = options.scoreNames !== undefined;
   const names = options.scoreNames ?? ['score'];
   for (const f of options.folds) checkCompatible(f, K);
+  // only what is given overrides the benchmark's protocol (its official code's conventions)
+  const given = Object.fromEntries(
+    Object.entries(options.conventions ?? {}).filter(([, v]) => v !== undefined),
+  ) as Pick<EvaluationSessionOptions, ConventionName>;
   const session = new EvaluationSession({
+    benchmark: options.benchmark ?? 'folder',
     numClasses: K,
     scoreNames: names,
     folds: options.folds.map((f) => ({
@@ -156,48 +203,65 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
       labelKind: f.dataset.labelKind,
       ignoreLabel: f.dataset.ignoreLabel,
     })),
-    protocol,
-    fprRule,
-    tpr,
+    ...given,
     mode,
     ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
-    crossCalibrate: options.crossCalibrate ?? false,
-    calibrationScale,
-    average: options.average ?? 'nanmean',
-    components: options.components ?? null,
+    ...(options.crossCalibrate !== undefined ? { crossCalibrate: options.crossCalibrate } : {}),
+    ...(options.components !== undefined ? { components: options.components } : {}),
   });
-  const scaledCalibration = options.crossCalibrate === true && calibrationScale !== 1;
+  const { officialCode: _code, ...conventions } = session.conventions();
+  const resolved = session.toJSON().options;
   const sizes = options.folds.map((f) => Math.min(f.dataset.size, options.limit ?? Infinity));
   const total = sizes.reduce((a, b) => a + b, 0);
-  const key = JSON.stringify({
-    folds: options.folds.map((f) => [f.name, f.dataset.name, f.dataset.size]),
-    K,
+  // everything that determines the result: a state of another run is refused, never merged
+  const samples = options.folds.flatMap((f, fi) =>
+    Array.from({ length: sizes[fi] as number }, (_, i) => `${f.name}\0${f.dataset.sampleId(i)}\n`),
+  );
+  const key: ResumeKey = {
+    ...options.resumeKey,
+    benchmark: options.benchmark ?? 'folder',
+    folds: options.folds.map((f) => f.name),
+    datasets: options.folds.map((f) => f.dataset.name),
+    labelKinds: options.folds.map((f) => f.dataset.labelKind),
+    images: sizes,
+    samples: sha256(samples.join('')),
+    numClasses: K,
     scores: names,
-    protocol,
-    tpr,
-    fprRule,
-    mode,
+    ...conventions,
+    // the calibration scale only matters when cross-calibrating
+    calibrationScale: resolved.crossCalibrate ? conventions.calibrationScale : 1,
     limit: options.limit ?? null,
-    components: options.components ? true : false,
-    calibrationScale: scaledCalibration ? calibrationScale : 1,
-  });
+    threshold: (options.threshold ?? null) as ResumeKeyValue,
+    crossCalibrate: resolved.crossCalibrate,
+    components: resolved.components as ResumeKeyValue,
+  };
   const statePath = join(options.scratchDir, 'eval-state.json');
   const scoreCache = join(options.scratchDir, 'scores');
   await mkdir(options.scratchDir, { recursive: true });
-  try {
-    const parsed = JSON.parse(await readFile(statePath, 'utf8')) as EvalState;
-    if (parsed.format === 'densehybrid/eval-state' && parsed.version === 3 && parsed.key === key)
-      session.merge(EvaluationSession.fromJSON(parsed.session));
-  } catch {
-    // no state, or an unusable one: start over
+  const stored = await readRecord(statePath);
+  if (stored !== undefined) {
+    const state = stored as Partial<EvalState> | null;
+    checkResumeKey(
+      `--out ${options.outDir ?? options.scratchDir} holds a partial evaluation`,
+      state === null || typeof state !== 'object'
+        ? null
+        : {
+            format: state.format ?? null,
+            version: state.version ?? null,
+            ...(typeof state.key === 'object' ? state.key : {}),
+          },
+      { format: STATE_FORMAT, version: STATE_VERSION, ...key },
+      'rerun with --fresh to start over',
+    );
+    session.merge(EvaluationSession.fromJSON((state as EvalState).session));
   }
   const saveState = (): Promise<void> =>
     writeFileAtomic(
       'eval',
       statePath,
       JSON.stringify({
-        format: 'densehybrid/eval-state',
-        version: 3,
+        format: STATE_FORMAT,
+        version: STATE_VERSION,
         key,
         session: session.toJSON(),
       } satisfies EvalState),
@@ -261,7 +325,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         labels: sample.label.data,
         closed: frame.closed,
       });
-      if (options.components && fold.dataset.labelKind !== 'semantic') {
+      if (resolved.components !== null && fold.dataset.labelKind !== 'semantic') {
         for (const name of names)
           await writeNpy(
             cachePath(name, fold.name, i),

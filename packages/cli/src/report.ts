@@ -1,7 +1,11 @@
 import { join } from 'node:path';
 import { writePng } from '@densehybrid/data-mixing';
 import { metricsDocument } from '@densehybrid/metrics-openiou';
-import type { EvaluationResult, ScoreEvaluation } from '@densehybrid/metrics-openiou';
+import type {
+  EvaluationConventions,
+  EvaluationResult,
+  ScoreEvaluation,
+} from '@densehybrid/metrics-openiou';
 import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { plotCurves } from './render/plot.js';
 
@@ -49,6 +53,43 @@ function comparisonTable(scores: readonly ScoreEvaluation[]): string[] {
   ];
 }
 
+/** The conventions the evaluation followed (`metrics.json`'s `conventions`), and their sources. */
+function conventionsSection(c: EvaluationConventions): string[] {
+  const rows: [string, string][] = [
+    ['anomaly metrics', `${c.protocol}, FPR at TPR ${c.tpr} (rule \`${c.fprRule}\`)`],
+    [
+      'threshold rule',
+      c.thresholdRule === 'greater' ? '`score > threshold`' : '`score >= threshold`',
+    ],
+    ['per-image frames without anomaly / inliers', `\`${c.perImageEmptyFrames}\``],
+    ['ignored pixels in AP / AUROC / FPR', `\`${c.ignoredPixels}\``],
+    ['score precision', `\`${c.scoreRounding}\``],
+    [
+      'reported pixel metrics',
+      c.percentileBins === null
+        ? `exact (${c.mode === 'exact' ? 'every score' : 'float16 histogram'})`
+        : `${c.percentileBins} percentile bins per frame (exact values beside)`,
+    ],
+    [
+      'cross-calibration',
+      `FPR rule \`${c.calibrationFprRule}\`, ×${c.calibrationScale} (${c.calibrationResampling} scores, nearest labels)`,
+    ],
+    ['closed mIoU over folds', `\`${c.closedPooling}\``],
+    ['open-mIoU mean', `\`${c.average}\``],
+  ];
+  return [
+    '## Conventions',
+    '',
+    '| convention | value |',
+    '|---|---|',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    ...(c.officialCode.length
+      ? ['Following the official code:', '', ...c.officialCode.map((o) => `- ${o}`)]
+      : []),
+  ];
+}
+
 /**
  * The human report in Markdown.
  *
@@ -78,7 +119,12 @@ function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
       '| | AP | FPR95 | AUROC | best F1 |',
       '|---|---:|---:|---:|---:|',
     );
-    L.push(`| **all** | ${pct(a.ap)} | ${pct(a.fpr)} | ${pct(a.auroc)} | ${pct(a.bestF1)} |`);
+    const bins = result.conventions.percentileBins;
+    const e = result.anomalyExact;
+    L.push(
+      `| **all**${e ? ` (${bins} percentile bins per frame)` : ''} | ${pct(a.ap)} | ${pct(a.fpr)} | ${pct(a.auroc)} | ${pct(a.bestF1)} |`,
+    );
+    if (e) L.push(`| all (exact) | ${pct(e.ap)} | ${pct(e.fpr)} | ${pct(e.auroc)} | ${pct(e.bestF1)} |`);
     for (const f of result.perFoldAnomaly)
       if (result.perFoldAnomaly.length > 1)
         L.push(
@@ -88,7 +134,9 @@ function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
     L.push(`${a.positives} anomaly, ${a.negatives} inlier, ${a.ignored} ignored pixels.`);
     if (result.protocol === 'per-image') {
       L.push(
-        `Per-image protocol: averaged over ${a.framesUsed} images; ${a.framesWithoutAnomaly} without anomaly pixels and ${a.framesWithoutInlier} without inlier pixels were skipped (not counted as 0).`,
+        result.conventions.perImageEmptyFrames === 'skip'
+          ? `Per-image protocol: averaged over ${a.framesUsed} images; ${a.framesWithoutAnomaly} without anomaly pixels and ${a.framesWithoutInlier} without inlier pixels were skipped (not counted as 0).`
+          : `Per-image protocol: np.nanmean over ${a.framesUsed} images of scikit-learn's values; ${a.framesWithoutAnomaly} without anomaly pixels count AP 0 and FPR 0, ${a.framesWithoutInlier} without inlier pixels AP 1.`,
       );
     }
     L.push(
@@ -146,6 +194,7 @@ function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
       '',
     );
   }
+  L.push(...conventionsSection(result.conventions), '');
   if (result.notes.length) {
     L.push('## Notes', '', ...result.notes.map((n) => `- ${n}`), '');
   }

@@ -74,6 +74,15 @@ function firstLine(text: string): string {
   return line.trim();
 }
 
+/**
+ * The message for `densehybrid <cmd>: …`: its first line, without a leading `<cmd>: ` (library
+ * messages start with the function's name, which is often the command's: `infer: expected …`).
+ */
+function errorLine(command: string, text: string): string {
+  const line = firstLine(text);
+  return line.startsWith(`${command}: `) ? line.slice(command.length + 2) : line;
+}
+
 function isAbort(e: unknown): boolean {
   return (
     (DenseHybridError.is(e) && e.code === 'INTERRUPTED') ||
@@ -111,9 +120,18 @@ export async function runCli(
   const full: CliIo = { ...processIo(), ...io };
   const commands = options.commands ?? COMMANDS;
   const [name, ...rest] = argv;
+  const names = commands.map((c) => c.name);
+  const unknown = (what: string): number => {
+    full.stderr(
+      `densehybrid: unknown command ${JSON.stringify(what)}${didYouMean(what, names)}; expected one of ${names.join(', ')} (densehybrid --help)\n`,
+    );
+    return EXIT_CODES.usage;
+  };
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
-    full.stdout(topic ? formatCommandHelp(topic) : formatMainHelp(commands));
+    const topic = name === 'help' ? rest[0] : undefined;
+    const command = commands.find((c) => c.name === topic);
+    if (topic !== undefined && command === undefined) return unknown(topic);
+    full.stdout(command ? formatCommandHelp(command) : formatMainHelp(commands));
     return EXIT_CODES.ok;
   }
   if (name === '--version' || name === '-V') {
@@ -121,13 +139,7 @@ export async function runCli(
     return EXIT_CODES.ok;
   }
   const command = commands.find((c) => c.name === name);
-  if (!command) {
-    const names = commands.map((c) => c.name);
-    full.stderr(
-      `densehybrid: unknown command ${JSON.stringify(name)}${didYouMean(name, names)}; expected one of ${names.join(', ')} (densehybrid --help)\n`,
-    );
-    return EXIT_CODES.usage;
-  }
+  if (!command) return unknown(name);
   let verbose = rest.includes('--verbose') || rest.includes('-v');
   try {
     const parsed = await parseArgs(rest, command.flags, {
@@ -160,12 +172,17 @@ export async function runCli(
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (isAbort(e) || full.signal.aborted) {
-      full.stderr(`densehybrid ${command.name}: interrupted; ${firstLine(message)}\n`);
+      full.stderr(
+        `densehybrid ${command.name}: interrupted; ${errorLine(command.name, message)}\n`,
+      );
       if (verbose && e instanceof Error && e.stack) full.stderr(`${e.stack}\n`);
       return EXIT_CODES.interrupted;
     }
-    full.stderr(`densehybrid ${command.name}: ${firstLine(message)}\n`);
+    full.stderr(`densehybrid ${command.name}: ${errorLine(command.name, message)}\n`);
     if (verbose && e instanceof Error && e.stack) full.stderr(`${e.stack}\n`);
-    return e instanceof CliUsageError ? EXIT_CODES.usage : EXIT_CODES.runtime;
+    // by name too: a command loaded from another copy of this package throws its own class
+    const usage =
+      e instanceof CliUsageError || (DenseHybridError.is(e) && e.name === 'CliUsageError');
+    return usage ? EXIT_CODES.usage : EXIT_CODES.runtime;
   }
 }

@@ -77,7 +77,7 @@ describe('train', () => {
     });
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(
-      /interrupted; train: stopped at step 1\/3; state saved in .*continue with --resume/,
+      /interrupted; stopped at step 1\/3; state saved in .*continue with --resume/,
     );
     await expect(stat(join(resumed, 'model'))).rejects.toThrow();
     const r = await cli([...TRAIN(resumed, 3, ['--resume']), '--json']);
@@ -232,7 +232,8 @@ describe('infer', () => {
     ]);
     expect(r.stderr).not.toMatch(/densehybrid infer:/);
     expect(r.code).toBe(0);
-    const files = (await readdir(join(out, 't5'))).sort();
+    // a folder's images are named by their path below it (no folder level of its own)
+    const files = (await readdir(out)).sort();
     expect(files).toEqual([
       '0.heatmap.png',
       '0.openset.png',
@@ -242,11 +243,12 @@ describe('infer', () => {
       '1.openset.png',
       '1.overlay.png',
       '1.scores.npy',
+      'infer.json',
     ]);
-    const npy = await readNpy(join(out, 't5/0.scores.npy'));
+    const npy = await readNpy(join(out, '0.scores.npy'));
     expect(npy.dtype).toBe('<f2');
     expect(npy.shape).toEqual([H, W]);
-    const heat = await sharp(join(out, 't5/0.heatmap.png'))
+    const heat = await sharp(join(out, '0.heatmap.png'))
       .raw()
       .toBuffer({ resolveWithObject: true });
     expect([heat.info.width, heat.info.height]).toEqual([W, H]);
@@ -261,7 +263,7 @@ describe('infer', () => {
     expect([...heat.data.subarray(lo * 3, lo * 3 + 3)]).toEqual([lut[0], lut[1], lut[2]]);
     expect([...heat.data.subarray(hi * 3, hi * 3 + 3)]).toEqual([lut[765], lut[766], lut[767]]);
     // open-set map: threshold 0 → pixels with score >= 0 are unknown (white)
-    const open = await sharp(join(out, 't5/0.openset.png'))
+    const open = await sharp(join(out, '0.openset.png'))
       .raw()
       .toBuffer({ resolveWithObject: true });
     expect(open.info.width).toBeGreaterThan(W + 40); // map + legend
@@ -273,8 +275,8 @@ describe('infer', () => {
       if ((npy.data[i] as number) >= 0.01) expect(px).toEqual([255, 255, 255]);
       if ((npy.data[i] as number) < -0.01) expect(px).not.toEqual([255, 255, 255]);
     }
-    expect(JSON.parse(r.stdout)).toMatchObject({ images: ['t5/0', 't5/1'], threshold: 0 });
-    // the same file name twice gets a suffix instead of overwriting
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: ['0', '1'], threshold: 0 });
+    // the same file name twice is refused, naming both images (nothing written)
     const twice = await cli([
       'infer',
       '--checkpoint',
@@ -287,7 +289,11 @@ describe('infer', () => {
       'wasm',
       '--json',
     ]);
-    expect(JSON.parse(twice.stdout).images).toEqual(['0', '0-2']);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toBe(
+      `densehybrid infer: <image|dir>: expected each image to get its own output name, got ${join(sh, 'test/images/test/t5/0.png')} and ${join(sh, 'test/images/test/t6/0.png')}, both written as 0.* in --out; rename one, or infer them into separate --out folders\n`,
+    );
+    await expect(stat(join(tmp.dir, 'twice.partial'))).rejects.toThrow();
   });
 
   it('keeps finished images after Ctrl-C and resumes from them', async () => {
@@ -314,16 +320,18 @@ describe('infer', () => {
     expect(first.code).toBe(130);
     expect(first.stderr).toMatch(/stopped after 1\/2 images; finished ones are kept/);
     await expect(stat(out)).rejects.toThrow();
-    expect((await readdir(join(`${out}.partial`, 't6'))).sort()).toEqual([
+    expect((await readdir(`${out}.partial`)).sort()).toEqual([
+      '.infer-progress.jsonl',
       '0.heatmap.png',
       '0.openset.png',
       '0.overlay.png',
       '0.scores.npy',
+      'infer.json',
     ]);
     const second = await cli([...args, '--json']);
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ skipped: 1, images: ['t6/0', 't6/1'] });
-    expect((await readdir(join(out, 't6'))).length).toBe(8);
+    expect(JSON.parse(second.stdout)).toMatchObject({ skipped: 1, images: ['0', '1'] });
+    expect((await readdir(out)).length).toBe(9); // 2 × 4 files and infer.json
   });
 
   it('names an unreadable image and exits 1', async () => {
@@ -376,7 +384,7 @@ describe('eval', () => {
     const scores: number[] = [];
     const labels: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const npy = await readNpy(join(maps, `leftImg8bit/test/city/f${i}_leftImg8bit.scores.npy`));
+      const npy = await readNpy(join(maps, `test/city/f${i}_leftImg8bit.scores.npy`));
       const lab = await readLabel(join(fs, `ood/test/city/f${i}_ood_segmentation.png`));
       scores.push(...npy.data);
       labels.push(...lab.data);
@@ -463,7 +471,7 @@ describe('eval', () => {
     ).toBe(0);
     const frames = [];
     for (let i = 0; i < 2; i++) {
-      const npy = await readNpy(join(maps, `images/validation_${i}.scores.npy`));
+      const npy = await readNpy(join(maps, `validation_${i}.scores.npy`));
       const lab = await readLabel(
         join(root, `dataset_AnomalyTrack/labels_masks/validation_${i}_labels_semantic.png`),
       );
@@ -530,7 +538,7 @@ describe('eval', () => {
       },
     });
     expect(first.code).toBe(130);
-    expect(err).toMatch(/interrupted; eval: stopped after 1\/4 images/);
+    expect(err).toMatch(/interrupted; stopped after 1\/4 images/);
     await expect(stat(out)).rejects.toThrow();
     const state = JSON.parse(
       await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
@@ -622,7 +630,7 @@ describe('calibrate', () => {
     let pos = 0;
     let hit = 0;
     for (let i = 0; i < 2; i++) {
-      const npy = await readNpy(join(maps, `t6/${i}.scores.npy`));
+      const npy = await readNpy(join(maps, `${i}.scores.npy`));
       const lab = await readLabel(join(sh, `test/annotations/test/t6/${i}.png`));
       lab.data.forEach((v, p) => {
         if (v === 14) {

@@ -171,6 +171,7 @@ describe('densehybrid demo --quick', () => {
     expect(stderr).not.toMatch(/densehybrid infer:/);
     expect(code).toBe(0);
     expect((await readdir(join(root, 'maps'))).sort()).toEqual([
+      'infer.json',
       'scene.heatmap.png',
       'scene.openset.png',
       'scene.overlay.png',
@@ -242,6 +243,32 @@ describe('densehybrid demo --quick', () => {
     expect(resumed.training.closed).toEqual(reference.training.closed);
     expect(resumed.training.denseHybrid).toEqual(reference.training.denseHybrid);
     expect(resumed.tracks).toEqual(reference.tracks);
+  });
+
+  it('refuses to resume an interrupted demo with other settings (exit 2); --fresh starts over', async () => {
+    const controller = new AbortController();
+    const options = {
+      ...DEFAULT_DEMO_OPTIONS,
+      ...QUICK_DEMO_OPTIONS,
+      out: join(root, 'c'),
+      cacheDir: cache(),
+    };
+    const first = await runDemo(options, {
+      log: () => {},
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 1) controller.abort();
+      },
+    });
+    expect(first.completed).toBe(false);
+    const other = await demo(['--out', 'c', '--seed', '3']);
+    expect(other.code).toBe(2);
+    expect(other.stderr.split('\n').filter((l) => l.startsWith('densehybrid'))).toEqual([
+      `densehybrid demo: --out ${join(root, 'c')} holds an interrupted demo of another run (stored vs now: seed differs: 0 vs 3); rerun with --fresh to start over`,
+    ]);
+    const fresh = await demo(['--out', 'c', '--seed', '3', '--fresh']);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stderr).not.toMatch(/resuming/);
   });
 
   it('reports bad flags as a one-line usage error', async () => {

@@ -139,7 +139,7 @@ describe('eval with several scores', () => {
     const scores: number[] = [];
     const labels: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const npy = await readNpy(join(maps, `leftImg8bit/test/city/f${i}_leftImg8bit.scores.npy`));
+      const npy = await readNpy(join(maps, `test/city/f${i}_leftImg8bit.scores.npy`));
       const lab = await readLabel(join(fs, `ood/test/city/f${i}_ood_segmentation.png`));
       scores.push(...npy.data);
       labels.push(...lab.data);
@@ -267,7 +267,7 @@ describe('eval --calibration-scale', () => {
           perImage: true,
         });
         for (let i = 0; i < 2; i++) {
-          const npy = await readNpy(join(maps, `${fold}/${i}.scores.npy`));
+          const npy = await readNpy(join(maps, `${i}.scores.npy`));
           const lab = await readLabel(join(sh, `test/annotations/test/${fold}/${i}.png`));
           const s: number[] = [];
           const l: number[] = [];

@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   recoverDirectory,
+  sha256,
   writeDirectoryAtomic,
   writeFileSynced,
 } from '@densehybrid/metrics-openiou/node';
@@ -79,6 +80,8 @@ export interface Checkpoint {
   readonly createdAt: string;
   /** The directory actually read (differs from the request after recovering an interrupted replace). */
   readonly dir: string;
+  /** The checkpoint's content identity, as {@link checkpointDigest} returns it. */
+  readonly digest: string;
 }
 
 /** `checkpoint.json` format name and version. */
@@ -94,6 +97,14 @@ interface ManifestEntry {
   readonly shape: readonly number[];
 }
 
+/** A file of the checkpoint: its name, size and (since issue 18) SHA-256. */
+interface ManifestFile {
+  readonly file: string;
+  readonly bytes: number;
+  /** Hex SHA-256 of the file; absent in checkpoints written before it existed. */
+  readonly sha256?: string;
+}
+
 interface Manifest {
   readonly format: string;
   readonly version: number;
@@ -101,14 +112,10 @@ interface Manifest {
   readonly layout: string;
   readonly config: Record<string, unknown>;
   readonly meta: Record<string, unknown>;
-  readonly variables: {
-    readonly file: string;
-    readonly bytes: number;
+  readonly variables: ManifestFile & {
     readonly tensors: ManifestEntry[];
   };
-  readonly optimizer?: {
-    readonly file: string;
-    readonly bytes: number;
+  readonly optimizer?: ManifestFile & {
     readonly name: string;
     readonly step: number;
     readonly scalars: Record<string, number>;
@@ -165,9 +172,10 @@ async function readTensors(
 /**
  * Saves weights, configuration, optimizer state and metadata to a directory, atomically: the
  * files are written and fsynced into a temporary sibling, which then replaces `dir` (an existing
- * `dir` is renamed aside first and removed last). Layout: `checkpoint.json` (format, config, meta,
- * manifest of every tensor), `variables.safetensors`, and `optimizer.safetensors` when optimizer
- * state is given. Tensors keep tfjs layout (conv weights HWIO). Reads tensors with async `data()`,
+ * `dir` is renamed aside first and removed last; temporary siblings that a killed earlier write
+ * left are removed). Layout: `checkpoint.json` (format, config, meta, manifest of every tensor,
+ * size and SHA-256 of every file), `variables.safetensors`, and `optimizer.safetensors` when
+ * optimizer state is given. Tensors keep tfjs layout (conv weights HWIO). Reads tensors with async `data()`,
  * so it works on every backend including webgpu. Plain `fs`, no tfjs-node. Does not dispose inputs.
  *
  * @param dir - checkpoint directory (created, or replaced).
@@ -246,6 +254,7 @@ export async function saveCheckpoint(
     optimizerManifest = {
       file: OPTIMIZER_FILE,
       bytes: optimizerBytes.length,
+      sha256: sha256(optimizerBytes),
       name: opt.name,
       step: opt.step,
       scalars: { ...(opt.scalars ?? {}) },
@@ -259,7 +268,12 @@ export async function saveCheckpoint(
     layout: 'tfjs (conv weights HWIO = PyTorch OIHW transposed [2, 3, 1, 0])',
     config,
     meta,
-    variables: { file: VARIABLES_FILE, bytes: variableBytes.length, tensors: vars.manifest },
+    variables: {
+      file: VARIABLES_FILE,
+      bytes: variableBytes.length,
+      sha256: sha256(variableBytes),
+      tensors: vars.manifest,
+    },
     ...(optimizerManifest === undefined ? {} : { optimizer: optimizerManifest }),
   };
   await writeDirectoryAtomic(fn, dir, async (tmp) => {
@@ -275,13 +289,16 @@ export async function saveCheckpoint(
   return { dir, variableBytes: variableBytes.length, optimizerBytes: optimizerBytes?.length ?? 0 };
 }
 
+/**
+ * Reads one file of a checkpoint and checks it against `checkpoint.json`: its size, and its
+ * SHA-256 when the manifest records one (checkpoints written before issue 18 have sizes only).
+ */
 async function readChecked(
   fn: string,
   dir: string,
-  file: string,
-  bytes: number,
-): Promise<SafetensorsFile> {
-  const path = join(dir, file);
+  entry: ManifestFile,
+): Promise<{ file: SafetensorsFile; sha256: string }> {
+  const path = join(dir, entry.file);
   let data: Buffer;
   try {
     data = await readFile(path);
@@ -292,65 +309,31 @@ async function readChecked(
       { cause: e },
     );
   }
-  if (data.length !== bytes) {
+  if (data.length !== entry.bytes) {
     throw new DenseHybridError(
       'MODEL_LOAD',
-      `${fn}: expected ${JSON.stringify(path)} of ${bytes} bytes (per checkpoint.json), got ${data.length} (truncated or replaced file)`,
+      `${fn}: expected ${JSON.stringify(path)} of ${entry.bytes} bytes (per checkpoint.json), got ${data.length} (truncated or replaced file)`,
     );
   }
-  return parseSafetensors(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), path);
-}
-
-function toTensors(
-  fn: string,
-  file: SafetensorsFile,
-  manifest: readonly ManifestEntry[],
-  where: string,
-): [string, tf.Tensor][] {
-  const out: [string, tf.Tensor][] = [];
-  try {
-    for (const m of manifest) {
-      const entry = file.tensors.get(m.name);
-      if (
-        entry === undefined ||
-        entry.dtype !== m.dtype ||
-        JSON.stringify(entry.shape) !== JSON.stringify(m.shape)
-      ) {
-        throw new DenseHybridError(
-          'MODEL_LOAD',
-          `${fn}: expected ${where} tensor "${m.name}" ${m.dtype}${JSON.stringify(m.shape)} (per checkpoint.json), got ${entry === undefined ? 'none' : `${entry.dtype}${JSON.stringify(entry.shape)}`}`,
-        );
-      }
-      const values = decodeSafetensor(entry);
-      const dtype = m.dtype === 'F32' ? 'float32' : m.dtype === 'I32' ? 'int32' : 'bool';
-      out.push([m.name, tf.tensor(values, [...m.shape], dtype)]);
-    }
-  } catch (e) {
-    tf.dispose(out.map(([, t]) => t));
-    throw e;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const actual = sha256(bytes);
+  if (entry.sha256 !== undefined && actual !== entry.sha256) {
+    throw new DenseHybridError(
+      'MODEL_LOAD',
+      `${fn}: expected ${JSON.stringify(path)} with SHA-256 ${entry.sha256} (per checkpoint.json), got ${actual} (corrupted or replaced file)`,
+    );
   }
-  return out;
+  return { file: parseSafetensors(bytes, path), sha256: actual };
 }
 
 /**
- * Loads a checkpoint written by {@link saveCheckpoint}. If `dir` is missing because a replace was
- * interrupted between its two renames, the previous checkpoint (renamed aside) is loaded instead
- * and `dir` in the result says which.
- *
- * @param dir - checkpoint directory.
- * @returns config, meta, tensors (caller-owned; {@link disposeCheckpoint}) and optimizer state.
- * @throws DenseHybridError `IO` when it cannot be read, `MODEL_LOAD` when files are incomplete or
- *   inconsistent with `checkpoint.json`.
- * @example
- * ```ts
- * const ckpt = await loadCheckpoint('runs/ckpt');
- * const model = createBackbone(ckpt.config as BackboneConfig); // @densehybrid/backbones
- * restoreVariables(model, ckpt);
- * disposeCheckpoint(ckpt);
- * ```
+ * Reads `checkpoint.json` of `dir` (or of the previous checkpoint renamed aside by an interrupted
+ * replace) and checks its format.
  */
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  const fn = 'loadCheckpoint';
+async function readManifest(
+  fn: string,
+  dir: string,
+): Promise<{ manifest: Manifest; actual: string }> {
   let actual = dir;
   let text: string;
   try {
@@ -387,14 +370,97 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       `${fn}: expected format "${CHECKPOINT_FORMAT}" version ${CHECKPOINT_VERSION}, got ${describeValue(manifest?.format)} version ${describeValue(manifest?.version)}`,
     );
   }
-  const varFile = await readChecked(fn, actual, manifest.variables.file, manifest.variables.bytes);
-  const variables = new Map(toTensors(fn, varFile, manifest.variables.tensors, 'variable'));
+  return { manifest, actual };
+}
+
+/** JSON with object keys sorted at every level (one text per value, whatever the key order). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The digest of a manifest's content given each file's SHA-256 (see {@link checkpointDigest}). */
+function digestOf(manifest: Manifest, files: Readonly<Record<string, string>>): string {
+  const content = {
+    format: manifest.format,
+    version: manifest.version,
+    config: manifest.config,
+    meta: manifest.meta,
+    files,
+  };
+  return sha256(canonicalJson(content));
+}
+
+function toTensors(
+  fn: string,
+  file: SafetensorsFile,
+  manifest: readonly ManifestEntry[],
+  where: string,
+): [string, tf.Tensor][] {
+  const out: [string, tf.Tensor][] = [];
+  try {
+    for (const m of manifest) {
+      const entry = file.tensors.get(m.name);
+      if (
+        entry === undefined ||
+        entry.dtype !== m.dtype ||
+        JSON.stringify(entry.shape) !== JSON.stringify(m.shape)
+      ) {
+        throw new DenseHybridError(
+          'MODEL_LOAD',
+          `${fn}: expected ${where} tensor "${m.name}" ${m.dtype}${JSON.stringify(m.shape)} (per checkpoint.json), got ${entry === undefined ? 'none' : `${entry.dtype}${JSON.stringify(entry.shape)}`}`,
+        );
+      }
+      const values = decodeSafetensor(entry);
+      const dtype = m.dtype === 'F32' ? 'float32' : m.dtype === 'I32' ? 'int32' : 'bool';
+      out.push([m.name, tf.tensor(values, [...m.shape], dtype)]);
+    }
+  } catch (e) {
+    tf.dispose(out.map(([, t]) => t));
+    throw e;
+  }
+  return out;
+}
+
+/**
+ * Loads a checkpoint written by {@link saveCheckpoint}, checking every file against
+ * `checkpoint.json`: its size and its SHA-256 (checkpoints written before the hashes existed are
+ * checked by size only, and still load). If `dir` is missing because a replace was interrupted
+ * between its two renames, the previous checkpoint (renamed aside) is loaded instead and `dir` in
+ * the result says which.
+ *
+ * @param dir - checkpoint directory.
+ * @returns config, meta, tensors (caller-owned; {@link disposeCheckpoint}), optimizer state and
+ *   the content {@link checkpointDigest | digest}.
+ * @throws DenseHybridError `IO` when it cannot be read, `MODEL_LOAD` when files are incomplete,
+ *   corrupted (naming the file and both SHA-256) or inconsistent with `checkpoint.json`.
+ * @example
+ * ```ts
+ * const ckpt = await loadCheckpoint('runs/ckpt');
+ * const model = createBackbone(ckpt.config as BackboneConfig); // @densehybrid/backbones
+ * restoreVariables(model, ckpt);
+ * disposeCheckpoint(ckpt);
+ * ```
+ */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const fn = 'loadCheckpoint';
+  const { manifest, actual } = await readManifest(fn, dir);
+  const vars = await readChecked(fn, actual, manifest.variables);
+  const hashes: Record<string, string> = { [manifest.variables.file]: vars.sha256 };
+  const variables = new Map(toTensors(fn, vars.file, manifest.variables.tensors, 'variable'));
   let optimizer: OptimizerState | undefined;
   if (manifest.optimizer !== undefined) {
     const m = manifest.optimizer;
     try {
-      const optFile = await readChecked(fn, actual, m.file, m.bytes);
-      const tensors = toTensors(fn, optFile, m.tensors, 'optimizer').map(([name, tensor]) => ({
+      const opt = await readChecked(fn, actual, m);
+      hashes[m.file] = opt.sha256;
+      const tensors = toTensors(fn, opt.file, m.tensors, 'optimizer').map(([name, tensor]) => ({
         name,
         tensor,
       }));
@@ -411,7 +477,50 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     ...(optimizer === undefined ? {} : { optimizer }),
     createdAt: manifest.createdAt,
     dir: actual,
+    digest: digestOf(manifest, hashes),
   };
+}
+
+/**
+ * A checkpoint's content identity: hex SHA-256 over its format, `config`, `meta` and the SHA-256
+ * of each file (weights, optimizer state) — not the write time, so re-saving the same content
+ * gives the same digest, and any change of weights, config or meta (e.g. a calibrated threshold)
+ * gives another. Use it as the checkpoint's part of a resume key. Reads only `checkpoint.json`
+ * when it records the file hashes (it trusts them; {@link loadCheckpoint} verifies them), else
+ * hashes the files (checkpoints written before the hashes existed); equals
+ * {@link Checkpoint.digest}. Follows an interrupted replace like {@link loadCheckpoint}.
+ *
+ * @param dir - checkpoint directory.
+ * @returns 64 hex digits.
+ * @throws DenseHybridError `IO` when `checkpoint.json` or a file cannot be read, `MODEL_LOAD` for
+ *   another format
+ * @example
+ * ```ts
+ * const key = { checkpoint: await checkpointDigest('runs/sh/model'), scores: ['hybrid'] };
+ * ```
+ */
+export async function checkpointDigest(dir: string): Promise<string> {
+  const fn = 'checkpointDigest';
+  const { manifest, actual } = await readManifest(fn, dir);
+  const hashes: Record<string, string> = {};
+  for (const entry of [manifest.variables, manifest.optimizer]) {
+    if (entry === undefined) continue;
+    if (entry.sha256 !== undefined) {
+      hashes[entry.file] = entry.sha256;
+      continue;
+    }
+    const path = join(actual, entry.file);
+    try {
+      hashes[entry.file] = sha256(await readFile(path));
+    } catch (e) {
+      throw new DenseHybridError(
+        'IO',
+        `${fn}: expected ${JSON.stringify(path)} to be readable, got ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  return digestOf(manifest, hashes);
 }
 
 /**

@@ -81,6 +81,7 @@ export type {
 export {
   saveCheckpoint,
   loadCheckpoint,
+  checkpointDigest,
   restoreVariables,
   disposeCheckpoint,
   withPrefix,

@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rename, truncate } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rename, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ladderDenseNet } from '@densehybrid/backbones';
 import {
+  checkpointDigest,
   DenseHybridError,
   disposeCheckpoint,
   loadCheckpoint,
@@ -200,6 +203,111 @@ describe('checkpoints', () => {
       message: expect.stringMatching(/bytes \(per checkpoint.json\), got 20 \(truncated/),
     });
     await expect(loadCheckpoint(join(dir, 'missing'))).rejects.toMatchObject({ code: 'IO' });
+    w.dispose();
+  });
+  it('records a SHA-256 per file; a same-size corruption is MODEL_LOAD naming the file and both hashes', async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), 'ckpt-')), 'ck');
+    const w = tf.tensor1d([1, 2, 3, 4]);
+    const m = tf.tensor1d([5, 6]);
+    await saveCheckpoint(dir, {
+      config: {},
+      variables: new Map([['w', w]]),
+      optimizer: { name: 'adam', step: 1, tensors: [{ name: 'w/m', tensor: m }] },
+    });
+    const manifest = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as {
+      variables: { sha256: string };
+      optimizer: { sha256: string };
+    };
+    const sha = async (file: string): Promise<string> =>
+      createHash('sha256')
+        .update(await readFile(join(dir, file)))
+        .digest('hex');
+    expect(manifest.variables.sha256).toBe(await sha('variables.safetensors'));
+    expect(manifest.optimizer.sha256).toBe(await sha('optimizer.safetensors'));
+    for (const file of ['variables.safetensors', 'optimizer.safetensors']) {
+      const path = join(dir, file);
+      const good = await readFile(path);
+      const bad = Buffer.from(good);
+      bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x40; // a weight's byte, same size
+      await writeFile(path, bad);
+      const before = tf.memory().numTensors;
+      const error = await loadCheckpoint(dir).catch((e: unknown) => e);
+      expect(DenseHybridError.is(error) && error.code).toBe('MODEL_LOAD');
+      const expected = createHash('sha256').update(good).digest('hex');
+      const got = createHash('sha256').update(bad).digest('hex');
+      expect((error as Error).message).toBe(
+        `loadCheckpoint: expected ${JSON.stringify(path)} with SHA-256 ${expected} (per checkpoint.json), got ${got} (corrupted or replaced file)`,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+      await writeFile(path, good);
+    }
+    disposeCheckpoint(await loadCheckpoint(dir));
+    tf.dispose([w, m]);
+  });
+
+  it('loads checkpoints written before the hashes; checkpointDigest names the content, not the write', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'ckpt-'));
+    const w = tf.tensor1d([1, 2, 3]);
+    const save = (name: string, meta: Record<string, unknown>, createdAt: string) =>
+      saveCheckpoint(
+        join(parent, name),
+        { config: { architecture: 'x' }, variables: new Map([['w', w]]), meta },
+        { createdAt },
+      );
+    await save('a', { n: 1 }, '2020-01-01T00:00:00.000Z');
+    await save('b', { n: 1 }, '2021-01-01T00:00:00.000Z'); // same content, written later
+    await save('c', { n: 2 }, '2020-01-01T00:00:00.000Z'); // other meta (e.g. a threshold)
+    const a = await checkpointDigest(join(parent, 'a'));
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(await checkpointDigest(join(parent, 'b'))).toBe(a);
+    expect(await checkpointDigest(join(parent, 'c'))).not.toBe(a);
+    const loaded = await loadCheckpoint(join(parent, 'a'));
+    expect(loaded.digest).toBe(a);
+    disposeCheckpoint(loaded);
+
+    // A checkpoint of before the hashes: same files, no sha256 in checkpoint.json.
+    const old = join(parent, 'old');
+    await mkdir(old);
+    for (const f of ['variables.safetensors'])
+      await writeFile(join(old, f), await readFile(join(parent, 'a', f)));
+    const manifest = JSON.parse(await readFile(join(parent, 'a', 'checkpoint.json'), 'utf8')) as {
+      variables: Record<string, unknown>;
+    };
+    delete manifest.variables['sha256'];
+    await writeFile(join(old, 'checkpoint.json'), JSON.stringify(manifest));
+    const legacy = await loadCheckpoint(old);
+    expect(Array.from(legacy.variables.get('w')!.dataSync())).toEqual([1, 2, 3]);
+    expect(legacy.digest).toBe(a);
+    disposeCheckpoint(legacy);
+    expect(await checkpointDigest(old)).toBe(a);
+    // Other weights, other digest.
+    const v = tf.tensor1d([1, 2, 4]);
+    await saveCheckpoint(
+      join(parent, 'd'),
+      { config: { architecture: 'x' }, variables: new Map([['w', v]]), meta: { n: 1 } },
+      { createdAt: '2020-01-01T00:00:00.000Z' },
+    );
+    expect(await checkpointDigest(join(parent, 'd'))).not.toBe(a);
+    tf.dispose([w, v]);
+  });
+
+  it('removes the temporary folders a killed save left, on the next save', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'ckpt-'));
+    const dir = join(parent, 'state');
+    const w = tf.tensor1d([1, 2, 3]);
+    await saveCheckpoint(dir, { config: {}, variables: new Map([['w', w]]) });
+    // What `kill -9` during a save leaves: a half-written temporary folder, and (between the
+    // renames) the previous state renamed aside.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    for (const name of [`.state.tmp-${dead}-1a2b3c4d`, `.state.old-${dead}-1a2b3c4e`]) {
+      await mkdir(join(parent, name));
+      await writeFile(join(parent, name, 'variables.safetensors'), 'partial');
+    }
+    await saveCheckpoint(dir, { config: {}, variables: new Map([['w', w]]), meta: { n: 2 } });
+    expect(await readdir(parent)).toEqual(['state']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.meta).toEqual({ n: 2 });
+    disposeCheckpoint(loaded);
     w.dispose();
   });
 });

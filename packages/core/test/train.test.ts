@@ -189,7 +189,22 @@ describe('train', () => {
       resume: true,
     }).catch((e: unknown) => e);
     expect(DenseHybridError.is(err) && err.code).toBe('INVALID_OPTION');
-    expect((err as Error).message).toMatch(/options\.steps .*2.*got 3/);
+    // every differing setting is named: steps and the (default) learning rate
+    expect((err as Error).message).toMatch(
+      /^train: expected the options of the run whose state is in .*atomic.* \(stored vs now: steps differ: 2 vs 3; learningRate differs: 0\.001 vs 0\.00001; minLearningRate differs: 0\.00001 vs 1(\.0+1)?e-7\)/,
+    );
+    // and TrainOptions.resumeKey: fields the caller adds (seed, batch size, …)
+    const keyed = await train({
+      model,
+      data: syntheticBatches,
+      steps: 2,
+      learningRate: 1e-3,
+      checkpointPath: path,
+      resume: true,
+      resumeKey: { seed: 9 },
+    }).catch((e: unknown) => e);
+    expect(DenseHybridError.is(keyed) && keyed.code).toBe('INVALID_OPTION');
+    expect((keyed as Error).message).toMatch(/\(stored vs now: seed differs: none vs 9\)/);
     // another architecture (4 classes): MODEL_LOAD naming the first mismatching weight, nothing
     // assigned, no tensor leaked
     const other = tinyModel(4);
@@ -199,6 +214,7 @@ describe('train', () => {
       model: other,
       data: syntheticBatches,
       steps: 2,
+      learningRate: 1e-3,
       checkpointPath: path,
       resume: true,
     }).catch((e: unknown) => e);

@@ -1,9 +1,10 @@
-import { stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { MEAN_COLORS } from './augment.js';
 import {
   createFileDataset,
+  isDirectory,
+  isFile,
   listFiles,
   pairFiles,
   requireDir,
@@ -304,7 +305,7 @@ export async function ade20kNegatives(options: Ade20kOptions): Promise<FileSegme
   let root = checkRoot(fn, options.root);
   const split = checkChoice(fn, 'split', options.split ?? 'training', ['training', 'validation']);
   const nested = join(root, 'ADEChallengeData2016');
-  if ((await stat(nested).catch(() => undefined))?.isDirectory() === true) root = nested;
+  if (await isDirectory(nested)) root = nested;
   const layout = `ADEChallengeData2016/images/${split}/*.jpg + ADEChallengeData2016/annotations/${split}/*.png`;
   await requireDir(fn, join(root, 'images', split), layout);
   await requireDir(fn, join(root, 'annotations', split), layout);
@@ -361,12 +362,79 @@ export interface FishyscapesOptions {
   readonly variant: 'lostandfound' | 'static';
 }
 
+/** A label file of a Fishyscapes archive: `<fishyscapes id>_<base dataset id>_labels.png`. */
+const FISHYSCAPES_LABEL = /^(\d+)_(.+)_labels\.png$/;
+
+/** What {@link fishyscapes} reads, per variant: the archive layout, or the authors' one. */
+const FISHYSCAPES_LAYOUTS = {
+  lostandfound:
+    '<id>_<baseid>_labels.png (fishyscapes_lostandfound.zip) + leftImg8bit/{train,test}/<city>/<baseid>_leftImg8bit.png (Lost & Found), or leftImg8bit/**/*_leftImg8bit.png + ood/**/*_ood_segmentation.png',
+  static:
+    '<id>_<baseid>_labels.png + <id>_<baseid>_rgb.npz (fs_val_v3.zip) + leftImg8bit/val/<city>/<baseid>_leftImg8bit.png (Cityscapes), or **/*_rgb.jpg with *_labels.png beside each',
+} as const;
+
 /**
- * Fishyscapes validation sets, in the layouts the DenseHybrid authors' loaders read (Fishyscapes
- * has no single official folder layout; its data ships through bdlb/TFDS):
- * - `lostandfound`: `leftImg8bit/**\/*_leftImg8bit.png` with `ood/**\/*_ood_segmentation.png` at
- *   the mirrored path;
- * - `static`: `**\/*_rgb.jpg` with `*_labels.png` beside each image.
+ * The layout of the archives Fishyscapes' official loader (bdlb) downloads: `<id>_<baseid>_labels.png`
+ * files (anywhere under `root`, usually flat), for Static each with its `<id>_<baseid>_rgb.npz`
+ * beside it, and the base dataset's frames `leftImg8bit/**\/<baseid>_leftImg8bit.png` under
+ * `root` (Lost & Found's for L&F, Cityscapes' for Static; a symlink is fine).
+ */
+async function fishyscapesArchiveFiles(
+  fn: string,
+  root: string,
+  variant: 'lostandfound' | 'static',
+): Promise<SamplePaths[]> {
+  const layout = FISHYSCAPES_LAYOUTS[variant];
+  const imagesDir = join(root, 'leftImg8bit');
+  const labels = (await listFiles(root, ['_labels.png'], true)).filter(
+    (f) => FISHYSCAPES_LABEL.test(basename(f)) && !f.startsWith(imagesDir + sep),
+  );
+  if (labels.length === 0) {
+    throw new DenseHybridError(
+      'DATASET_LAYOUT',
+      `${fn}: expected label files (layout: ${layout}) under ${root}, got none`,
+    );
+  }
+  await requireDir(fn, imagesDir, layout);
+  const images = new Map<string, string>();
+  for (const f of await listFiles(imagesDir, ['_leftImg8bit.png'], true)) {
+    const id = basename(f).slice(0, -'_leftImg8bit.png'.length);
+    if (!images.has(id)) images.set(id, f);
+  }
+  const files: SamplePaths[] = [];
+  const missing: string[] = [];
+  for (const label of labels) {
+    const baseId = FISHYSCAPES_LABEL.exec(basename(label))?.[2] ?? '';
+    const image = images.get(baseId);
+    const stem = label.slice(0, -'_labels.png'.length);
+    const overlay = variant === 'static' ? `${stem}_rgb.npz` : undefined;
+    if (image === undefined) missing.push(join(imagesDir, '**', `${baseId}_leftImg8bit.png`));
+    else if (overlay !== undefined && !(await isFile(overlay))) missing.push(overlay);
+    else {
+      const id = relative(root, stem).split(sep).join('/');
+      files.push({ id, image, label, ...(overlay === undefined ? {} : { overlay }) });
+    }
+  }
+  if (missing.length > 0) {
+    throw new DenseHybridError(
+      'DATASET_LAYOUT',
+      `${fn}: expected the image of every label file (layout: ${layout}), got ${missing.length} of ${labels.length} missing, e.g. ${missing.slice(0, 3).join(', ')}`,
+    );
+  }
+  return files;
+}
+
+/**
+ * Fishyscapes validation sets, in the layout of the archives its official loader (bdlb) downloads
+ * or in the layouts the DenseHybrid authors' loaders read:
+ * - `lostandfound`: the flat `<id>_<baseid>_labels.png` of `fishyscapes_lostandfound.zip` with
+ *   Lost & Found's `leftImg8bit/{train,test}/<city>/<baseid>_leftImg8bit.png` under `root`; or
+ *   `leftImg8bit/**\/*_leftImg8bit.png` with `ood/**\/*_ood_segmentation.png` at the mirrored path
+ *   (when `root/ood` exists);
+ * - `static`: the flat `<id>_<baseid>_labels.png` and `<id>_<baseid>_rgb.npz` of `fs_val_v3.zip`
+ *   with Cityscapes' `leftImg8bit/val/<city>/<baseid>_leftImg8bit.png` under `root` (the image is
+ *   the Cityscapes frame plus the npz's `rgb` array, clipped to 0..255, as bdlb builds it); or
+ *   `**\/*_rgb.jpg` with `*_labels.png` beside each (when there are such JPEGs).
  *
  * Labels {0 inlier, 1 anomaly, 2 or 255 ignore} ({@link BINARY_ANOMALY_LABEL_TABLE}).
  *
@@ -380,9 +448,11 @@ export async function fishyscapes(options: FishyscapesOptions): Promise<FileSegm
   const fn = 'fishyscapes';
   const root = checkRoot(fn, options.root);
   const variant = checkChoice(fn, 'variant', options.variant, ['lostandfound', 'static']);
-  let files;
-  if (variant === 'lostandfound') {
-    const layout = 'leftImg8bit/**/*_leftImg8bit.png + ood/**/*_ood_segmentation.png';
+  const layout = FISHYSCAPES_LAYOUTS[variant];
+  await requireDir(fn, root, layout);
+  const jpegs = variant === 'static' ? await listFiles(root, ['_rgb.jpg'], true) : [];
+  let files: SamplePaths[];
+  if (variant === 'lostandfound' && (await isDirectory(join(root, 'ood')))) {
     files = await mirroredPairs(
       fn,
       root,
@@ -393,24 +463,23 @@ export async function fishyscapes(options: FishyscapesOptions): Promise<FileSegm
       '_ood_segmentation.png',
       layout,
     );
-  } else {
-    const layout = '**/*_rgb.jpg with *_labels.png beside each';
-    await requireDir(fn, root, layout);
-    const images = await listFiles(root, ['_rgb.jpg'], true);
+  } else if (jpegs.length > 0) {
     files = await pairFiles(
       fn,
       root,
-      images,
+      jpegs,
       (img) => join(dirname(img), basename(img).replace(/_rgb\.jpg$/, '_labels.png')),
       layout,
     );
+  } else {
+    files = await fishyscapesArchiveFiles(fn, root, variant);
   }
   return binaryAnomalyDataset(`fishyscapes/${variant}`, files, 'fishyscapes', { root, variant });
 }
 
 /** Options of {@link smiyc}. */
 export interface SmiycOptions {
-  /** Folder holding `dataset_AnomalyTrack/` and/or `dataset_ObstacleTrack/`. */
+  /** Folder holding `dataset_AnomalyTrack/` and/or `dataset_ObstacleTrack/`, or the track's folder itself. */
   readonly root: string;
   readonly track: 'anomaly' | 'obstacle';
   /** Keep images without a label (the hidden test frames) with `label` absent. @default false */
@@ -420,7 +489,8 @@ export interface SmiycOptions {
 /**
  * SegmentMeIfYouCan: `dataset_AnomalyTrack/images/*.jpg` or `dataset_ObstacleTrack/images/*.webp`
  * (any of jpg/jpeg/png/webp accepted), labels `labels_masks/<name>_labels_semantic.png`
- * (validation frames only). Labels {0 inlier / free road, 1 anomaly / obstacle, 255 void; 2 also
+ * (validation frames only). `root` is the folder holding the track's folder, or that folder itself
+ * (sample ids are the same either way: `dataset_AnomalyTrack/images/<name>`). Labels {0 inlier / free road, 1 anomaly / obstacle, 255 void; 2 also
  * → 255} ({@link BINARY_ANOMALY_LABEL_TABLE}).
  *
  * @throws DenseHybridError `DATASET_LAYOUT` naming what is missing.
@@ -433,15 +503,25 @@ export async function smiyc(options: SmiycOptions): Promise<FileSegmentationData
   const fn = 'smiyc';
   const root = checkRoot(fn, options.root);
   const track = checkChoice(fn, 'track', options.track, ['anomaly', 'obstacle']);
-  const dir = join(root, track === 'anomaly' ? 'dataset_AnomalyTrack' : 'dataset_ObstacleTrack');
-  const layout = `${basename(dir)}/images/*.{jpg,webp} + ${basename(dir)}/labels_masks/*_labels_semantic.png`;
+  const [folder, other] =
+    track === 'anomaly'
+      ? ['dataset_AnomalyTrack', 'dataset_ObstacleTrack']
+      : ['dataset_ObstacleTrack', 'dataset_AnomalyTrack'];
+  // root = the folder above the track's folder, or (as in ade20kNegatives) the track's folder
+  const nested = join(root, folder);
+  const atTrack =
+    !(await isDirectory(nested)) &&
+    basename(root) !== other &&
+    (await isDirectory(join(root, 'images')));
+  const dir = atTrack ? root : nested;
+  const layout = `${folder}/images/*.{jpg,webp} + ${folder}/labels_masks/*_labels_semantic.png, under root or with root = ${folder}`;
   await requireDir(fn, join(dir, 'images'), layout);
   const includeUnlabeled = options.includeUnlabeled === true;
   if (!includeUnlabeled) await requireDir(fn, join(dir, 'labels_masks'), layout);
   const images = await listFiles(join(dir, 'images'), ['.jpg', '.jpeg', '.png', '.webp'], false);
   const files = await pairFiles(
     fn,
-    root,
+    dirname(dir),
     images,
     (img) =>
       join(dir, 'labels_masks', basename(img).replace(/\.[^.]+$/, '') + '_labels_semantic.png'),

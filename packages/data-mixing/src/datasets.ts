@@ -2,11 +2,13 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { readImage, readLabel } from './image-io.js';
+import { readNpzArray } from './npz.js';
 import type {
   DatasetSample,
   LabelKind,
   LabelMap,
   ModuleSpec,
+  RgbImage,
   SegmentationDataset,
 } from './types.js';
 
@@ -21,6 +23,11 @@ export interface SamplePaths {
   readonly id: string;
   readonly image: string;
   readonly label?: string;
+  /**
+   * A NumPy `.npz` whose `rgb` array (height × width × 3, signed) is added to the image, clipped
+   * to 0..255: how Fishyscapes Static ships its blended objects over Cityscapes frames.
+   */
+  readonly overlay?: string;
 }
 
 /** A dataset read from image + PNG label files, as every adapter of this package returns it. */
@@ -117,6 +124,16 @@ export async function listFiles(
   return out.sort();
 }
 
+/** Whether `path` is a folder (following symlinks). */
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
+}
+
+/** Whether `path` is a file (following symlinks). */
+export async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() === true;
+}
+
 /** Throws `DATASET_LAYOUT` unless `dir` is a folder; `layout` describes what was expected. */
 export async function requireDir(fn: string, dir: string, layout: string): Promise<void> {
   const s = await stat(dir).catch(() => undefined);
@@ -146,8 +163,7 @@ export async function pairFiles(
   const found = await Promise.all(
     images.map(async (image) => {
       const label = labelOf(image);
-      const s = await stat(label).catch(() => undefined);
-      return { image, label, ok: s?.isFile() === true };
+      return { image, label, ok: await isFile(label) };
     }),
   );
   const absent = found.filter((f) => !f.ok);
@@ -188,10 +204,32 @@ export interface FileDatasetInit {
   readonly spec?: ModuleSpec;
 }
 
+/** `image + overlay` clipped to 0..255 (Fishyscapes Static's `*_rgb.npz` over a Cityscapes frame). */
+async function addOverlay(image: RgbImage, path: string, imagePath: string): Promise<RgbImage> {
+  const { shape, data } = await readNpzArray(path, 'rgb');
+  if (
+    shape.length !== 3 ||
+    shape[0] !== image.height ||
+    shape[1] !== image.width ||
+    shape[2] !== 3
+  ) {
+    throw new DenseHybridError(
+      'SHAPE_MISMATCH',
+      `load: ${path}: expected an rgb array of the image's shape (${image.height}, ${image.width}, 3) (${imagePath}), got (${shape.join(', ')})`,
+    );
+  }
+  const out = new Uint8Array(image.data.length);
+  // Uint8ClampedArray semantics by hand: round, then clip to 0..255 (the overlay is integer)
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.min(255, Math.max(0, Math.round(image.data[i]! + data[i]!)));
+  return { data: out, width: image.width, height: image.height };
+}
+
 /**
  * Builds a {@link FileSegmentationDataset} from file pairs and a label table. `load(i)` decodes
- * the image (sharp) and the label (PNG indices/grey), checks that their sizes agree and remaps
- * the label; every failure is a `DenseHybridError` naming the file.
+ * the image (sharp; plus its `.npz` overlay, if any) and the label (PNG indices/grey), checks
+ * that their sizes agree and remaps the label; every failure is a `DenseHybridError` naming the
+ * file.
  *
  * @example
  * ```ts
@@ -228,7 +266,9 @@ export function createFileDataset(init: FileDatasetInit): FileSegmentationDatase
     load: async (index): Promise<DatasetSample> => {
       const f = check('load', index);
       const [image, raw] = await Promise.all([
-        readImage(f.image),
+        readImage(f.image).then((im) =>
+          f.overlay === undefined ? im : addOverlay(im, f.overlay, f.image),
+        ),
         f.label === undefined ? Promise.resolve(undefined) : readLabel(f.label),
       ]);
       if (raw === undefined || f.label === undefined) return { id: f.id, image };

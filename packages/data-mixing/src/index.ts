@@ -95,7 +95,13 @@ export type {
 } from './benchmarks.js';
 
 // opening a dataset by name (issue 14)
-export { openDataset, splitFolds, DATASET_NAMES, DATASET_SPLITS } from './open-dataset.js';
+export {
+  openDataset,
+  splitFolds,
+  DATASET_NAMES,
+  DATASET_SPLITS,
+  TRAINING_DATASET_NAMES,
+} from './open-dataset.js';
 export type { DatasetName, FolderAdapterOptions } from './open-dataset.js';
 
 // loader (issue 7)

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import {
@@ -9,7 +8,7 @@ import {
   streetHazards,
   type StreetHazardsSplit,
 } from './benchmarks.js';
-import { folderDataset } from './datasets.js';
+import { folderDataset, isDirectory } from './datasets.js';
 import type { SegmentationDataset } from './types.js';
 
 /** The datasets {@link openDataset} opens by name (the CLI's `--dataset`). */
@@ -25,6 +24,21 @@ export const DATASET_NAMES = [
 
 /** One of {@link DATASET_NAMES}. */
 export type DatasetName = (typeof DATASET_NAMES)[number];
+
+/**
+ * The datasets of {@link DATASET_NAMES} with semantic labels (K known classes) to train on (the
+ * CLI's `train --dataset`); Fishyscapes and SMIYC have binary anomaly labels and only evaluate.
+ *
+ * @example
+ * ```ts
+ * TRAINING_DATASET_NAMES.includes('cityscapes'); // true
+ * ```
+ */
+export const TRAINING_DATASET_NAMES = [
+  'streethazards',
+  'cityscapes',
+  'folder',
+] as const satisfies readonly DatasetName[];
 
 /**
  * The splits {@link openDataset} opens, per dataset. StreetHazards' `test` is not one of them: it
@@ -61,10 +75,6 @@ export interface FolderAdapterOptions {
   readonly numClasses?: number;
   /** @default [] */
   readonly classNames?: readonly string[];
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
 }
 
 /**

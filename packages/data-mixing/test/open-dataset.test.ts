@@ -6,6 +6,7 @@ import {
   DATASET_NAMES,
   DATASET_SPLITS,
   DenseHybridError,
+  TRAINING_DATASET_NAMES,
   ade20kNegatives,
   mixedContentBatches,
   openDataset,
@@ -64,6 +65,58 @@ describe('openDataset', () => {
     const test = await openDataset('folder', join(root, 'nested'), 'test');
     expect(test.size).toBe(1);
     expect((await test.load(0)).label).toBeUndefined();
+  });
+});
+
+describe('TRAINING_DATASET_NAMES', () => {
+  it('are the datasets whose training split has semantic labels; every other one has anomaly labels', async () => {
+    const at: Record<string, string> = {
+      streethazards: 'sh',
+      cityscapes: 'cs',
+      folder: 'folder',
+      'fishyscapes-lostandfound': 'laf',
+      'fishyscapes-static': 'static',
+      'smiyc-anomaly': 'smiyc',
+      'smiyc-obstacle': 'smiyc',
+    };
+    const r = join(root, 'kinds');
+    const pair = async (image: string, label: string, values: number[]): Promise<void> => {
+      await writeImage(join(r, image), 4, 2, 1);
+      await writeGrey(join(r, label), 4, 2, cycle(4, 2, values));
+    };
+    await pair('sh/train/images/training/a.png', 'sh/train/annotations/training/a.png', [1, 2]);
+    await pair(
+      'cs/leftImg8bit/train/ulm/ulm_0_leftImg8bit.png',
+      'cs/gtFine/train/ulm/ulm_0_gtFine_labelIds.png',
+      [7],
+    );
+    await pair('folder/images/train/a.png', 'folder/labels/train/a.png', [0, 1]);
+    await pair(
+      'laf/leftImg8bit/test/c/c_0_leftImg8bit.png',
+      'laf/ood/test/c/c_0_ood_segmentation.png',
+      [0],
+    );
+    await pair('static/x_rgb.jpg', 'static/x_labels.png', [0, 1]);
+    for (const track of ['Anomaly', 'Obstacle']) {
+      await pair(
+        `smiyc/dataset_${track}Track/images/v.jpg`,
+        `smiyc/dataset_${track}Track/labels_masks/v_labels_semantic.png`,
+        [0, 1],
+      );
+    }
+    const trainSplit: Record<string, string> = {
+      streethazards: 'train',
+      cityscapes: 'train',
+      folder: 'train',
+    };
+    for (const name of DATASET_NAMES) {
+      const ds = await openDataset(name, join(r, at[name]!), trainSplit[name] ?? 'test', {
+        labelKind: 'semantic',
+        numClasses: 2,
+      });
+      const semantic = ds.labelKind === 'semantic' && ds.numClasses >= 1;
+      expect(semantic, name).toBe((TRAINING_DATASET_NAMES as readonly string[]).includes(name));
+    }
   });
 });
 

@@ -15,14 +15,17 @@ import {
   type ThresholdSource,
 } from './anomaly-metrics.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
+import { EMPTY_FRAME_RULES, type EmptyFrameRule } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
+import { DistinctScores } from './distinct.js';
 import { census, ExactScores, type LabelCounts } from './exact.js';
-import { FLOAT16_BINS } from './float16.js';
+import { FLOAT16_BINS, float16OrderKey } from './float16.js';
 import { ScoreHistogram } from './histogram.js';
-import { checkOneOf, parseState, type NumericArray } from './validate.js';
+import { orderedKeyOf, orderedKeyOfBits, valueOfOrderedKey } from './sort.js';
+import { checkInteger, checkOneOf, parseState, type NumericArray } from './validate.js';
 
 /** Storage mode of {@link AnomalyMetricsAccumulator}. */
-export type AccumulatorMode = 'exact' | 'histogram';
+export type AccumulatorMode = 'exact' | 'histogram' | 'distinct';
 
 /** Options of {@link AnomalyMetricsAccumulator}. */
 export interface AnomalyMetricsAccumulatorOptions extends AnomalyMetricsOptions {
@@ -31,10 +34,19 @@ export interface AnomalyMetricsAccumulatorOptions extends AnomalyMetricsOptions 
    * 8 otherwise) and reproduces scikit-learn exactly. `'histogram'` keeps one bin per float16
    * value (1 MiB, independent of the pixel count): exact for float16-quantised scores (as SMIYC
    * stores them); other scores are rounded to the nearest float16 first, so scores closer than
-   * one float16 step (relative 2^-11 ≈ 4.9·10⁻⁴) become ties.
+   * one float16 step (relative 2^-11 ≈ 4.9·10⁻⁴) become ties. `'distinct'` keeps one counter
+   * pair per distinct float32 score (about 40 bytes each): exact for float32 scores with few
+   * distinct values — e.g. ×0.5 bilinear means of float16 maps, which are not float16 values —
+   * and, past `maxDistinct` of them, continues as `'histogram'` ({@link
+   * AnomalyMetricsAccumulator.roundedToFloat16} says so).
    * @default 'exact'
    */
   readonly mode?: AccumulatorMode;
+  /**
+   * `'distinct'` mode: the most distinct scores kept before falling back to float16 bins.
+   * @default 1048576
+   */
+  readonly maxDistinct?: number;
   /**
    * Record per-frame AP / AUROC / FPR at `add()` time for the per-image protocol (uses `tpr`,
    * `fprRule` of these options; costs one extra sort per frame in exact mode, almost nothing in
@@ -50,7 +62,9 @@ export const DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS: Required<AnomalyMetric
     tpr: 0.95,
     fprRule: 'at-least',
     ignoreLabels: Object.freeze([255]) as readonly number[],
+    thresholdRule: 'greater-or-equal',
     mode: 'exact',
+    maxDistinct: 1 << 20,
     perImage: true,
   });
 
@@ -63,6 +77,14 @@ export interface AnomalyMetricsComputeOptions {
    * @default 'pooled'
    */
   readonly protocol?: AnomalyProtocol;
+  /**
+   * Per-image: what a frame without anomaly or inlier pixels counts for (see
+   * {@link EmptyFrameRule}): `'skip'` (StreetHazards' `eval_ood.py`) or `'sklearn-nanmean'`
+   * (the DenseHybrid authors: AP 0 and FPR 0 without anomalies, AP 1 without inliers, NaN
+   * metrics left out of the mean).
+   * @default 'skip'
+   */
+  readonly emptyFrames?: EmptyFrameRule;
 }
 
 /** One frame's per-image metrics (null where skipped). */
@@ -89,6 +111,8 @@ export interface AnomalyMetricsAccumulatorJSON {
   readonly histogram?: readonly number[];
   /** Exact mode: base64 of the little-endian stored scores (ordered float32 keys or float64). */
   readonly exact?: { readonly kind: 'f32' | 'f64'; readonly pos: string; readonly neg: string };
+  /** Distinct mode: base64 of the ordered float32 keys and their float64 inlier / anomaly counts. */
+  readonly distinct?: { readonly keys: string; readonly neg: string; readonly pos: string };
 }
 
 const FORMAT = 'densehybrid/anomaly-metrics';
@@ -111,6 +135,7 @@ export class AnomalyMetricsAccumulator {
   private readonly metric: ResolvedMetricOptions;
   private hist: ScoreHistogram | null = null;
   private exact: ExactScores | null = null;
+  private distinct: DistinctScores | null = null;
   private frameHist: ScoreHistogram | null = null;
   private readonly frameStats: FrameMetrics[] = [];
   private counts: LabelCounts = { positives: 0, negatives: 0, ignored: 0 };
@@ -124,7 +149,10 @@ export class AnomalyMetricsAccumulator {
     const fn = 'AnomalyMetricsAccumulator';
     this.metric = resolveMetricOptions(fn, options);
     const mode = options.mode ?? DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS.mode;
-    checkOneOf(fn, 'mode', mode, ['exact', 'histogram'] as const);
+    checkOneOf(fn, 'mode', mode, ['exact', 'histogram', 'distinct'] as const);
+    const maxDistinct =
+      options.maxDistinct ?? DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS.maxDistinct;
+    checkInteger(fn, 'maxDistinct', maxDistinct, 1, 1 << 30);
     const perImage = options.perImage ?? DEFAULT_ANOMALY_METRICS_ACCUMULATOR_OPTIONS.perImage;
     if (typeof perImage !== 'boolean') {
       throw new DenseHybridError(
@@ -136,11 +164,35 @@ export class AnomalyMetricsAccumulator {
       tpr: this.metric.tpr,
       fprRule: this.metric.fprRule,
       ignoreLabels: Object.freeze([...this.metric.ignoreLabels]),
+      thresholdRule: this.metric.thresholdRule,
       mode,
+      maxDistinct,
       perImage,
     });
     if (mode === 'histogram') this.hist = new ScoreHistogram();
+    else if (mode === 'distinct') this.distinct = new DistinctScores();
     else this.exact = new ExactScores();
+  }
+
+  /**
+   * `'distinct'` mode only: true once more than `maxDistinct` distinct scores came in and the
+   * accumulator continued with float16 bins (as `'histogram'`).
+   */
+  get roundedToFloat16(): boolean {
+    return this.options.mode === 'distinct' && this.hist !== null;
+  }
+
+  /** Distinct mode past `maxDistinct`: the distinct scores move into float16 bins. */
+  private fallBack(): void {
+    const d = this.distinct as DistinctScores;
+    const h = new ScoreHistogram();
+    d.forEach((k, neg, pos) => {
+      const b = float16OrderKey(valueOfOrderedKey(k));
+      h.counts[2 * b] = (h.counts[2 * b] as number) + neg;
+      h.counts[2 * b + 1] = (h.counts[2 * b + 1] as number) + pos;
+    });
+    this.hist = h;
+    this.distinct = null;
   }
 
   /** Number of frames added (merged ones included). */
@@ -157,6 +209,7 @@ export class AnomalyMetricsAccumulator {
   get byteLength(): number {
     if (this.hist !== null)
       return this.hist.counts.byteLength + (this.frameHist?.counts.byteLength ?? 0);
+    if (this.distinct !== null) return this.distinct.byteLength;
     return (this.exact as ExactScores).byteLength;
   }
 
@@ -198,9 +251,54 @@ export class AnomalyMetricsAccumulator {
         fs.sort();
         frame = frameMetrics(fs, c, o);
       } else frame = { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
-      (this.exact as ExactScores).append(scores, labels, c, allF32);
+      if (this.distinct !== null) {
+        const d = this.distinct;
+        const bits =
+          scores instanceof Float32Array
+            ? new Uint32Array(scores.buffer, scores.byteOffset, scores.length)
+            : null;
+        for (let i = 0; i < scores.length; i++) {
+          const l = labels[i] as number;
+          if (l !== 0 && l !== 1) continue;
+          const k =
+            bits !== null
+              ? orderedKeyOfBits(bits[i] as number)
+              : orderedKeyOf(Math.fround(scores[i] as number));
+          d.addKey(k, l, 1);
+        }
+        if (d.size > this.options.maxDistinct) this.fallBack();
+      } else (this.exact as ExactScores).append(scores, labels, c, allF32);
       this.sorted = false;
     }
+    this.frameStats.push(frame);
+    this.counts.positives += c.positives;
+    this.counts.negatives += c.negatives;
+    this.counts.ignored += c.ignored;
+    return this;
+  }
+
+  /**
+   * Histogram mode: adds one frame given as its float16-key histogram `counts[2·key + label]`
+   * (validated by whoever built it) and its pixel counts.
+   * @internal
+   */
+  addFrameHistogram(
+    counts: Float64Array,
+    c: { positives: number; negatives: number; ignored: number },
+  ): this {
+    const hist = this.options.mode === 'histogram' ? this.hist : null;
+    if (hist === null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `AnomalyMetricsAccumulator.addFrameHistogram: expected an accumulator in histogram mode, got mode ${this.options.mode}`,
+      );
+    }
+    const fh = (this.frameHist ??= new ScoreHistogram());
+    fh.counts.set(counts);
+    const frame = this.options.perImage
+      ? frameMetrics(fh, { ...c }, this.metric)
+      : { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+    hist.addHistogram(fh);
     this.frameStats.push(frame);
     this.counts.positives += c.positives;
     this.counts.negatives += c.negatives;
@@ -232,7 +330,23 @@ export class AnomalyMetricsAccumulator {
         `${fn}: expected an accumulator with options ${a}, got ${b}`,
       );
     }
-    if (this.hist !== null) this.hist.addHistogram(other.hist as ScoreHistogram);
+    if (this.options.mode === 'distinct') {
+      if (this.hist === null && other.hist === null) {
+        (this.distinct as DistinctScores).addTable(other.distinct as DistinctScores);
+        if ((this.distinct as DistinctScores).size > this.options.maxDistinct) this.fallBack();
+      } else {
+        if (this.hist === null) this.fallBack();
+        if (other.hist !== null) (this.hist as ScoreHistogram).addHistogram(other.hist);
+        else {
+          const h = this.hist as ScoreHistogram;
+          (other.distinct as DistinctScores).forEach((k, neg, pos) => {
+            const b = float16OrderKey(valueOfOrderedKey(k));
+            h.counts[2 * b] = (h.counts[2 * b] as number) + neg;
+            h.counts[2 * b + 1] = (h.counts[2 * b + 1] as number) + pos;
+          });
+        }
+      }
+    } else if (this.hist !== null) this.hist.addHistogram(other.hist as ScoreHistogram);
     else {
       (this.exact as ExactScores).appendStore(other.exact as ExactScores);
       this.sorted = false;
@@ -246,6 +360,7 @@ export class AnomalyMetricsAccumulator {
 
   private source(): ThresholdSource {
     if (this.hist !== null) return this.hist;
+    if (this.distinct !== null) return this.distinct;
     const ex = this.exact as ExactScores;
     if (!this.sorted) {
       ex.sort();
@@ -257,15 +372,18 @@ export class AnomalyMetricsAccumulator {
   /**
    * Computes the metrics.
    *
-   * @param options - `protocol`: `'pooled'` (default) or `'per-image'`.
-   * @returns see {@link AnomalyMetricsResult}.
+   * @param options - `protocol`: `'pooled'` (default) or `'per-image'`; `emptyFrames`.
+   * @returns see {@link AnomalyMetricsResult}; per-image, `framesUsed` counts the frames in the
+   *   AP mean.
    * @throws DenseHybridError `EMPTY_SET` (pooled: no anomaly or no inlier pixel; per-image: no
-   *   frame with both), `INVALID_OPTION` (per-image without `perImage`).
+   *   frame to average), `INVALID_OPTION` (per-image without `perImage`).
    */
   compute(options: AnomalyMetricsComputeOptions = {}): AnomalyMetricsResult {
     const fn = 'AnomalyMetricsAccumulator.compute';
     const protocol = options.protocol ?? 'pooled';
     checkOneOf(fn, 'protocol', protocol, ['pooled', 'per-image'] as const);
+    const emptyFrames = options.emptyFrames ?? 'skip';
+    checkOneOf(fn, 'emptyFrames', emptyFrames, EMPTY_FRAME_RULES);
     const o = this.metric;
     if (protocol === 'pooled') {
       checkNotEmpty(fn, this.counts.positives, this.counts.negatives);
@@ -278,37 +396,57 @@ export class AnomalyMetricsAccumulator {
         `${fn}: expected an accumulator created with perImage: true for protocol 'per-image', got perImage: false`,
       );
     }
+    // sums and counts per metric: 'sklearn-nanmean' adds what scikit-learn returns for a frame
+    // without anomalies (AP 0, FPR 0) or without inliers (AP 1); NaN metrics stay out
+    const sklearn = emptyFrames === 'sklearn-nanmean';
     let ap = 0;
+    let nAp = 0;
     let auroc = 0;
+    let nAuroc = 0;
     let fpr = 0;
+    let nFpr = 0;
     let f1 = 0;
-    let used = 0;
+    let both = 0;
     let noAnomaly = 0;
     let noInlier = 0;
     for (const f of this.frameStats) {
-      if (f.positives === 0) noAnomaly++;
-      else if (f.negatives === 0) noInlier++;
-      else {
+      if (f.positives === 0) {
+        noAnomaly++;
+        if (sklearn && f.negatives > 0) {
+          nAp++;
+          nFpr++;
+        }
+      } else if (f.negatives === 0) {
+        noInlier++;
+        if (sklearn) {
+          ap += 1;
+          nAp++;
+        }
+      } else {
         ap += f.ap as number;
+        nAp++;
         auroc += f.auroc as number;
+        nAuroc++;
         fpr += f.fpr as number;
+        nFpr++;
         f1 += f.bestF1 as number;
-        used++;
+        both++;
       }
     }
-    if (used === 0) {
+    const used = nAp;
+    if (both === 0) {
       throw new DenseHybridError(
         'EMPTY_SET',
         `${fn}: expected at least one frame with both anomaly and inlier pixels for protocol 'per-image', got ${this.frames} frames (${noAnomaly} without anomaly, ${noInlier} without inlier pixels)`,
       );
     }
     return {
-      ap: ap / used,
-      auroc: auroc / used,
-      fpr: fpr / used,
+      ap: ap / nAp,
+      auroc: auroc / nAuroc,
+      fpr: fpr / nFpr,
       threshold: null,
       tprReached: null,
-      bestF1: f1 / used,
+      bestF1: f1 / both,
       bestF1Threshold: null,
       tpr: o.tpr,
       fprRule: o.fprRule,
@@ -358,6 +496,22 @@ export class AnomalyMetricsAccumulator {
       frames: this.frameStats.slice(),
     } as const;
     if (this.hist !== null) return { ...base, histogram: this.hist.toSparse() };
+    if (this.distinct !== null) {
+      // in key order, so equal states serialise equally
+      const d = this.distinct;
+      const keys = d.sortedKeys();
+      const neg = new Float64Array(keys.length);
+      const pos = new Float64Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const j = d.slotOf(keys[i] as number);
+        neg[i] = d.counts[2 * j] as number;
+        pos[i] = d.counts[2 * j + 1] as number;
+      }
+      return {
+        ...base,
+        distinct: { keys: encodeBase64(keys), neg: encodeBase64(neg), pos: encodeBase64(pos) },
+      };
+    }
     const ex = this.exact as ExactScores;
     return {
       ...base,
@@ -413,7 +567,41 @@ export class AnomalyMetricsAccumulator {
       }
       acc.frameStats.push(fm);
     }
-    if (acc.hist !== null) {
+    // a distinct-mode accumulator that fell back to float16 bins saved its histogram
+    if (acc.distinct !== null && j.histogram !== undefined) {
+      acc.distinct = null;
+      acc.hist = new ScoreHistogram();
+    }
+    if (acc.distinct !== null) {
+      const d = j.distinct;
+      const decode = (v: unknown, width: number, what: string) => {
+        const bytes = typeof v === 'string' ? decodeBase64(v) : null;
+        if (bytes === null || bytes.length % width !== 0)
+          throw bad(`${what}: base64 of ${width}-byte values`, v);
+        return bytes;
+      };
+      if (typeof d !== 'object' || d === null) throw bad('distinct: { keys, neg, pos }', d);
+      const kb = decode(d.keys, 4, 'distinct.keys');
+      const keys = new Uint32Array(kb.buffer, kb.byteOffset, kb.length / 4);
+      const nb = decode(d.neg, 8, 'distinct.neg');
+      const pb = decode(d.pos, 8, 'distinct.pos');
+      const neg = new Float64Array(nb.buffer, nb.byteOffset, nb.length / 8);
+      const pos = new Float64Array(pb.buffer, pb.byteOffset, pb.length / 8);
+      if (neg.length !== keys.length || pos.length !== keys.length)
+        throw bad('one inlier and one anomaly count per key', [keys.length, neg.length]);
+      let p = 0;
+      let q = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as number;
+        if (k === 0) throw bad('non-zero keys', k);
+        q += count(neg[i], 'distinct counts');
+        p += count(pos[i], 'distinct counts');
+        if (neg[i]) acc.distinct.addKey(k, 0, neg[i] as number);
+        if (pos[i]) acc.distinct.addKey(k, 1, pos[i] as number);
+      }
+      if (p !== acc.counts.positives || q !== acc.counts.negatives)
+        throw bad('distinct totals equal to positives/negatives', [p, q]);
+    } else if (acc.hist !== null) {
       const h = j.histogram;
       if (!Array.isArray(h) || h.length % 3 !== 0)
         throw bad('histogram: [key, inliers, anomalies, …]', h);

@@ -1,3 +1,4 @@
+import { THRESHOLD_RULES, type ThresholdRule } from './conventions.js';
 import { CurveSummary, type FprRule } from './curve.js';
 import { DenseHybridError } from './errors.js';
 import { census, ExactScores, type LabelCounts } from './exact.js';
@@ -35,6 +36,16 @@ export interface AnomalyMetricsOptions {
    * @default [255]
    */
   readonly ignoreLabels?: readonly number[];
+  /**
+   * How the reported thresholds are meant to be applied. `'greater-or-equal'`: each threshold
+   * `t` is the lowest value with `score >= t` on the operating point's side (in histogram mode
+   * the lower edge of a float16 bin). `'greater'`: each threshold is the score value at the
+   * operating point, as scikit-learn's `roc_curve` and SMIYC report it (in histogram mode the
+   * bin's float16 value), to be applied as `score > t` like the official codes do — which
+   * leaves out the pixels equal to it. The metrics themselves do not depend on it.
+   * @default 'greater-or-equal'
+   */
+  readonly thresholdRule?: ThresholdRule;
 }
 
 /** Defaults of {@link AnomalyMetricsOptions}. */
@@ -42,6 +53,7 @@ export const DEFAULT_ANOMALY_METRICS_OPTIONS: Required<AnomalyMetricsOptions> = 
   tpr: 0.95,
   fprRule: 'at-least',
   ignoreLabels: Object.freeze([255]) as readonly number[],
+  thresholdRule: 'greater-or-equal',
 });
 
 /** Result of {@link anomalyMetrics} and {@link AnomalyMetricsAccumulator.compute}. */
@@ -53,8 +65,9 @@ export interface AnomalyMetricsResult {
   /** False-positive rate at the target TPR under `fprRule`, in [0, 1]. */
   readonly fpr: number;
   /**
-   * The score threshold of the FPR operating point: pixels with `score >= threshold` are called
-   * anomalous. `null` for the per-image protocol (one threshold per image).
+   * The score threshold of the FPR operating point, under the options' `thresholdRule`
+   * (default: pixels with `score >= threshold` are anomalous). `null` for the per-image protocol
+   * (one threshold per image).
    */
   readonly threshold: number | null;
   /** The TPR actually reached at `threshold` (per-image: `null`). */
@@ -102,6 +115,7 @@ export interface ResolvedMetricOptions {
   tpr: number;
   fprRule: FprRule;
   ignoreLabels: readonly number[];
+  thresholdRule: ThresholdRule;
 }
 
 /** @internal */
@@ -119,13 +133,23 @@ export function resolveMetricOptions(fn: string, o: AnomalyMetricsOptions): Reso
   checkFraction(fn, 'tpr', tpr, fprRule !== 'above');
   const ignoreLabels = o.ignoreLabels ?? d.ignoreLabels;
   checkIgnoreLabels(fn, ignoreLabels);
-  return { tpr, fprRule, ignoreLabels };
+  const thresholdRule = o.thresholdRule ?? d.thresholdRule;
+  checkOneOf(fn, 'thresholdRule', thresholdRule, THRESHOLD_RULES);
+  return { tpr, fprRule, ignoreLabels, thresholdRule };
 }
 
 /** Anything that can walk its distinct thresholds into a {@link CurveSummary}. @internal */
 export interface ThresholdSource {
   walk(summary: CurveSummary): void;
+  /** The lowest value `t` with `score >= t` selecting the keys `>= key`. */
   valueOf(key: number): number;
+  /** The score value a key stands for (exact: the score; histogram: the bin's float16 value). */
+  scoreOf(key: number): number;
+}
+
+/** A key's threshold under a rule (see {@link AnomalyMetricsOptions.thresholdRule}). @internal */
+export function thresholdOf(src: ThresholdSource, key: number, rule: ThresholdRule): number {
+  return rule === 'greater' ? src.scoreOf(key) : src.valueOf(key);
 }
 
 /** Throws `EMPTY_SET` unless there are positives and negatives. @internal */
@@ -164,10 +188,10 @@ export function pooledResult(
     ap: r.ap,
     auroc: r.auroc,
     fpr: r.fpr,
-    threshold: src.valueOf(r.thresholdKey),
+    threshold: thresholdOf(src, r.thresholdKey, o.thresholdRule),
     tprReached: r.tprReached,
     bestF1: r.bestF1,
-    bestF1Threshold: src.valueOf(r.bestF1Key),
+    bestF1Threshold: thresholdOf(src, r.bestF1Key, o.thresholdRule),
     tpr: o.tpr,
     fprRule: o.fprRule,
     positives: counts.positives,
@@ -188,7 +212,13 @@ export function curvesResult(
   N: number,
   maxPoints: number,
 ): AnomalyCurvesResult {
-  const r = summarize(src, P, N, { tpr: 0.5, fprRule: 'at-least', ignoreLabels: [] }, maxPoints);
+  const r = summarize(
+    src,
+    P,
+    N,
+    { tpr: 0.5, fprRule: 'at-least', ignoreLabels: [], thresholdRule: 'greater-or-equal' },
+    maxPoints,
+  );
   const c = r.curve;
   const precision: number[] = [];
   const recall: number[] = [];

@@ -4,13 +4,16 @@ import {
   resolveMetricOptions,
   summarize,
   checkNotEmpty,
+  thresholdOf,
   type AnomalyMetricsOptions,
   type FprRule,
 } from './anomaly-metrics.js';
+import { THRESHOLD_RULES, type ThresholdRule } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import {
   checkArray,
   checkInteger,
+  checkOneOf,
   checkSameLength,
   nonFiniteError,
   type NumericArray,
@@ -25,11 +28,16 @@ export const DEFAULT_CALIBRATE_THRESHOLD_OPTIONS: Required<CalibrateThresholdOpt
     tpr: 0.95,
     fprRule: 'at-least',
     ignoreLabels: Object.freeze([255]) as readonly number[],
+    thresholdRule: 'greater-or-equal',
   });
 
 /** Result of {@link calibrateThreshold}. */
 export interface CalibrationResult {
-  /** Pixels with `score >= threshold` are unknown / anomalous. */
+  /**
+   * The threshold under the options' `thresholdRule`: with `'greater-or-equal'` (default)
+   * pixels with `score >= threshold` are unknown; with `'greater'` it is the score value at the
+   * operating point (scikit-learn's `roc_curve` threshold), applied as `score > threshold`.
+   */
   readonly threshold: number;
   /** The TPR reached at `threshold` on the calibration data. */
   readonly tprReached: number;
@@ -50,8 +58,10 @@ export interface CalibrationSet {
 
 /**
  * Finds the score threshold at which the detector reaches the target TPR on calibration data.
- * Convention used everywhere in densehybrid: a pixel is **unknown when `score >= threshold`**.
- * With the default rule the threshold is the largest one whose TPR is at least `tpr`.
+ * With the default options a pixel is **unknown when `score >= threshold`** and the threshold is
+ * the largest one whose TPR is at least `tpr`. The DenseHybrid authors' `evaluate_osr.py`
+ * calibrates with `{ fprRule: 'above', thresholdRule: 'greater' }`: the `roc_curve` threshold of
+ * the first point with TPR > `tpr`, applied as `score > threshold`.
  * From a histogram-mode accumulator the threshold is the lower edge of a float16 bin, so
  * `score >= threshold` on float32 scores selects exactly the pixels the histogram counted.
  *
@@ -76,7 +86,7 @@ export function calibrateThreshold(
     checkNotEmpty(fn, positives, negatives);
     const r = summarize(src, positives, negatives, o, 0);
     return {
-      threshold: src.valueOf(r.thresholdKey),
+      threshold: thresholdOf(src, r.thresholdKey, o.thresholdRule),
       tprReached: r.tprReached,
       fpr: r.fpr,
       tpr: o.tpr,
@@ -116,22 +126,38 @@ export function calibrateThreshold(
   };
 }
 
+/** Options of {@link openSetPrediction}. */
+export interface OpenSetPredictionOptions {
+  /**
+   * `'greater-or-equal'`: unknown where `score >= threshold`; `'greater'`: where
+   * `score > threshold`, as the DenseHybrid authors' `OpenModel.forward`
+   * (`classes[conf_probs > threshold] = K`).
+   * @default 'greater-or-equal'
+   */
+  readonly thresholdRule?: ThresholdRule;
+}
+
 /**
  * Open-set segmentation map: the closed-set prediction (argmax over the K known classes) with
- * pixels whose anomaly score is `>= threshold` relabelled to the unknown class `K`.
- * (The authors' code uses `>`; the two differ only on pixels whose score equals the threshold.)
+ * pixels whose anomaly score passes the threshold relabelled to the unknown class `K`:
+ * `score >= threshold` by default, `score > threshold` with `thresholdRule: 'greater'` (the
+ * authors' rule; with float16 scores thousands of pixels can sit exactly on a threshold).
  *
  * @param closedPred - per-pixel class in `0..K-1`.
  * @param scores - per-pixel anomaly score, higher = more anomalous, same length.
  * @param threshold - e.g. from {@link calibrateThreshold}.
  * @param numClasses - K, the number of known classes (1..65534).
+ * @param options - `thresholdRule` (default `'greater-or-equal'`).
  * @returns a new map with values `0..K` (`Uint8Array` when K ≤ 254, else `Uint16Array`).
  * @throws DenseHybridError `SHAPE_MISMATCH`, `NON_FINITE` (NaN/±Infinity score, NaN threshold),
- *   `INVALID_INPUT` (class outside `0..K-1`), `INVALID_OPTION` (bad K).
+ *   `INVALID_INPUT` (class outside `0..K-1`), `INVALID_OPTION` (bad K or rule).
  * @example
  * ```ts
  * openSetPrediction(new Uint8Array([0, 1, 2]), new Float32Array([0.1, 0.9, 0.5]), 0.5, 3);
  * // Uint8Array [0, 3, 3]
+ * openSetPrediction(new Uint8Array([0, 1, 2]), new Float32Array([0.1, 0.9, 0.5]), 0.5, 3, {
+ *   thresholdRule: 'greater',
+ * }); // Uint8Array [0, 3, 2]
  * ```
  */
 export function openSetPrediction(
@@ -139,8 +165,12 @@ export function openSetPrediction(
   scores: NumericArray,
   threshold: number,
   numClasses: number,
+  options: OpenSetPredictionOptions = {},
 ): Uint8Array | Uint16Array {
   const fn = 'openSetPrediction';
+  const rule = options.thresholdRule ?? 'greater-or-equal';
+  checkOneOf(fn, 'thresholdRule', rule, THRESHOLD_RULES);
+  const strict = rule === 'greater';
   checkArray(fn, 'closedPred', closedPred);
   checkArray(fn, 'scores', scores);
   checkSameLength(fn, 'closedPred', closedPred, 'scores', scores);
@@ -163,7 +193,7 @@ export function openSetPrediction(
     }
     const s = scores[i] as number;
     if (s - s !== 0) throw nonFiniteError(fn, 'scores', i, s);
-    out[i] = s >= threshold ? K : c;
+    out[i] = (strict ? s > threshold : s >= threshold) ? K : c;
   }
   return out;
 }

@@ -1,6 +1,9 @@
 import { AnomalyMetricsAccumulator } from './accumulator.js';
+import { THRESHOLD_RULES, type ThresholdRule } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import { isIgnored } from './exact.js';
+import { doubleToFloat16 } from './float16.js';
+import { PercentileBinsAccumulator } from './percentile-bins.js';
 import {
   badLabelError,
   checkArray,
@@ -20,12 +23,16 @@ export const SMIYC_IOU_THRESHOLDS: readonly number[] = Object.freeze(
 /** Options of {@link componentMetrics} and {@link ComponentMetricsAccumulator}. */
 export interface ComponentMetricsOptions {
   /**
-   * Pixels with `score >= threshold` are predicted anomalous. {@link componentMetrics} defaults
-   * to the threshold of the best pooled pixel F1 (as SMIYC); the accumulator requires it.
-   * (SMIYC's code uses `score > threshold` on its best-F1 threshold; the two differ only on
-   * pixels whose score equals the threshold.)
+   * Pixels that pass it (see `thresholdRule`) are predicted anomalous. {@link componentMetrics}
+   * defaults to SMIYC's: the best pooled pixel-F1 threshold; the accumulator requires it.
    */
   readonly threshold?: number;
+  /**
+   * `'greater'`: predicted where `score > threshold`, as SMIYC's `default_instancer`
+   * (`segmentation[anomaly_p > thresh_p] = 1`); `'greater-or-equal'`: where `score >= threshold`.
+   * @default 'greater'
+   */
+  readonly thresholdRule?: ThresholdRule;
   /**
    * Pixel connectivity of components: 8 (SMIYC, `np.ones((3, 3))`) or 4.
    * @default 8
@@ -58,6 +65,7 @@ export interface ComponentMetricsOptions {
 export const DEFAULT_COMPONENT_METRICS_OPTIONS: Required<
   Omit<ComponentMetricsOptions, 'threshold'>
 > = Object.freeze({
+  thresholdRule: 'greater',
   connectivity: 8,
   minPredictionSize: 500,
   minInstanceSize: 100,
@@ -174,6 +182,7 @@ function labelComponents(
 
 interface Resolved {
   threshold: number;
+  thresholdRule: ThresholdRule;
   connectivity: 4 | 8;
   minPredictionSize: number;
   minInstanceSize: number;
@@ -183,6 +192,8 @@ interface Resolved {
 
 function resolve(fn: string, o: ComponentMetricsOptions, threshold: number): Resolved {
   const d = DEFAULT_COMPONENT_METRICS_OPTIONS;
+  const thresholdRule = o.thresholdRule ?? d.thresholdRule;
+  checkOneOf(fn, 'thresholdRule', thresholdRule, THRESHOLD_RULES);
   const connectivity = o.connectivity ?? d.connectivity;
   checkOneOf(fn, 'connectivity', connectivity, [4, 8] as const);
   const minPredictionSize = o.minPredictionSize ?? d.minPredictionSize;
@@ -210,6 +221,7 @@ function resolve(fn: string, o: ComponentMetricsOptions, threshold: number): Res
   }
   return {
     threshold,
+    thresholdRule,
     connectivity,
     minPredictionSize,
     minInstanceSize,
@@ -248,7 +260,8 @@ function checkFrame(
  * intersection over an adjusted union that does not punish a predicted component for covering
  * other GT components), PPV (per predicted component, the fraction of it on GT anomalies) and
  * the F1 over components averaged over τ. Per frame:
- * 1. prediction = `score >= threshold` outside ignored pixels; GT = label 1;
+ * 1. prediction = `score > threshold` (`>=` with `thresholdRule: 'greater-or-equal'`) outside
+ *    ignored pixels; GT = label 1;
  * 2. 8-connected components of both (4 with `connectivity: 4`);
  * 3. predicted components smaller than `minPredictionSize` are dropped; GT components smaller
  *    than `minInstanceSize` become ignored; then only non-ignored pixels count;
@@ -310,6 +323,7 @@ export class ComponentMetricsAccumulator {
     const fname = 'ComponentMetricsAccumulator.add';
     checkFrame(fname, scores, labels, width, height);
     const { threshold, ignoreLabels, connectivity } = this.r;
+    const strict = this.r.thresholdRule === 'greater';
     const n = width * height;
     const gtMask = new Uint8Array(n);
     const predMask = new Uint8Array(n);
@@ -321,7 +335,7 @@ export class ComponentMetricsAccumulator {
       if (l === 0 || l === 1) {
         roi[i] = 1;
         gtMask[i] = l;
-        predMask[i] = s >= threshold ? 1 : 0;
+        predMask[i] = (strict ? s > threshold : s >= threshold) ? 1 : 0;
       } else if (!isIgnored(l, ignoreLabels))
         throw badLabelError(fname, 'labels', i, l, ignoreLabels);
     }
@@ -520,13 +534,27 @@ export class ComponentMetricsAccumulator {
   }
 }
 
+/** Options of {@link componentMetrics}: the accumulator's, and how the threshold is found. */
+export interface ComponentMetricsSearchOptions extends ComponentMetricsOptions {
+  /**
+   * Without `threshold`: find the best pooled pixel-F1 threshold on SMIYC's per-frame percentile
+   * bins (this many per frame, {@link PercentileBinsAccumulator}; SMIYC: 768) or, with `null`,
+   * over every distinct score.
+   * @default 768
+   */
+  readonly percentileBins?: number | null;
+}
+
 /**
  * SMIYC component-level metrics over frames: sIoU, PPV and mean F1 over τ = 0.25…0.75. Without
- * `options.threshold` the threshold is the one of the best pooled pixel F1 over all frames (as
- * SMIYC picks it), computed exactly.
+ * `options.threshold` the threshold is SMIYC's: the best pooled pixel-F1 threshold of its
+ * 768-bin percentile curve ({@link PercentileBinsAccumulator}, scores rounded to float16 as SMIYC
+ * stores them), rounded to float16 as numpy does when it compares a float16 score map with it;
+ * with `percentileBins: null` the exact best-F1 threshold (a score value). Predictions are
+ * `score > threshold` by default. On float16 score maps this is SMIYC's evaluation exactly.
  *
  * @param frames - `{ scores, labels, width, height }` per frame.
- * @param options - see {@link ComponentMetricsOptions}.
+ * @param options - see {@link ComponentMetricsSearchOptions}.
  * @returns see {@link ComponentMetricsResult}.
  * @throws DenseHybridError `SHAPE_MISMATCH`, `NON_FINITE`, `INVALID_INPUT`, `INVALID_OPTION`,
  *   `EMPTY_SET` (threshold search without anomaly or inlier pixels; no components at all).
@@ -538,7 +566,7 @@ export class ComponentMetricsAccumulator {
  */
 export function componentMetrics(
   frames: readonly ComponentFrame[],
-  options: ComponentMetricsOptions = {},
+  options: ComponentMetricsSearchOptions = {},
 ): ComponentMetricsResult {
   const fn = 'componentMetrics';
   if (!Array.isArray(frames) || frames.length === 0) {
@@ -547,20 +575,27 @@ export function componentMetrics(
       `${fn}: expected a non-empty array of frames, got ${describeValue(frames)}`,
     );
   }
+  const { percentileBins = 768, ...rest } = options;
   let threshold = options.threshold;
   if (threshold === undefined) {
-    const acc = new AnomalyMetricsAccumulator({
-      mode: 'exact',
-      perImage: false,
-      ...(options.ignoreLabels === undefined ? {} : { ignoreLabels: options.ignoreLabels }),
-    });
-    for (const f of frames) {
-      checkFrame(fn, f.scores, f.labels, f.width, f.height);
-      acc.add(f.scores, f.labels);
+    const ignore = options.ignoreLabels === undefined ? {} : { ignoreLabels: options.ignoreLabels };
+    if (percentileBins === null) {
+      const acc = new AnomalyMetricsAccumulator({ mode: 'exact', perImage: false, ...ignore });
+      for (const f of frames) {
+        checkFrame(fn, f.scores, f.labels, f.width, f.height);
+        acc.add(f.scores, f.labels);
+      }
+      threshold = acc.compute().bestF1Threshold as number;
+    } else {
+      const bins = new PercentileBinsAccumulator({ bins: percentileBins, ...ignore });
+      for (const f of frames) {
+        checkFrame(fn, f.scores, f.labels, f.width, f.height);
+        bins.add(f.scores, f.labels);
+      }
+      threshold = doubleToFloat16(bins.compute().bestF1Threshold as number);
     }
-    threshold = acc.compute().bestF1Threshold as number;
   }
-  const acc = new ComponentMetricsAccumulator({ ...options, threshold });
+  const acc = new ComponentMetricsAccumulator({ ...rest, threshold });
   for (const f of frames) acc.add(f.scores, f.labels, f.width, f.height);
   return acc.compute();
 }

@@ -1,10 +1,24 @@
 import { AnomalyMetricsAccumulator, type AccumulatorMode } from './accumulator.js';
 import type { FprRule } from './anomaly-metrics.js';
-import { calibrateThreshold } from './calibrate.js';
-import { openSetPrediction } from './calibrate.js';
+import { calibrateThreshold, openSetPrediction } from './calibrate.js';
+import {
+  CALIBRATION_RESAMPLINGS,
+  CLOSED_POOLINGS,
+  THRESHOLD_RULES,
+  type CalibrationResampling,
+  type ClosedPooling,
+  type ThresholdRule,
+} from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import { OpenIoU, type OpenIoUAverage, type OpenIoUResult } from './open-iou.js';
-import { checkArray, checkInteger, checkSameLength, type NumericArray } from './validate.js';
+import { resampleBilinear, resampleNearest } from './resample.js';
+import {
+  checkArray,
+  checkInteger,
+  checkOneOf,
+  checkSameLength,
+  type NumericArray,
+} from './validate.js';
 
 /** One evaluation frame of an open-set fold. */
 export interface OpenSetFrame {
@@ -14,6 +28,9 @@ export interface OpenSetFrame {
   readonly closedPred: NumericArray;
   /** Anomaly scores, higher = more anomalous. */
   readonly scores: NumericArray;
+  /** Frame size; needed when `calibrationScale` is not 1 (row-major maps). */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 /** A fold: the frames that are calibrated on, and evaluated with the other fold's threshold. */
@@ -21,7 +38,7 @@ export interface CrossFold {
   readonly frames: readonly OpenSetFrame[];
 }
 
-/** Options of {@link crossCalibrated}. */
+/** Options of {@link crossCalibrated}; the defaults are the authors' `evaluate_osr.py`. */
 export interface CrossCalibratedOptions {
   /** K, the number of known classes (StreetHazards: 12). Required. */
   readonly numClasses: number;
@@ -31,10 +48,33 @@ export interface CrossCalibratedOptions {
    */
   readonly tpr?: number;
   /**
-   * FPR rule used to pick the calibration point.
-   * @default 'at-least'
+   * FPR rule that picks the calibration point (the authors' `calculate_stats`: the first point
+   * of scikit-learn's `roc_curve` with TPR > `tpr`).
+   * @default 'above'
    */
   readonly fprRule?: FprRule;
+  /**
+   * How the calibrated threshold is applied (the authors' `OpenModel`: `score > threshold`).
+   * @default 'greater'
+   */
+  readonly thresholdRule?: ThresholdRule;
+  /**
+   * Calibration on score maps and labels resampled by this factor (frames then need `width`
+   * and `height`); 1 = full resolution. The authors' `compute_osr_perf` uses 0.5.
+   * @default 0.5
+   */
+  readonly calibrationScale?: number;
+  /**
+   * Resampling of the calibration scores (labels: always nearest).
+   * @default 'bilinear'
+   */
+  readonly calibrationResampling?: CalibrationResampling;
+  /**
+   * Closed mIoU over both folds: one confusion matrix (the authors' `evaluate_closed_dataset`)
+   * or the folds' mIoU weighted by image count.
+   * @default 'pooled'
+   */
+  readonly closedPooling?: ClosedPooling;
   /**
    * Averaging of open-mIoU.
    * @default 'nanmean'
@@ -52,12 +92,16 @@ export interface CrossCalibratedOptions {
   readonly ignoreLabel?: number;
 }
 
-/** Defaults of {@link CrossCalibratedOptions} (`numClasses` has none). */
+/** Defaults of {@link CrossCalibratedOptions} (`numClasses` has none): the authors' protocol. */
 export const DEFAULT_CROSS_CALIBRATED_OPTIONS: Required<
   Omit<CrossCalibratedOptions, 'numClasses'>
 > = Object.freeze({
   tpr: 0.95,
-  fprRule: 'at-least',
+  fprRule: 'above',
+  thresholdRule: 'greater',
+  calibrationScale: 0.5,
+  calibrationResampling: 'bilinear',
+  closedPooling: 'pooled',
   average: 'nanmean',
   mode: 'exact',
   ignoreLabel: 255,
@@ -79,29 +123,36 @@ export interface CrossCalibratedResult {
   readonly openMIoU: number;
   /** Image-count-weighted mean of the two folds' anomaly IoU. */
   readonly anomalyIoU: number;
-  /** Image-count-weighted mean of closed mIoU (threshold-independent). */
+  /** Closed mIoU (threshold-independent) of both folds under `closedPooling`. */
   readonly closedMIoU: number;
+  /** How {@link closedMIoU} combines the folds. */
+  readonly closedPooling: ClosedPooling;
+  /** The resampling factor of the calibration. */
+  readonly calibrationScale: number;
   /** `a`: fold A evaluated with B's threshold; `b`: fold B evaluated with A's threshold. */
   readonly a: CrossFoldResult;
   readonly b: CrossFoldResult;
 }
 
 /**
- * The StreetHazards open-set protocol: calibrate the threshold at the target TPR on fold A (e.g.
- * t6), evaluate open-mIoU on fold B (t5) with it, swap, and weight both by image count.
+ * The StreetHazards open-set protocol of the DenseHybrid authors (`evaluate_osr.py`): calibrate
+ * the threshold at the target TPR on fold A (e.g. t6) — on scores resampled bilinearly ×0.5 and
+ * labels resampled nearest, first `roc_curve` point with TPR > 0.95 — evaluate open-mIoU on fold
+ * B (t5) with `score > threshold`, swap, weight both by image count; closed mIoU from one
+ * confusion matrix over both folds. Every convention is an option.
  * Calibration labels come from the GT: class K = anomaly (1), 0..K−1 = inlier (0).
- * (The authors calibrate on ×0.5-downsampled scores; pass downsampled frames if you want that.)
  *
- * @param foldA - `{ frames: [{ gt, closedPred, scores }, …] }`.
+ * @param foldA - `{ frames: [{ gt, closedPred, scores, width, height }, …] }`.
  * @param foldB - the other fold.
  * @param options - see {@link CrossCalibratedOptions}.
  * @returns see {@link CrossCalibratedResult}.
- * @throws DenseHybridError `INVALID_INPUT` (empty fold, bad values), `SHAPE_MISMATCH`,
- *   `NON_FINITE`, `EMPTY_SET` (a fold without anomaly or inlier pixels), `INVALID_OPTION`.
+ * @throws DenseHybridError `INVALID_INPUT` (empty fold, bad values, no frame size at a scale
+ *   other than 1), `SHAPE_MISMATCH`, `NON_FINITE`, `EMPTY_SET` (a fold without anomaly or
+ *   inlier pixels), `INVALID_OPTION`.
  * @example
  * ```ts
  * const r = crossCalibrated({ frames: t5 }, { frames: t6 }, { numClasses: 12 });
- * console.log(r.openMIoU, r.a.threshold, r.b.threshold);
+ * console.log(r.openMIoU, r.closedMIoU, r.a.threshold, r.b.threshold);
  * ```
  */
 export function crossCalibrated(
@@ -120,6 +171,22 @@ export function crossCalibrated(
   checkInteger(fn, 'numClasses', options.numClasses, 1, 65534);
   const K = options.numClasses;
   const ignoreLabel = options.ignoreLabel ?? d.ignoreLabel;
+  const tpr = options.tpr ?? d.tpr;
+  const fprRule = options.fprRule ?? d.fprRule;
+  const thresholdRule = options.thresholdRule ?? d.thresholdRule;
+  checkOneOf(fn, 'thresholdRule', thresholdRule, THRESHOLD_RULES);
+  const scale = options.calibrationScale ?? d.calibrationScale;
+  if (typeof scale !== 'number' || !(scale > 0 && scale <= 1)) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `${fn}: expected calibrationScale in (0, 1], got ${describeValue(scale)}`,
+    );
+  }
+  const resampling = options.calibrationResampling ?? d.calibrationResampling;
+  checkOneOf(fn, 'calibrationResampling', resampling, CALIBRATION_RESAMPLINGS);
+  const closedPooling = options.closedPooling ?? d.closedPooling;
+  checkOneOf(fn, 'closedPooling', closedPooling, CLOSED_POOLINGS);
+  const average = options.average ?? d.average;
   for (const [name, fold] of [
     ['foldA', foldA],
     ['foldB', foldB],
@@ -141,6 +208,17 @@ export function crossCalibrated(
       checkArray(fn, `${name} scores`, f.scores);
       checkSameLength(fn, `${name} gt`, f.gt, `${name} closedPred`, f.closedPred);
       checkSameLength(fn, `${name} gt`, f.gt, `${name} scores`, f.scores);
+      if (
+        scale !== 1 &&
+        (typeof f.width !== 'number' ||
+          typeof f.height !== 'number' ||
+          f.width * f.height !== f.gt.length)
+      ) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected width and height with width*height = ${f.gt.length} on every ${name} frame for calibrationScale ${scale} (or pass calibrationScale: 1), got ${describeValue([f.width, f.height])}`,
+        );
+      }
     }
   }
   const calibrate = (fold: CrossFold) => {
@@ -148,8 +226,9 @@ export function crossCalibrated(
       mode: options.mode ?? d.mode,
       perImage: false,
       ignoreLabels: [2],
-      ...(options.tpr === undefined ? {} : { tpr: options.tpr }),
-      ...(options.fprRule === undefined ? {} : { fprRule: options.fprRule }),
+      tpr,
+      fprRule,
+      thresholdRule,
     });
     for (const f of fold.frames) {
       const bin = new Uint8Array(f.gt.length);
@@ -165,22 +244,31 @@ export function crossCalibrated(
           );
         }
       }
-      acc.add(f.scores, bin);
+      if (scale === 1) acc.add(f.scores, bin);
+      else {
+        const w = f.width as number;
+        const h = f.height as number;
+        const s =
+          resampling === 'bilinear'
+            ? resampleBilinear(f.scores, w, h, scale)
+            : resampleNearest(Float32Array.from(f.scores), w, h, scale);
+        acc.add(s.data, resampleNearest(bin, w, h, scale).data);
+      }
     }
-    return calibrateThreshold(acc, {
-      ...(options.tpr === undefined ? {} : { tpr: options.tpr }),
-      ...(options.fprRule === undefined ? {} : { fprRule: options.fprRule }),
-    }).threshold;
+    return calibrateThreshold(acc, { tpr, fprRule, thresholdRule }).threshold;
   };
+  const closedAll = new OpenIoU({ numClasses: K, ignoreLabel });
   const evaluate = (fold: CrossFold, threshold: number): CrossFoldResult => {
     const m = new OpenIoU({ numClasses: K, ignoreLabel });
-    for (const f of fold.frames)
-      m.add(f.gt, openSetPrediction(f.closedPred, f.scores, threshold, K), f.closedPred);
-    return {
-      threshold,
-      result: m.compute({ average: options.average ?? d.average }),
-      images: fold.frames.length,
-    };
+    for (const f of fold.frames) {
+      m.add(
+        f.gt,
+        openSetPrediction(f.closedPred, f.scores, threshold, K, { thresholdRule }),
+        f.closedPred,
+      );
+      closedAll.add(f.gt, f.closedPred, f.closedPred);
+    }
+    return { threshold, result: m.compute({ average }), images: fold.frames.length };
   };
   const tA = calibrate(foldA);
   const tB = calibrate(foldB);
@@ -190,7 +278,12 @@ export function crossCalibrated(
   return {
     openMIoU: w(a.result.openMIoU, b.result.openMIoU),
     anomalyIoU: w(a.result.anomalyIoU, b.result.anomalyIoU),
-    closedMIoU: w(a.result.closedMIoU as number, b.result.closedMIoU as number),
+    closedMIoU:
+      closedPooling === 'pooled'
+        ? (closedAll.compute({ average }).closedMIoU as number)
+        : w(a.result.closedMIoU as number, b.result.closedMIoU as number),
+    closedPooling,
+    calibrationScale: scale,
     a,
     b,
   };

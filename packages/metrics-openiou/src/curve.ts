@@ -96,9 +96,10 @@ export class CurveSummary {
       this.p1Fp = fp;
       this.p1Key = key;
     }
-    // F1 = 2TP / (2TP + FP + FN) = 2tp / (tp + fp + P); ties go to the lower threshold
+    // F1 = 2TP / (2TP + FP + FN) = 2tp / (tp + fp + P); ties keep the higher threshold (the
+    // first maximum, as SMIYC's np.nanargmax over its curve)
     const f1 = (2 * tp) / (tp + fp + P);
-    if (f1 >= this.f1) {
+    if (f1 > this.f1) {
       this.f1 = f1;
       this.f1Key = key;
     }

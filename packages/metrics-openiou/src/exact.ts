@@ -168,6 +168,11 @@ export class ExactScores {
     return this.kind === 'f32' ? valueOfOrderedKey(key) : key === 0 ? 0 : key;
   }
 
+  /** The score a key stands for (the threshold value itself: keys are scores). */
+  scoreOf(key: number): number {
+    return this.valueOf(key);
+  }
+
   /** Pushes distinct thresholds descending into `summary`. Call {@link sort} first. */
   walk(summary: CurveSummary): void {
     // −Infinity / 0 work as "nothing left" sentinels: real keys are > 0 (f32) / finite (f64)

@@ -67,10 +67,22 @@ export function float16OrderKey(x: number): number {
   return orderKeyOfBits(u32[0] as number, f32[0] as number);
 }
 
-/** The float16 value an ordered key stands for. @internal */
-function valueOfKey(k: number): number {
-  if (k === 0x8000) return 0;
-  return k > 0x8000 ? float16Value(k - 0x8000) : float16Value(0x8000 | (0x8000 - k));
+let keyValues: Float64Array | null = null;
+
+/** The float16 value an ordered key stands for (`+0` for the key of ±0). @internal */
+export function valueOfKey(k: number): number {
+  if (keyValues === null) {
+    keyValues = new Float64Array(FLOAT16_BINS);
+    for (let j = 0; j < FLOAT16_BINS; j++) {
+      keyValues[j] =
+        j === 0x8000
+          ? 0
+          : j > 0x8000
+            ? float16Value(j - 0x8000)
+            : float16Value(0x8000 | (0x8000 - j));
+    }
+  }
+  return keyValues[k] as number;
 }
 
 /**
@@ -111,6 +123,30 @@ export function roundToFloat16(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const v = valueOfKey(float16OrderKey(x));
   return v === 0 && (Object.is(x, -0) || x < 0) ? -0 : v;
+}
+
+/**
+ * Rounds a double straight to the nearest float16 (ties to even; magnitudes from 65520 up
+ * become ±Infinity), as numpy's `npy_double_to_half` does when it casts a float64 scalar to
+ * float16 — e.g. when `float16_array > np.float64(t)` compares in float16 under numpy < 2's
+ * value-based casting. (Unlike {@link roundToFloat16} it does not round to float32 first.)
+ * @internal
+ */
+export function doubleToFloat16(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const a = Math.abs(x);
+  if (a >= 65520) return x > 0 ? Infinity : -Infinity;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  // a half has 10 fraction bits; below 2^-14 the spacing stays 2^-24 (subnormals)
+  const ulp = 2 ** (Math.max(e, -14) - 10);
+  const q = a / ulp; // exact: ulp is a power of two
+  let r = Math.floor(q);
+  const d = q - r;
+  if (d > 0.5 || (d === 0.5 && r % 2 === 1)) r++;
+  const v = r * ulp;
+  return x < 0 ? -v : v;
 }
 
 /**

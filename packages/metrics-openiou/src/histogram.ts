@@ -6,7 +6,7 @@
  * @internal
  */
 import type { CurveSummary } from './curve.js';
-import { FLOAT16_BINS, lowerEdgeOfKey, orderKeyOfBits } from './float16.js';
+import { FLOAT16_BINS, lowerEdgeOfKey, orderKeyOfBits, valueOfKey } from './float16.js';
 import { isIgnored, type LabelCounts } from './exact.js';
 import { badLabelError, checkFinite, nonFiniteError, type NumericArray } from './validate.js';
 
@@ -40,9 +40,18 @@ export class ScoreHistogram {
       const b = bits[i] as number;
       const a = b & 0x7fffffff;
       if (l === 0 || l === 1) {
-        if (a >= 0x7f800000 && (a > 0x7f800000 || !allowInf))
-          throw nonFiniteError(fn, 'scores', i, f[i] as number);
-        const key = orderKeyOfBits(b, f[i] as number);
+        // orderKeyOfBits(b, f[i]) with its normal-float16 branch inlined: this loop is the
+        // throughput of the histogram mode (~25 % faster than the call; bench/metrics), and the
+        // tests check both give the same key for every float32 bit pattern class.
+        let key: number;
+        if (a >= 0x38800000 && a < 0x477ff000) {
+          const h = (a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13;
+          key = b >>> 31 === 1 ? 0x8000 - h : 0x8000 + h;
+        } else {
+          if (a >= 0x7f800000 && (a > 0x7f800000 || !allowInf))
+            throw nonFiniteError(fn, 'scores', i, f[i] as number);
+          key = orderKeyOfBits(b, f[i] as number);
+        }
         counts[(key << 1) | l]!++;
         pos += l;
       } else if (l === single || isIgnored(l, ignore)) {
@@ -81,6 +90,11 @@ export class ScoreHistogram {
   /** Threshold of a bin key: its lower edge, so `score >= value` selects the bins `>= key`. */
   valueOf(key: number): number {
     return lowerEdgeOfKey(key);
+  }
+
+  /** The float16 value of a bin (the score of every float16 score in it). */
+  scoreOf(key: number): number {
+    return valueOfKey(key);
   }
 
   /** Total counts. */

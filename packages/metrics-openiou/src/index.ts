@@ -34,7 +34,35 @@ export {
   openSetPrediction,
   DEFAULT_CALIBRATE_THRESHOLD_OPTIONS,
 } from './calibrate.js';
-export type { CalibrateThresholdOptions, CalibrationResult, CalibrationSet } from './calibrate.js';
+export type {
+  CalibrateThresholdOptions,
+  CalibrationResult,
+  CalibrationSet,
+  OpenSetPredictionOptions,
+} from './calibrate.js';
+
+export {
+  THRESHOLD_RULES,
+  CALIBRATION_RESAMPLINGS,
+  CLOSED_POOLINGS,
+  EMPTY_FRAME_RULES,
+  IGNORED_PIXEL_RULES,
+  SCORE_ROUNDINGS,
+} from './conventions.js';
+export type {
+  ThresholdRule,
+  CalibrationResampling,
+  ClosedPooling,
+  EmptyFrameRule,
+  IgnoredPixelRule,
+  ScoreRounding,
+} from './conventions.js';
+
+export { resampleBilinear, resampleNearest } from './resample.js';
+export type { ResampledMap } from './resample.js';
+
+export { PercentileBinsAccumulator, DEFAULT_PERCENTILE_BINS_OPTIONS } from './percentile-bins.js';
+export type { PercentileBinsOptions, PercentileBinsJSON } from './percentile-bins.js';
 
 export { OpenIoU, DEFAULT_OPEN_IOU_OPTIONS } from './open-iou.js';
 export type {
@@ -64,6 +92,7 @@ export {
 export type {
   ComponentFrame,
   ComponentMetricsOptions,
+  ComponentMetricsSearchOptions,
   ComponentMetricsResult,
   ComponentMetricsJSON,
   ComponentThresholdCounts,
@@ -99,6 +128,7 @@ export type {
   EvaluationFrame,
   ComponentPassFrame,
   EvaluationResult,
+  EvaluationConventions,
   ScoreEvaluation,
   OpenSetEvaluation,
   EvaluationDocument,

@@ -1,8 +1,27 @@
+import type { ThresholdRule } from './conventions.js';
 import { DenseHybridError } from './errors.js';
-import { FLOAT16_BINS, float16OrderKey, orderKeyOfBits } from './float16.js';
+import { FLOAT16_BINS, orderKeyOfBits, valueOfKey } from './float16.js';
 import type { OpenIoUJSON } from './open-iou.js';
 
 const BINS = FLOAT16_BINS;
+
+/**
+ * The smallest float16 key whose value is unknown at `threshold` under `rule` (keys sort like
+ * their values; `-Infinity` is key 0x0400, `+Infinity` 0xfc00); `BINS` when none is (NaN).
+ */
+function firstUnknownKey(threshold: number, rule: ThresholdRule): number {
+  if (Number.isNaN(threshold)) return BINS;
+  const unknown = (k: number): boolean =>
+    rule === 'greater' ? valueOfKey(k) > threshold : valueOfKey(k) >= threshold;
+  let lo = 0x0400;
+  let hi = 0xfc00 + 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (unknown(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo > 0xfc00 ? BINS : lo;
+}
 
 /**
  * JSON form of {@link OpenSetSweep}. Version 2 stores {@link float16OrderKey} keys; version 1
@@ -134,15 +153,23 @@ export class OpenSetSweep {
 
   /**
    * The state of an `OpenIoU` accumulator that had seen these frames with the open-set
-   * prediction at `threshold` (and the closed prediction): feed it to `OpenIoU.fromJSON`.
+   * prediction at `threshold` under `thresholdRule` (and the closed prediction): feed it to
+   * `OpenIoU.fromJSON`. Each float16 bin is compared by its value, so for float16 scores this is
+   * exactly {@link openSetPrediction} at any threshold.
+   *
+   * @param threshold - the open-set threshold (NaN: nothing is unknown).
+   * @param thresholdRule - `'greater-or-equal'` (default): unknown where `score >= threshold`;
+   *   `'greater'`: where `score > threshold`.
    */
-  openIoUStateAt(threshold: number): OpenIoUJSON {
+  openIoUStateAt(
+    threshold: number,
+    thresholdRule: ThresholdRule = 'greater-or-equal',
+  ): OpenIoUJSON {
     const K = this.numClasses;
     const n = K + 1;
     const confusion = new Array<number>(n * n).fill(0);
     const closedConfusion = new Array<number>(K * K).fill(0);
-    // `score >= NaN` holds nowhere: every pixel keeps its closed prediction
-    const tKey = Number.isNaN(threshold) ? BINS : float16OrderKey(threshold);
+    const tKey = firstUnknownKey(threshold, thresholdRule);
     for (const [id, h] of this.pairs) {
       const g = Math.floor(id / K);
       const c = id % K;

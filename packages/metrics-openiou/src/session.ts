@@ -17,16 +17,32 @@ import {
   type ComponentMetricsOptions,
   type ComponentMetricsResult,
 } from './components.js';
+import {
+  CALIBRATION_RESAMPLINGS,
+  CLOSED_POOLINGS,
+  EMPTY_FRAME_RULES,
+  IGNORED_PIXEL_RULES,
+  SCORE_ROUNDINGS,
+  THRESHOLD_RULES,
+  type CalibrationResampling,
+  type ClosedPooling,
+  type EmptyFrameRule,
+  type IgnoredPixelRule,
+  type ScoreRounding,
+  type ThresholdRule,
+} from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
-import { fromFloat16Bits, toFloat16Bits } from './float16.js';
+import { doubleToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
 import { OpenIoU, type OpenIoUAverage, type OpenIoUResult } from './open-iou.js';
 import { OpenSetSweep, type OpenSetSweepJSON } from './open-set-sweep.js';
+import { PercentileBinsAccumulator, type PercentileBinsJSON } from './percentile-bins.js';
 import {
   BENCHMARK_PROTOCOLS,
   type BenchmarkName,
   type BenchmarkProtocol,
   type LabelKind,
 } from './protocols.js';
+import { resampleBilinear, resampleNearest } from './resample.js';
 import { checkArray, checkInteger, checkOneOf, type NumericArray } from './validate.js';
 
 /** One fold of an {@link EvaluationSession} (StreetHazards test: t5 and t6). */
@@ -61,7 +77,7 @@ export interface EvaluationSessionOptions {
    * `histogram` keeps memory flat in dataset size (scores rounded to float16); `exact` keeps
    * every score. @default 'histogram'
    */
-  readonly mode?: AccumulatorMode;
+  readonly mode?: Exclude<AccumulatorMode, 'distinct'>;
   /** Open-set threshold when not cross-calibrating: one for every score, or one per score name. */
   readonly threshold?: number | Readonly<Record<string, number>>;
   /**
@@ -71,6 +87,22 @@ export interface EvaluationSessionOptions {
   readonly crossCalibrate?: boolean;
   /** Resampling factor of cross-calibration, in (0, 1]. @default the protocol's */
   readonly calibrationScale?: number;
+  /** Resampling of the calibration scores (labels: nearest). @default the protocol's */
+  readonly calibrationResampling?: CalibrationResampling;
+  /** FPR rule that picks the cross-calibration threshold. @default the protocol's */
+  readonly calibrationFprRule?: FprRule;
+  /** `score > threshold` or `score >= threshold` for open-set maps and components. @default the protocol's */
+  readonly thresholdRule?: ThresholdRule;
+  /** Closed mIoU over the folds: one confusion matrix or image-weighted. @default the protocol's */
+  readonly closedPooling?: ClosedPooling;
+  /** Per-image protocol: frames without anomaly or inlier pixels. @default the protocol's */
+  readonly perImageEmptyFrames?: EmptyFrameRule;
+  /** Ignored pixels in AP / AUROC / FPR: excluded or inliers. @default the protocol's */
+  readonly ignoredPixels?: IgnoredPixelRule;
+  /** Precision the scores are rounded to before every metric. @default the protocol's */
+  readonly scoreRounding?: ScoreRounding;
+  /** SMIYC percentile bins per frame for the reported pixel metrics, or null. @default the protocol's */
+  readonly percentileBins?: number | null;
   /** @default the protocol's */
   readonly average?: OpenIoUAverage;
   /** Component metrics with these options, or `null` for none. @default the protocol's */
@@ -98,8 +130,14 @@ export type ComponentPassFrame = Omit<EvaluationFrame, 'closed'>;
 export interface OpenSetEvaluation {
   /** Where the threshold came from. */
   readonly thresholdSource: 'cross-calibration' | 'given';
+  /** How the threshold is applied: `score > threshold` (`'greater'`) or `>=`. */
+  readonly thresholdRule: ThresholdRule;
+  /** FPR rule of the calibration (null for a given threshold). */
+  readonly calibrationFprRule: FprRule | null;
   /** Resampling factor of the calibration scores (1 = full resolution). */
   readonly calibrationScale: number;
+  /** Resampling of the calibration scores (null at full resolution or for a given threshold). */
+  readonly calibrationResampling: CalibrationResampling | null;
   /** Per fold: the threshold applied and its open-IoU. */
   readonly folds: readonly {
     readonly name: string;
@@ -118,8 +156,13 @@ export interface OpenSetEvaluation {
 export interface ScoreEvaluation {
   /** The score's name, e.g. `hybrid`. */
   readonly name: string;
-  /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
+  /**
+   * AP/FPR/AUROC over all folds as the benchmark reports them (SMIYC: from its percentile
+   * bins); null when the labels have no anomaly class.
+   */
   readonly anomaly: AnomalyMetricsResult | null;
+  /** With percentile bins: the exact (histogram mode: float16-exact) values beside; else null. */
+  readonly anomalyExact: AnomalyMetricsResult | null;
   readonly perFoldAnomaly: readonly {
     readonly name: string;
     readonly result: AnomalyMetricsResult;
@@ -131,6 +174,26 @@ export interface ScoreEvaluation {
   readonly notes: readonly string[];
 }
 
+/** The conventions an evaluation followed, each by name (see the README's conventions table). */
+export interface EvaluationConventions {
+  readonly protocol: AnomalyProtocol;
+  readonly fprRule: FprRule;
+  readonly tpr: number;
+  readonly thresholdRule: ThresholdRule;
+  readonly perImageEmptyFrames: EmptyFrameRule;
+  readonly ignoredPixels: IgnoredPixelRule;
+  readonly scoreRounding: ScoreRounding;
+  readonly percentileBins: number | null;
+  readonly calibrationFprRule: FprRule;
+  readonly calibrationScale: number;
+  readonly calibrationResampling: CalibrationResampling;
+  readonly closedPooling: ClosedPooling;
+  readonly average: OpenIoUAverage;
+  readonly mode: Exclude<AccumulatorMode, 'distinct'>;
+  /** The official files and functions whose conventions these are. */
+  readonly officialCode: readonly string[];
+}
+
 /**
  * What {@link EvaluationSession.finish} returns. The top-level `anomaly`, `perFoldAnomaly`,
  * `curves`, `openSet` and `components` are those of the first score; `scores` has every score.
@@ -138,16 +201,23 @@ export interface ScoreEvaluation {
 export interface EvaluationResult {
   readonly frames: number;
   readonly protocol: AnomalyProtocol;
+  /** Every convention of the evaluation, named. */
+  readonly conventions: EvaluationConventions;
   /** One entry per score, in the order of `scoreNames`. */
   readonly scores: readonly ScoreEvaluation[];
-  /** AP/FPR/AUROC over all folds; null when the labels have no anomaly class. */
+  /** AP/FPR/AUROC over all folds as the benchmark reports them; null without anomaly class. */
   readonly anomaly: AnomalyMetricsResult | null;
+  /** With percentile bins: the exact values beside `anomaly`; else null. */
+  readonly anomalyExact: AnomalyMetricsResult | null;
   readonly perFoldAnomaly: readonly {
     readonly name: string;
     readonly result: AnomalyMetricsResult;
   }[];
   readonly curves: AnomalyCurvesResult | null;
-  /** Closed-set mIoU (anomaly pixels ignored); null for binary anomaly datasets. */
+  /**
+   * Closed-set mIoU (anomaly pixels ignored) under the `closedPooling` convention (`iou`: of
+   * one confusion matrix over all folds); null for binary anomaly datasets.
+   */
   readonly closed: { readonly mIoU: number; readonly iou: readonly number[] } | null;
   readonly openSet: OpenSetEvaluation | null;
   readonly components: ComponentMetricsResult | null;
@@ -161,7 +231,8 @@ type JsonThreshold = number | 'Infinity' | '-Infinity';
 /** JSON form of {@link EvaluationSession} ({@link EvaluationSession.toJSON}). */
 export interface EvaluationSessionJSON {
   readonly format: 'densehybrid/evaluation-session';
-  readonly version: 1;
+  /** 2 since the conventions are options (version 1 states load with the old behaviour). */
+  readonly version: 1 | 2;
   readonly options: {
     readonly benchmark: BenchmarkProtocol;
     readonly numClasses: number | null;
@@ -170,16 +241,27 @@ export interface EvaluationSessionJSON {
     readonly protocol: AnomalyProtocol;
     readonly fprRule: FprRule;
     readonly tpr: number;
-    readonly mode: AccumulatorMode;
+    readonly mode: Exclude<AccumulatorMode, 'distinct'>;
     readonly thresholds: Readonly<Record<string, JsonThreshold>>;
     readonly crossCalibrate: boolean;
     readonly calibrationScale: number;
+    readonly calibrationResampling: CalibrationResampling;
+    readonly calibrationFprRule: FprRule;
+    readonly thresholdRule: ThresholdRule;
+    readonly closedPooling: ClosedPooling;
+    readonly perImageEmptyFrames: EmptyFrameRule;
+    readonly ignoredPixels: IgnoredPixelRule;
+    readonly scoreRounding: ScoreRounding;
+    readonly percentileBins: number | null;
     readonly average: OpenIoUAverage;
     readonly components: Omit<ComponentMetricsOptions, 'threshold'> | null;
   };
   /** Frames added per fold. */
   readonly frames: Readonly<Record<string, number>>;
-  /** Per score, per fold: the accumulators (`cal`: at `calibrationScale`, null at scale 1). */
+  /**
+   * Per score, per fold: the accumulators (`cal`: the calibration data when it differs from
+   * `acc`, i.e. resampled or with ignored pixels left out; `bins`: SMIYC's percentile bins).
+   */
   readonly scores: Readonly<
     Record<
       string,
@@ -190,6 +272,7 @@ export interface EvaluationSessionJSON {
             readonly acc: AnomalyMetricsAccumulatorJSON | null;
             readonly sweep: OpenSetSweepJSON | null;
             readonly cal: AnomalyMetricsAccumulatorJSON | null;
+            readonly bins?: PercentileBinsJSON | null;
           }
         >
       >
@@ -203,36 +286,14 @@ type Resolved = EvaluationSessionJSON['options'] & {
   readonly thresholdOf: ReadonlyMap<string, number>;
   /** Cross-calibration on resampled scores. */
   readonly scaled: boolean;
+  /** Cross-calibration on data of its own (`cal`): resampled, or ignored pixels left out. */
+  readonly ownCalibration: boolean;
 };
 
 const FORMAT = 'densehybrid/evaluation-session';
 
 /** Curve points kept for plotting. */
 const CURVE_POINTS = 512;
-
-/**
- * Nearest-neighbour resampling of a `width*height` map by `scale` (PyTorch's
- * `interpolate(scale_factor=s, mode='nearest')`: output `⌊w·s⌋×⌊h·s⌋`, at least 1, output pixel
- * x reads input pixel `min(⌊x/s⌋, w−1)`).
- */
-function resampleNearest<T extends Uint8Array | Float32Array>(
-  data: T,
-  width: number,
-  height: number,
-  scale: number,
-): T {
-  const w = Math.max(1, Math.floor(width * scale));
-  const h = Math.max(1, Math.floor(height * scale));
-  const out = (data instanceof Uint8Array ? new Uint8Array(w * h) : new Float32Array(w * h)) as T;
-  for (let y = 0; y < h; y++) {
-    const sy = Math.min(Math.floor(y / scale), height - 1);
-    for (let x = 0; x < w; x++) {
-      const sx = Math.min(Math.floor(x / scale), width - 1);
-      out[y * w + x] = data[sy * width + sx] as number;
-    }
-  }
-  return out;
-}
 
 /** What {@link binaryAnomalyLabels} needs to know about a fold (a data-mixing dataset has it). */
 export interface LabelEncoding {
@@ -369,23 +430,65 @@ function resolveOptions(o: EvaluationSessionOptions): Resolved {
     );
   }
   const components = o.components === undefined ? benchmark.components : o.components;
+  // a protocol of the caller's (or of a version-1 state) may lack the newer conventions
+  const folder = BENCHMARK_PROTOCOLS.folder;
+  const pick = <K extends keyof BenchmarkProtocol>(k: K): BenchmarkProtocol[K] =>
+    benchmark[k] ?? folder[k];
+  const fprRule = o.fprRule ?? benchmark.fprRule;
+  const thresholdRule = o.thresholdRule ?? pick('thresholdRule');
+  checkOneOf(fn, 'thresholdRule', thresholdRule, THRESHOLD_RULES);
+  const calibrationFprRule = o.calibrationFprRule ?? pick('calibrationFprRule');
+  checkOneOf(fn, 'calibrationFprRule', calibrationFprRule, [
+    'at-least',
+    'above',
+    'nearest',
+  ] as const);
+  const calibrationResampling = o.calibrationResampling ?? pick('calibrationResampling');
+  checkOneOf(fn, 'calibrationResampling', calibrationResampling, CALIBRATION_RESAMPLINGS);
+  const closedPooling = o.closedPooling ?? pick('closedPooling');
+  checkOneOf(fn, 'closedPooling', closedPooling, CLOSED_POOLINGS);
+  const perImageEmptyFrames = o.perImageEmptyFrames ?? pick('perImageEmptyFrames');
+  checkOneOf(fn, 'perImageEmptyFrames', perImageEmptyFrames, EMPTY_FRAME_RULES);
+  const ignoredPixels = o.ignoredPixels ?? pick('ignoredPixels');
+  checkOneOf(fn, 'ignoredPixels', ignoredPixels, IGNORED_PIXEL_RULES);
+  const scoreRounding = o.scoreRounding ?? pick('scoreRounding');
+  checkOneOf(fn, 'scoreRounding', scoreRounding, SCORE_ROUNDINGS);
+  const percentileBins = o.percentileBins !== undefined ? o.percentileBins : pick('percentileBins');
+  if (percentileBins !== null) checkInteger(fn, 'percentileBins', percentileBins, 2, 1 << 20);
+  const scaled = crossCalibrate && calibrationScale !== 1;
   return {
     benchmark,
     numClasses,
     scoreNames,
     folds,
     protocol,
-    fprRule: o.fprRule ?? benchmark.fprRule,
+    fprRule,
     tpr: o.tpr ?? benchmark.tpr,
     mode,
     thresholds: Object.fromEntries([...thresholdOf].map(([k, v]) => [k, toJsonThreshold(v)])),
     crossCalibrate,
     calibrationScale,
+    calibrationResampling,
+    calibrationFprRule,
+    thresholdRule,
+    closedPooling,
+    perImageEmptyFrames,
+    ignoredPixels,
+    scoreRounding,
+    percentileBins,
     average,
     components: components === null ? null : { ...components },
     thresholdOf,
-    scaled: crossCalibrate && calibrationScale !== 1,
+    scaled,
+    ownCalibration: crossCalibrate && (scaled || ignoredPixels === 'inliers'),
   };
+}
+
+/** Scores as the benchmark's code sees them ({@link ScoreRounding}). */
+function rounded(scores: NumericArray, rounding: ScoreRounding): NumericArray {
+  if (rounding === 'float16') return fromFloat16Bits(toFloat16Bits(scores));
+  if (rounding === 'float32' && !(scores instanceof Float32Array)) return Float32Array.from(scores);
+  return scores;
 }
 
 /** Accumulation settings that two sessions must share to merge. */
@@ -398,7 +501,12 @@ function accumulationKey(r: Resolved): string {
     r.fprRule,
     r.tpr,
     r.mode,
-    r.scaled ? r.calibrationScale : 1,
+    r.thresholdRule,
+    r.ignoredPixels,
+    r.scoreRounding,
+    r.percentileBins,
+    r.scaled ? [r.calibrationScale, r.calibrationResampling] : 1,
+    r.ownCalibration,
   ]);
 }
 
@@ -407,13 +515,16 @@ interface FoldState {
   acc: AnomalyMetricsAccumulator | null;
   /** Open-set confusion at any threshold (folds with class labels). */
   sweep: OpenSetSweep | null;
-  /** Calibration at `calibrationScale` (open-set folds when cross-calibrating on resampled maps). */
+  /** Calibration data of its own (open-set folds when cross-calibrating with `ownCalibration`). */
   cal: AnomalyMetricsAccumulator | null;
+  /** SMIYC's percentile bins (folds with anomaly labels, when the protocol bins). */
+  bins: PercentileBinsAccumulator | null;
 }
 
 interface AnomalyPart {
   perFoldAnomaly: { name: string; result: AnomalyMetricsResult }[];
   anomaly: AnomalyMetricsResult | null;
+  anomalyExact: AnomalyMetricsResult | null;
   curves: AnomalyCurvesResult | null;
   pooled: AnomalyMetricsAccumulator | null;
   notes: string[];
@@ -424,10 +535,12 @@ interface AnomalyPart {
  * FPR at the protocol's TPR, AUROC) pooled or per image, closed mIoU, open-mIoU (cross-calibrated
  * between two folds or at a given threshold), for several scores at once, and SMIYC component
  * metrics in a second pass ({@link addComponentFrame}, because their threshold is the best pooled
- * F1 over all frames). Memory is flat in the number of frames in histogram mode; the state merges
- * ({@link merge}) and serialises ({@link toJSON}), so a run can be split, resumed or parallelised.
- * {@link finish} returns the results; {@link metricsDocument} turns them into the `metrics.json`
- * document the CLI writes.
+ * F1 over all frames). By default every convention is the benchmark's official code's
+ * ({@link BENCHMARK_PROTOCOLS}; each can be overridden in the options and is named in
+ * {@link conventions}). Memory is flat in the number of frames in histogram mode (SMIYC's
+ * percentile bins add ~12 KiB per frame); the state merges ({@link merge}) and serialises
+ * ({@link toJSON}), so a run can be split, resumed or parallelised. {@link finish} returns the
+ * results; {@link metricsDocument} turns them into the `metrics.json` document the CLI writes.
  *
  * @example
  * ```ts
@@ -460,9 +573,19 @@ export class EvaluationSession {
             f.labelKind !== 'anomaly'
               ? new OpenSetSweep(o.numClasses as number, f.ignoreLabel)
               : null,
+          // resampled calibration maps are not float16 values: in histogram mode they keep one
+          // counter per distinct score (exact, few of them for float16 maps) instead
           cal:
-            o.scaled && f.labelKind === 'open-set'
-              ? new AnomalyMetricsAccumulator(accOptions)
+            o.ownCalibration && f.labelKind === 'open-set'
+              ? new AnomalyMetricsAccumulator({
+                  ...accOptions,
+                  perImage: false,
+                  ...(o.scaled && o.mode === 'histogram' ? { mode: 'distinct' as const } : {}),
+                })
+              : null,
+          bins:
+            o.percentileBins !== null && f.labelKind !== 'semantic'
+              ? new PercentileBinsAccumulator({ bins: o.percentileBins, tpr: o.tpr })
               : null,
         });
       }
@@ -473,7 +596,13 @@ export class EvaluationSession {
 
   private accumulatorOptions(): AnomalyMetricsAccumulatorOptions {
     const o = this.o;
-    return { mode: o.mode, tpr: o.tpr, fprRule: o.fprRule, perImage: o.protocol === 'per-image' };
+    return {
+      mode: o.mode,
+      tpr: o.tpr,
+      fprRule: o.fprRule,
+      thresholdRule: o.thresholdRule,
+      perImage: o.protocol === 'per-image',
+    };
   }
 
   /** The score names, in order. */
@@ -577,17 +706,40 @@ export class EvaluationSession {
       numClasses: o.numClasses ?? 0,
       ignoreLabel: fold.ignoreLabel,
     });
-    const calBinary =
-      o.scaled && binary && fold.labelKind === 'open-set'
-        ? resampleNearest(Uint8Array.from(binary), width, height, o.calibrationScale)
+    // anomaly-seg's eval_ood.py has no ignore label: every non-anomaly pixel is an inlier
+    const metricLabels =
+      binary && o.ignoredPixels === 'inliers'
+        ? Uint8Array.from(binary, (v) => (v === 1 ? 1 : 0))
+        : binary;
+    // the calibration data: labels resampled nearest (the authors' F.interpolate(lbl, 'nearest'))
+    const calLabels =
+      o.ownCalibration && binary && fold.labelKind === 'open-set'
+        ? o.scaled
+          ? resampleNearest(Uint8Array.from(binary), width, height, o.calibrationScale).data
+          : binary
         : null;
+    // histogram mode rounds every score to float16 anyway (via float32), so only exact mode and
+    // the resampled calibration maps need the benchmark's rounding applied first
+    const round = o.scoreRounding !== 'as-given' && (o.mode === 'exact' || calLabels !== null);
     for (const name of o.scoreNames) {
-      const scores = frame.scores[name] as NumericArray;
+      const raw = frame.scores[name] as NumericArray;
+      const scores = round ? rounded(raw, o.scoreRounding) : raw;
       const st = this.state.get(name)?.get(fold.name) as FoldState;
-      if (st.acc && binary) st.acc.add(scores, binary);
-      if (calBinary && st.cal) {
-        const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);
-        st.cal.add(resampleNearest(f32, width, height, o.calibrationScale), calBinary);
+      if (st.bins && metricLabels) {
+        st.bins.add(scores, metricLabels);
+        // histogram mode: the bins' frame histogram is the accumulator's (one read per pixel)
+        if (st.acc && o.mode === 'histogram') {
+          const last = st.bins.lastFrame();
+          st.acc.addFrameHistogram(last.counts, last);
+        } else st.acc?.add(scores, metricLabels);
+      } else if (st.acc && metricLabels) st.acc.add(scores, metricLabels);
+      if (calLabels && st.cal) {
+        const cal = !o.scaled
+          ? scores
+          : o.calibrationResampling === 'bilinear'
+            ? resampleBilinear(scores, width, height, o.calibrationScale).data
+            : resampleNearest(Float32Array.from(scores), width, height, o.calibrationScale).data;
+        st.cal.add(cal, calLabels);
       }
       st.sweep?.add(frame.labels, frame.closed as NumericArray, scores);
     }
@@ -633,6 +785,7 @@ export class EvaluationSession {
         if (mine.acc && theirs.acc) mine.acc.merge(theirs.acc);
         if (mine.sweep && theirs.sweep) mine.sweep.merge(theirs.sweep);
         if (mine.cal && theirs.cal) mine.cal.merge(theirs.cal);
+        if (mine.bins && theirs.bins) mine.bins.merge(theirs.bins);
       }
     }
     for (const [k, v] of other.frameCounts)
@@ -652,38 +805,56 @@ export class EvaluationSession {
     const notes: string[] = [];
     const perFoldAnomaly: { name: string; result: AnomalyMetricsResult }[] = [];
     let anomaly: AnomalyMetricsResult | null = null;
+    let anomalyExact: AnomalyMetricsResult | null = null;
     let curves: AnomalyCurvesResult | null = null;
     let pooled: AnomalyMetricsAccumulator | null = null;
     const per = this.state.get(name) as Map<string, FoldState>;
     const accs = [...per].filter(([, s]) => s.acc !== null);
+    const compute = { protocol: o.protocol, emptyFrames: o.perImageEmptyFrames } as const;
     if (accs.length > 0) {
       pooled = new AnomalyMetricsAccumulator(this.accumulatorOptions());
+      const bins =
+        o.percentileBins !== null
+          ? new PercentileBinsAccumulator({ bins: o.percentileBins, tpr: o.tpr })
+          : null;
       for (const [fold, s] of accs) {
         const acc = s.acc as AnomalyMetricsAccumulator;
         pooled.merge(acc);
+        if (bins && s.bins) bins.merge(s.bins);
         try {
-          perFoldAnomaly.push({ name: fold, result: acc.compute({ protocol: o.protocol }) });
+          // SMIYC reports its binned values; the exact ones are beside them
+          const result = s.bins ? s.bins.compute() : acc.compute(compute);
+          perFoldAnomaly.push({ name: fold, result });
         } catch (e) {
           notes.push(`anomaly metrics of fold ${fold}: ${(e as Error).message}`);
         }
       }
       try {
-        anomaly = pooled.compute({ protocol: o.protocol });
+        const exact = pooled.compute(compute);
+        anomaly = bins ? bins.compute() : exact;
+        anomalyExact = bins ? exact : null;
         curves = pooled.curves({ maxPoints: CURVE_POINTS });
       } catch (e) {
         notes.push(`anomaly metrics: ${(e as Error).message}`);
       }
     }
-    return { perFoldAnomaly, anomaly, curves, pooled, notes };
+    return { perFoldAnomaly, anomaly, anomalyExact, curves, pooled, notes };
   }
 
-  /** Threshold of the component pass (best pooled pixel F1) with its note, or null. */
+  /**
+   * Threshold of the component pass with its note, or null: the best pooled pixel-F1 threshold
+   * (SMIYC: of its percentile curve), rounded to float16 when the scores are float16 and the
+   * rule is `>` (numpy compares a float16 map with a float64 scalar in float16).
+   */
   private componentThreshold(part: AnomalyPart): { threshold: number | null; note: string | null } {
-    if (!this.o.components || !part.pooled || !part.anomaly) return { threshold: null, note: null };
-    const threshold =
-      this.o.protocol === 'pooled'
+    const o = this.o;
+    if (!o.components || !part.pooled || !part.anomaly) return { threshold: null, note: null };
+    let threshold =
+      o.protocol === 'pooled' || o.percentileBins !== null
         ? part.anomaly.bestF1Threshold
         : part.pooled.compute({ protocol: 'pooled' }).bestF1Threshold;
+    if (threshold !== null && o.scoreRounding === 'float16' && o.thresholdRule === 'greater')
+      threshold = doubleToFloat16(threshold);
     return {
       threshold,
       note: threshold === null ? 'component metrics: no best-F1 threshold' : null,
@@ -718,8 +889,16 @@ export class EvaluationSession {
     const cms = new Map<string, ComponentMetricsAccumulator>();
     const components = this.o.components;
     if (components) {
-      for (const [name, threshold] of Object.entries(this.componentThresholds()))
-        cms.set(name, new ComponentMetricsAccumulator({ ...components, threshold }));
+      for (const [name, threshold] of Object.entries(this.componentThresholds())) {
+        cms.set(
+          name,
+          new ComponentMetricsAccumulator({
+            ...components,
+            thresholdRule: this.o.thresholdRule,
+            threshold,
+          }),
+        );
+      }
     }
     return cms;
   }
@@ -727,8 +906,8 @@ export class EvaluationSession {
   /**
    * The second pass of the component metrics: adds a frame's scores and labels (the same frames
    * as in the first pass, again) to each score's component accumulator at its
-   * {@link componentThresholds} threshold. In histogram mode the scores are rounded to float16
-   * first, as the first pass saw them. After the first call {@link addFrame} is refused.
+   * {@link componentThresholds} threshold, predicting under the `thresholdRule`. The scores are
+   * rounded as the first pass saw them (float16 in histogram mode, else `scoreRounding`). After the first call {@link addFrame} is refused.
    * Without component metrics in the protocol this does nothing.
    *
    * @returns this
@@ -749,7 +928,9 @@ export class EvaluationSession {
     for (const [name, cm] of cms) {
       const s = frame.scores[name] as NumericArray;
       cm.add(
-        this.o.mode === 'histogram' ? fromFloat16Bits(toFloat16Bits(s)) : s,
+        this.o.mode === 'histogram'
+          ? fromFloat16Bits(toFloat16Bits(s))
+          : rounded(s, this.o.scoreRounding),
         binary,
         frame.width,
         frame.height,
@@ -765,7 +946,9 @@ export class EvaluationSession {
     const openFolds = o.folds.filter((f) => f.labelKind === 'open-set');
     if (openFolds.length === 0) return null;
     const compute = (sweep: OpenSetSweep, threshold: number): OpenIoUResult =>
-      OpenIoU.fromJSON(sweep.openIoUStateAt(threshold)).compute({ average: o.average });
+      OpenIoU.fromJSON(sweep.openIoUStateAt(threshold, o.thresholdRule)).compute({
+        average: o.average,
+      });
     const rows: OpenSetEvaluation['folds'][number][] = [];
     let source: OpenSetEvaluation['thresholdSource'] | null = null;
     const given = o.thresholdOf.get(name);
@@ -778,9 +961,15 @@ export class EvaluationSession {
         const fa = openFolds[a] as Required<EvaluationFoldSpec>;
         const fb = openFolds[b] as Required<EvaluationFoldSpec>;
         const sb = per.get(fb.name) as FoldState;
+        if (sb.cal?.roundedToFloat16) {
+          notes.push(
+            `calibration on ${fb.name}: more than ${sb.cal.options.maxDistinct} distinct resampled scores, calibrated on float16 bins (mode 'exact' keeps every score)`,
+          );
+        }
         const thr = calibrateThreshold((sb.cal ?? sb.acc) as AnomalyMetricsAccumulator, {
           tpr: o.tpr,
-          fprRule: o.fprRule,
+          fprRule: o.calibrationFprRule,
+          thresholdRule: o.thresholdRule,
         }).threshold;
         const sweep = (per.get(fa.name) as FoldState).sweep as OpenSetSweep;
         rows.push({
@@ -812,12 +1001,45 @@ export class EvaluationSession {
     const w = rows.reduce((s, r) => s + r.frames, 0);
     const mean = (pick: (r: OpenIoUResult) => number): number =>
       rows.reduce((s, r) => s + r.frames * pick(r.result), 0) / w;
+    const calibrated = source === 'cross-calibration';
     return {
       thresholdSource: source,
-      calibrationScale: source === 'cross-calibration' && o.scaled ? o.calibrationScale : 1,
+      thresholdRule: o.thresholdRule,
+      calibrationFprRule: calibrated ? o.calibrationFprRule : null,
+      calibrationScale: calibrated && o.scaled ? o.calibrationScale : 1,
+      calibrationResampling: calibrated && o.scaled ? o.calibrationResampling : null,
       folds: rows,
       openMIoU: mean((r) => r.openMIoU),
       anomalyIoU: mean((r) => r.anomalyIoU),
+    };
+  }
+
+  /**
+   * Every convention this session follows, by name (as `finish()` and `metrics.json` report them).
+   *
+   * @example
+   * ```ts
+   * new EvaluationSession({ benchmark: 'smiyc-anomaly' }).conventions().percentileBins; // 768
+   * ```
+   */
+  conventions(): EvaluationConventions {
+    const o = this.o;
+    return {
+      protocol: o.protocol,
+      fprRule: o.fprRule,
+      tpr: o.tpr,
+      thresholdRule: o.thresholdRule,
+      perImageEmptyFrames: o.perImageEmptyFrames,
+      ignoredPixels: o.ignoredPixels,
+      scoreRounding: o.scoreRounding,
+      percentileBins: o.percentileBins,
+      calibrationFprRule: o.calibrationFprRule,
+      calibrationScale: o.calibrationScale,
+      calibrationResampling: o.calibrationResampling,
+      closedPooling: o.closedPooling,
+      average: o.average,
+      mode: o.mode,
+      officialCode: [...(o.benchmark.officialCode ?? [])],
     };
   }
 
@@ -839,7 +1061,11 @@ export class EvaluationSession {
     const o = this.o;
     const notes: string[] = [];
     const multi = o.scoreNames.length > 1;
-    if (o.calibrationScale !== 1 && !o.scaled)
+    if (
+      o.calibrationScale !== 1 &&
+      !o.scaled &&
+      o.calibrationScale !== o.benchmark.calibrationScale
+    )
       notes.push(
         `calibration scale ${o.calibrationScale}: ignored, it only applies to cross-calibration (StreetHazards test t5/t6)`,
       );
@@ -855,11 +1081,22 @@ export class EvaluationSession {
       .map((s) => s.sweep)
       .filter((s): s is OpenSetSweep => s !== null);
     if (firstSweeps.length > 0) {
-      const all = new OpenSetSweep(o.numClasses as number, o.folds[0]?.ignoreLabel ?? 255);
-      for (const s of firstSweeps) all.merge(s);
-      const r = OpenIoU.fromJSON(all.openIoUStateAt(Infinity)).compute({ average: o.average });
-      if (r.closedMIoU !== null && r.closedIoU !== null)
-        closed = { mIoU: r.closedMIoU, iou: r.closedIoU };
+      // 'pooled': one confusion matrix over every fold (the authors' evaluate_closed_dataset)
+      const closedOf = (sweeps: readonly OpenSetSweep[]) => {
+        const all = new OpenSetSweep(o.numClasses as number, o.folds[0]?.ignoreLabel ?? 255);
+        for (const s of sweeps) all.merge(s);
+        return OpenIoU.fromJSON(all.openIoUStateAt(NaN)).compute({ average: o.average });
+      };
+      const r = closedOf(firstSweeps);
+      if (r.closedMIoU !== null && r.closedIoU !== null) {
+        let mIoU = r.closedMIoU;
+        if (o.closedPooling === 'image-weighted') {
+          const used = firstSweeps.filter((s) => s.frames > 0);
+          const w = used.reduce((a, s) => a + s.frames, 0);
+          mIoU = used.reduce((a, s) => a + s.frames * (closedOf([s]).closedMIoU as number), 0) / w;
+        }
+        closed = { mIoU, iou: r.closedIoU };
+      }
     }
 
     const parts = o.scoreNames.map((name) => {
@@ -885,6 +1122,7 @@ export class EvaluationSession {
       return {
         name: p.name,
         anomaly: p.part.anomaly,
+        anomalyExact: p.part.anomalyExact,
         perFoldAnomaly: p.part.perFoldAnomaly,
         curves: p.part.curves,
         openSet: p.openSet,
@@ -897,8 +1135,10 @@ export class EvaluationSession {
     return {
       frames: this.frames,
       protocol: o.protocol,
+      conventions: this.conventions(),
       scores,
       anomaly: first.anomaly,
+      anomalyExact: first.anomalyExact,
       perFoldAnomaly: first.perFoldAnomaly,
       curves: first.curves,
       closed,
@@ -919,7 +1159,7 @@ export class EvaluationSession {
    * ```
    */
   toJSON(): EvaluationSessionJSON {
-    const { thresholdOf: _t, scaled: _s, ...options } = this.o;
+    const { thresholdOf: _t, scaled: _s, ownCalibration: _c, ...options } = this.o;
     const scores: Record<
       string,
       Record<string, EvaluationSessionJSON['scores'][string][string]>
@@ -931,12 +1171,13 @@ export class EvaluationSession {
           acc: s.acc?.toJSON() ?? null,
           sweep: s.sweep?.toJSON() ?? null,
           cal: s.cal?.toJSON() ?? null,
+          bins: s.bins?.toJSON() ?? null,
         };
       scores[name] = out;
     }
     return {
       format: FORMAT,
-      version: 1,
+      version: 2,
       options,
       frames: Object.fromEntries(this.frameCounts),
       scores,
@@ -948,7 +1189,9 @@ export class EvaluationSession {
   }
 
   /**
-   * Restores a session from {@link toJSON} output or its string.
+   * Restores a session from {@link toJSON} output or its string. A version-1 state (written
+   * before the conventions were options) resumes with the conventions it was started with:
+   * `>=`, nearest calibration resampling, the metric FPR rule for calibration, no bins.
    *
    * @throws DenseHybridError `INVALID_INPUT` when the state is malformed
    * @example
@@ -970,16 +1213,35 @@ export class EvaluationSession {
         },
       );
     }
-    if (typeof j !== 'object' || j === null || j.format !== FORMAT || j.version !== 1) {
+    if (
+      typeof j !== 'object' ||
+      j === null ||
+      j.format !== FORMAT ||
+      (j.version !== 1 && j.version !== 2)
+    ) {
       throw new DenseHybridError(
         'INVALID_INPUT',
-        `${fn}: expected an object with format "${FORMAT}" and version 1, got ${describeValue(
+        `${fn}: expected an object with format "${FORMAT}" and version 1 or 2, got ${describeValue(
           typeof j === 'object' && j !== null ? j.format : j,
         )}`,
       );
     }
     const { thresholds, numClasses, components, ...rest } = j.options;
+    const legacy: Partial<EvaluationSessionOptions> =
+      j.version === 1
+        ? {
+            thresholdRule: 'greater-or-equal',
+            calibrationFprRule: j.options.fprRule,
+            calibrationResampling: 'nearest',
+            closedPooling: 'pooled',
+            perImageEmptyFrames: 'skip',
+            ignoredPixels: 'excluded',
+            scoreRounding: 'as-given',
+            percentileBins: null,
+          }
+        : {};
     const session = new EvaluationSession({
+      ...legacy,
       ...rest,
       ...(numClasses !== null ? { numClasses } : {}),
       components,
@@ -996,13 +1258,15 @@ export class EvaluationSession {
         if (
           (s.acc === null) !== (saved.acc === null) ||
           (s.sweep === null) !== (saved.sweep === null) ||
-          (s.cal === null) !== (saved.cal === null)
+          (s.cal === null) !== (saved.cal === null) ||
+          (s.bins === null) !== ((saved.bins ?? null) === null)
         )
           throw bad(`accumulators matching the options for "${name}" on "${fold}"`);
         per.set(fold, {
           acc: saved.acc ? AnomalyMetricsAccumulator.fromJSON(saved.acc) : null,
           sweep: saved.sweep ? OpenSetSweep.fromJSON(saved.sweep) : null,
           cal: saved.cal ? AnomalyMetricsAccumulator.fromJSON(saved.cal) : null,
+          bins: saved.bins ? PercentileBinsAccumulator.fromJSON(saved.bins) : null,
         });
       }
     }
@@ -1027,7 +1291,10 @@ export class EvaluationSession {
 /** The open-set section of {@link EvaluationDocument} (per fold: its IoU and confusion matrix). */
 export interface OpenSetDocument {
   readonly thresholdSource: OpenSetEvaluation['thresholdSource'];
+  readonly thresholdRule: ThresholdRule;
+  readonly calibrationFprRule: FprRule | null;
   readonly calibrationScale: number;
+  readonly calibrationResampling: CalibrationResampling | null;
   readonly openMIoU: number;
   readonly anomalyIoU: number;
   readonly folds: readonly {
@@ -1050,7 +1317,12 @@ export interface EvaluationDocument<C = Readonly<Record<string, unknown>>> {
   readonly context: C;
   readonly frames: number;
   readonly protocol: AnomalyProtocol;
+  /** Every convention followed, by name, with the official code it follows. */
+  readonly conventions: EvaluationConventions;
+  /** The benchmark's reported values (SMIYC: binned). */
   readonly anomaly: AnomalyMetricsResult | null;
+  /** With percentile bins: the exact values beside; else null. */
+  readonly anomalyExact: AnomalyMetricsResult | null;
   readonly perFoldAnomaly: EvaluationResult['perFoldAnomaly'];
   readonly closed: EvaluationResult['closed'];
   readonly openSet: OpenSetDocument | null;
@@ -1060,6 +1332,7 @@ export interface EvaluationDocument<C = Readonly<Record<string, unknown>>> {
       string,
       {
         readonly anomaly: AnomalyMetricsResult | null;
+        readonly anomalyExact: AnomalyMetricsResult | null;
         readonly perFoldAnomaly: ScoreEvaluation['perFoldAnomaly'];
         readonly openSet: OpenSetDocument | null;
         readonly components: ComponentMetricsResult | null;
@@ -1074,7 +1347,10 @@ const openSetDocument = (o: OpenSetEvaluation | null): OpenSetDocument | null =>
   o
     ? {
         thresholdSource: o.thresholdSource,
+        thresholdRule: o.thresholdRule,
+        calibrationFprRule: o.calibrationFprRule,
         calibrationScale: o.calibrationScale,
+        calibrationResampling: o.calibrationResampling,
         openMIoU: o.openMIoU,
         anomalyIoU: o.anomalyIoU,
         folds: o.folds.map((f) => ({
@@ -1112,7 +1388,9 @@ export function metricsDocument<C = Readonly<Record<string, unknown>>>(
     context,
     frames: result.frames,
     protocol: result.protocol,
+    conventions: result.conventions,
     anomaly: result.anomaly,
+    anomalyExact: result.anomalyExact,
     perFoldAnomaly: result.perFoldAnomaly,
     closed: result.closed,
     openSet: openSetDocument(result.openSet),
@@ -1122,6 +1400,7 @@ export function metricsDocument<C = Readonly<Record<string, unknown>>>(
         sc.name,
         {
           anomaly: sc.anomaly,
+          anomalyExact: sc.anomalyExact,
           perFoldAnomaly: sc.perFoldAnomaly,
           openSet: openSetDocument(sc.openSet),
           components: sc.components,

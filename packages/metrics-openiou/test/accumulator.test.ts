@@ -228,7 +228,7 @@ describe('AnomalyMetricsAccumulator errors', () => {
     expectError(
       () => new AnomalyMetricsAccumulator({ mode: 'fast' as never }),
       'INVALID_OPTION',
-      /mode to be one of "exact", "histogram", got "fast"/,
+      /mode to be one of "exact", "histogram", "distinct", got "fast"/,
     );
     expectError(
       () => new AnomalyMetricsAccumulator({ perImage: 1 as never }),
@@ -255,5 +255,50 @@ describe('AnomalyMetricsAccumulator errors', () => {
     const c = JSON.parse(JSON.stringify(np));
     c.positives = 5;
     expectError(() => AnomalyMetricsAccumulator.fromJSON(c), 'INVALID_INPUT', /counts equal/);
+  });
+});
+
+describe("AnomalyMetricsAccumulator mode 'distinct'", () => {
+  it('equals exact mode on float32 scores, merges and round-trips', () => {
+    const fs = frames(41, 4, 3000, 5000);
+    const exact = new AnomalyMetricsAccumulator({ mode: 'exact', perImage: false });
+    const a = new AnomalyMetricsAccumulator({ mode: 'distinct', perImage: false });
+    const b = new AnomalyMetricsAccumulator({ mode: 'distinct', perImage: false });
+    fs.forEach((f, i) => {
+      exact.add(f.scores, f.labels);
+      (i % 2 ? a : b).add(f.scores, f.labels);
+    });
+    a.merge(b);
+    expect(a.roundedToFloat16).toBe(false);
+    expect(a.compute()).toEqual(exact.compute());
+    const back = AnomalyMetricsAccumulator.fromJSON(JSON.stringify(a));
+    expect(back.compute()).toEqual(exact.compute());
+    expect(back.curves()).toEqual(exact.curves());
+  });
+
+  it('past maxDistinct continues as the float16 histogram', () => {
+    const fs = frames(42, 3, 2000, 1e9);
+    const hist = new AnomalyMetricsAccumulator({ mode: 'histogram', perImage: false });
+    const d = new AnomalyMetricsAccumulator({
+      mode: 'distinct',
+      perImage: false,
+      maxDistinct: 2500,
+    });
+    const e = new AnomalyMetricsAccumulator({
+      mode: 'distinct',
+      perImage: false,
+      maxDistinct: 2500,
+    });
+    for (const f of fs) hist.add(f.scores, f.labels);
+    d.add(fs[0]!.scores, fs[0]!.labels);
+    expect(d.roundedToFloat16).toBe(false);
+    e.add(fs[1]!.scores, fs[1]!.labels).add(fs[2]!.scores, fs[2]!.labels);
+    expect(e.roundedToFloat16).toBe(true);
+    d.merge(e); // distinct + fallen back
+    expect(d.roundedToFloat16).toBe(true);
+    expect(d.compute()).toEqual(hist.compute());
+    const back = AnomalyMetricsAccumulator.fromJSON(JSON.stringify(d));
+    expect(back.roundedToFloat16).toBe(true);
+    expect(back.compute()).toEqual(hist.compute());
   });
 });

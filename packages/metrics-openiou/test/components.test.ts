@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   ComponentMetricsAccumulator,
+  PercentileBinsAccumulator,
   componentMetrics,
   SMIYC_IOU_THRESHOLDS,
   anomalyMetrics,
+  roundToFloat16,
 } from '@densehybrid/metrics-openiou';
 import { rng, expectError } from './helpers.js';
 
@@ -109,7 +111,7 @@ function smiycFrame(
     conn,
   );
   const prL = naiveLabels(
-    s.map((v, i) => (v >= thr && l[i] !== 255 ? 1 : 0)),
+    s.map((v, i) => (v > thr && l[i] !== 255 ? 1 : 0)), // default_instancer: anomaly_p > thresh_p
     w,
     h,
     conn,
@@ -195,9 +197,18 @@ describe('component metrics against a literal SMIYC translation', () => {
       width: 3,
       height: 2,
     };
+    const exact = componentMetrics([f], {
+      minPredictionSize: 0,
+      minInstanceSize: 0,
+      percentileBins: null,
+    });
+    expect(exact.threshold).toBe(anomalyMetrics(f.scores, f.labels).bestF1Threshold);
+    expect(exact.threshold).toBe(0.7);
+    // SMIYC's default: the best F1 of its percentile curve, rounded to float16
+    const bins = new PercentileBinsAccumulator();
+    bins.add(f.scores, f.labels);
     const r = componentMetrics([f], { minPredictionSize: 0, minInstanceSize: 0 });
-    expect(r.threshold).toBe(anomalyMetrics(f.scores, f.labels).bestF1Threshold);
-    expect(r.threshold).toBe(0.7);
+    expect(r.threshold).toBe(roundToFloat16(bins.compute().bestF1Threshold!));
   });
 
   it('errors', () => {

@@ -200,13 +200,16 @@ describe('crossCalibrated (StreetHazards protocol)', () => {
   it('calibrates on one fold, evaluates the other, weights by image count', () => {
     const A = { frames: [frame(0.9, 0.1)] };
     const B = { frames: [frame(0.6, 0.2), frame(0.6, 0.2)] };
-    const r = crossCalibrated(A, B, { numClasses: 2 });
+    // flat frames: calibration at full resolution (the authors' ×0.5 needs width and height)
+    const r = crossCalibrated(A, B, { numClasses: 2, calibrationScale: 1 });
     expect(r.a.threshold).toBeCloseTo(0.6, 6); // A evaluated with B's threshold
     expect(r.b.threshold).toBeCloseTo(0.9, 6);
     const evalAt = (fold: typeof A, t: number) => {
       const m = new OpenIoU({ numClasses: 2 });
-      for (const f of fold.frames)
-        m.add(f.gt, openSetPrediction(f.closedPred, f.scores, t, 2), f.closedPred);
+      for (const f of fold.frames) {
+        const open = openSetPrediction(f.closedPred, f.scores, t, 2, { thresholdRule: 'greater' });
+        m.add(f.gt, open, f.closedPred);
+      }
       return m.compute();
     };
     const ra = evalAt(A, r.a.threshold);
@@ -229,7 +232,7 @@ describe('crossCalibrated (StreetHazards protocol)', () => {
         crossCalibrated(
           { frames: [frame(1, 0)] },
           { frames: [{ ...frame(1, 0), gt: [0, 1, 7, 2, 0, 255] }] },
-          { numClasses: 2 },
+          { numClasses: 2, calibrationScale: 1 },
         ),
       'INVALID_INPUT',
       /got 7 at index 2/,

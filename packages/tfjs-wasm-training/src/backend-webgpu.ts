@@ -43,7 +43,10 @@ export interface LoadWebGpuOptions {
   readonly dawnOptions?: readonly string[];
   /** Adapter power preference passed to `requestAdapter`. @default 'high-performance' */
   readonly powerPreference?: 'high-performance' | 'low-power';
-  /** Receives one line per decision (each adapter tried, why one was refused). */
+  /**
+   * Receives one line per decision (each adapter tried, why one was refused) and, when the
+   * adapters are probed in a child process, what Dawn and the drivers printed there.
+   */
   readonly log?: (line: string) => void;
 }
 
@@ -277,6 +280,150 @@ function guardSyncReads(backend: TfWebGpuBackendLike): void {
   };
 }
 
+/** What the probe child reports per Dawn backend. */
+type ProbeRecord =
+  | {
+      readonly backend: DawnBackendName;
+      readonly featureLevel: 'core' | 'compatibility';
+      readonly info: AdapterInfoLike & { readonly type?: string };
+    }
+  | { readonly backend: DawnBackendName; readonly none: true }
+  | { readonly backend: DawnBackendName; readonly error: string };
+
+/** The marker in front of the probe child's answer on stdout (drivers may print there too). */
+const PROBE_MARK = '@@densehybrid-webgpu-probe@@';
+
+/**
+ * The probe child: loads Dawn, asks each Dawn backend for an adapter (core, then compatibility)
+ * and prints what it found after {@link PROBE_MARK}; then exits without Dawn's teardown.
+ */
+const PROBE_SCRIPT = `
+const [, request] = process.argv;
+const { backends, dawnOptions, powerPreference } = JSON.parse(request);
+let dawn;
+try {
+  dawn = await import('webgpu');
+} catch (e) {
+  process.stdout.write('\\n${PROBE_MARK}' + JSON.stringify({ importError: String(e?.message ?? e).split('\\n')[0] }) + '\\n', () => process.exit(0));
+  await new Promise(() => {});
+}
+const records = [];
+for (const backend of backends) {
+  try {
+    const gpu = dawn.create([...(backend === 'default' ? [] : ['backend=' + backend]), ...dawnOptions]);
+    let featureLevel = 'core';
+    let adapter = await gpu.requestAdapter({ powerPreference });
+    if (!adapter) {
+      featureLevel = 'compatibility';
+      adapter = await gpu.requestAdapter({ powerPreference, featureLevel });
+    }
+    if (!adapter) { records.push({ backend, none: true }); continue; }
+    const i = adapter.info ?? {};
+    const info = {};
+    for (const k of ['vendor', 'architecture', 'device', 'description', 'type']) if (typeof i[k] === 'string') info[k] = i[k];
+    if (typeof i.isFallbackAdapter === 'boolean') info.isFallbackAdapter = i.isFallbackAdapter;
+    records.push({ backend, featureLevel, info });
+  } catch (e) {
+    records.push({ backend, error: String(e?.message ?? e).split('\\n')[0] });
+  }
+}
+process.stdout.write('\\n${PROBE_MARK}' + JSON.stringify({ records }) + '\\n', () => process.exit(0));
+`;
+
+/** Longest wait for the probe child (a driver that hangs must not hang start-up). */
+const PROBE_TIMEOUT_MS = 30_000;
+
+/** Results of earlier probes in this process, by request (a probe costs a process start). */
+const probes = new Map<string, Promise<ProbeRecord[]>>();
+
+/**
+ * Asks Dawn for adapters in a short-lived child process, so that what Dawn, the Vulkan loader
+ * and the drivers print (`XDG_RUNTIME_DIR is invalid`, `Couldn't load Vulkan`, …) and the memory
+ * they take (Dawn plus the drivers: ~70 MB, LLVM for Mesa's lavapipe) stay there: only an adapter
+ * worth using is then loaded in this process. Each line the child printed goes to `log`.
+ */
+function probeAdapters(
+  backends: readonly DawnBackendName[],
+  dawnOptions: readonly string[],
+  powerPreference: string,
+  log: (line: string) => void,
+): Promise<ProbeRecord[]> {
+  const request = JSON.stringify({ backends, dawnOptions, powerPreference });
+  let pending = probes.get(request);
+  if (pending === undefined) {
+    pending = runProbe(request, backends, log);
+    probes.set(request, pending);
+  }
+  return pending;
+}
+
+async function runProbe(
+  request: string,
+  backends: readonly DawnBackendName[],
+  log: (line: string) => void,
+): Promise<ProbeRecord[]> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const env = { ...process.env };
+  // Mesa's EGL needs a platform without a display server; surfaceless works headless.
+  if (backends.some((b) => b === 'opengles' || b === 'opengl') && !env['EGL_PLATFORM'])
+    env['EGL_PLATFORM'] = 'surfaceless';
+  const started = Date.now();
+  const { stdout, stderr, status } = await new Promise<{
+    stdout: string;
+    stderr: string;
+    status: string;
+  }>((resolve) => {
+    // cwd: this file's folder, so that `webgpu` resolves from here as an import here would.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, request], {
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ stdout: out, stderr: err, status: `did not start: ${e.message}` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: out,
+        stderr: err,
+        status: signal
+          ? Date.now() - started >= PROBE_TIMEOUT_MS
+            ? `gave no answer within ${PROBE_TIMEOUT_MS / 1000} s`
+            : `was killed by ${signal}`
+          : `exited with code ${code}`,
+      });
+    });
+  });
+  const marked = stdout.lastIndexOf(PROBE_MARK);
+  const chatter = [
+    ...(marked < 0 ? stdout : stdout.slice(0, marked)).split('\n').map((l) => ['stdout', l]),
+    ...stderr.split('\n').map((l) => ['stderr', l]),
+  ].filter(([, l]) => (l as string).trim() !== '');
+  for (const [stream, line] of chatter) log(`webgpu: probe ${stream}: ${line as string}`);
+  log(`webgpu: probed Dawn ${backends.join(', ')} in a child process (${Date.now() - started} ms)`);
+  if (marked < 0) {
+    const last = chatter.at(-1)?.[1];
+    const why = `the adapter probe ${status}${last ? ` (${last})` : ''}`;
+    return backends.map((backend) => ({ backend, error: why }));
+  }
+  const answer = JSON.parse(stdout.slice(marked + PROBE_MARK.length).split('\n')[0] as string) as
+    { importError: string } | { records: ProbeRecord[] };
+  if ('importError' in answer) {
+    throw new Error(
+      `the "webgpu" package (Dawn for Node) is not installed or does not load: ${answer.importError} — npm install webgpu @tensorflow/tfjs-backend-webgpu`,
+    );
+  }
+  return answer.records;
+}
+
 /**
  * Loads tfjs' WebGPU backend on Dawn (the `webgpu` npm package) in Node and makes it the active
  * tfjs backend.
@@ -287,6 +434,12 @@ function guardSyncReads(backend: TfWebGpuBackendLike): void {
  * under the name `webgpu`, and checks it computes (a small matmul read back asynchronously).
  * Later calls reuse the same adapter and device. Most users call `initBackend()` instead, which
  * calls this for the `webgpu` candidate.
+ *
+ * Without `allowSoftwareAdapter`, the adapters are first probed in a short-lived child process
+ * (once per process): when no hardware adapter is found, Dawn never loads here, so nothing of its
+ * or the drivers' output reaches this process' stderr (it goes to `options.log`) and nothing of
+ * their memory stays (a few MB instead of ~70 MB with Mesa's Vulkan drivers installed). With a
+ * hardware adapter, Dawn then loads here too (a few hundred ms more start-up).
  *
  * On this backend **every read must be asynchronous** (`await t.data()`, `await t.array()`):
  * a synchronous read of a GPU tensor throws a `BACKEND` error.
@@ -346,6 +499,43 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
     );
   }
 
+  const powerPreference = options.powerPreference ?? DEFAULT_LOAD_WEBGPU_OPTIONS.powerPreference;
+  let toLoad = dawnBackends;
+  if (!allowSoftware) {
+    const records = await probeAdapters(
+      dawnBackends,
+      options.dawnOptions ?? [],
+      powerPreference,
+      log,
+    );
+    const tried: string[] = [];
+    let found: DawnBackendName | undefined;
+    for (const r of records) {
+      if ('error' in r) {
+        tried.push(`${r.backend}: ${r.error}`);
+        log(`webgpu: Dawn backend ${r.backend} failed: ${r.error}`);
+      } else if ('none' in r) {
+        tried.push(`${r.backend}: no adapter`);
+        log(`webgpu: Dawn backend ${r.backend}: no adapter`);
+      } else if (isSoftwareAdapter(r.info)) {
+        const name = adapterName(r.info);
+        tried.push(`${r.backend}: software adapter ${name} refused`);
+        log(
+          `webgpu: refusing software adapter ${name} (Dawn ${r.backend}); DENSEHYBRID_BACKEND=webgpu allows it`,
+        );
+      } else {
+        found = r.backend;
+        break;
+      }
+    }
+    if (found === undefined) {
+      throw new Error(
+        `no hardware WebGPU adapter (${tried.join('; ')}); DENSEHYBRID_BACKEND=webgpu allows a software adapter`,
+      );
+    }
+    toLoad = [found];
+  }
+
   let dawn: DawnModule;
   try {
     dawn = (await import('webgpu' as string)) as DawnModule;
@@ -355,11 +545,9 @@ export async function loadWebGpu(options: LoadWebGpuOptions = {}): Promise<LoadW
     );
   }
 
-  const powerPreference = options.powerPreference ?? DEFAULT_LOAD_WEBGPU_OPTIONS.powerPreference;
-
   const tried: string[] = [];
   let chosen: { gpu: GpuLike; adapter: AdapterLike; report: WebGpuAdapterReport } | undefined;
-  for (const dawnBackend of dawnBackends) {
+  for (const dawnBackend of toLoad) {
     if (dawnBackend === 'opengles' || dawnBackend === 'opengl') {
       // Mesa's EGL needs a platform without a display server; surfaceless works headless.
       if (isLinux && !process.env['EGL_PLATFORM']) process.env['EGL_PLATFORM'] = 'surfaceless';

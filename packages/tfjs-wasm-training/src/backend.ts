@@ -35,6 +35,13 @@ export interface InitBackendOptions {
   readonly registerKernels?: boolean;
   /** Receives one line per decision (which backend, why, warnings). @default no logging */
   readonly log?: (line: string) => void;
+  /**
+   * Receives the details of probing (a CLI's `--verbose`): each WebGPU adapter tried, and what
+   * Dawn, the Vulkan loader and the drivers printed while probing — which never reaches stderr,
+   * because the adapters are probed in a child process.
+   * @default no logging
+   */
+  readonly debug?: (line: string) => void;
 }
 
 /** Default options of {@link initBackend}. */
@@ -105,7 +112,7 @@ const loaders: Record<BackendName, BackendLoader> = {
     const { loadWebGpu } = await import('./backend-webgpu.js');
     return loadWebGpu({
       allowSoftwareAdapter: forced,
-      ...(options.log ? { log: options.log } : {}),
+      ...(options.debug ? { log: options.debug } : {}),
     });
   },
   async wasm(options) {
@@ -181,7 +188,10 @@ function parseBackend(value: string, source: string): BackendName {
  * Automatic order: `tensorflow` (tfjs-node-gpu, then tfjs-node, when installed and loadable),
  * `webgpu` (a hardware adapter only), `wasm` (the portable default, SIMD), `cpu` (last resort,
  * with a warning). `DENSEHYBRID_BACKEND=tensorflow|webgpu|wasm|cpu` or `options.backend` forces
- * one; a forced backend that cannot load throws instead of falling back.
+ * one; a forced backend that cannot load throws instead of falling back. Probing is quiet and
+ * cheap: WebGPU adapters are looked for in a short-lived child process (see `loadWebGpu`), so a
+ * machine without a hardware adapter gets no driver output on stderr and does not keep Dawn
+ * loaded; `options.debug` receives those details.
  *
  * @param options see {@link InitBackendOptions}
  * @returns a {@link BackendReport}
@@ -190,7 +200,7 @@ function parseBackend(value: string, source: string): BackendName {
  * @example
  * ```ts
  * import { initBackend } from '@densehybrid/tfjs-wasm-training';
- * const report = await initBackend({ log: console.log });
+ * const report = await initBackend({ log: console.log }); // one line; add `debug` for details
  * console.log(report.name); // 'wasm' on a machine without tfjs-node or a GPU
  * ```
  */

@@ -2,14 +2,16 @@ import {
   AnomalyMetricsAccumulator,
   BENCHMARK_PROTOCOLS,
   DenseHybridError,
+  THRESHOLD_RULES,
   binaryAnomalyLabels,
   calibrateThreshold,
 } from '@densehybrid/metrics-openiou';
+import type { ThresholdRule } from '@densehybrid/metrics-openiou';
 import { loadModel, updateModelMeta } from '@densehybrid/core';
 import type { StoredThreshold } from '@densehybrid/core';
 import { openDataset } from '@densehybrid/data-mixing';
 import { defineCommand } from '../command.js';
-import { DEFAULT_SPLITS } from '../datasets.js';
+import { DEFAULT_SPLITS, protocolDefaults } from '../datasets.js';
 import { yieldToEventLoop } from '../io.js';
 import {
   BACKEND_FLAG,
@@ -27,8 +29,11 @@ export const calibrateCommand = defineCommand({
   name: 'calibrate',
   summary: 'find the threshold at a target TPR on a calibration set and store it in the checkpoint',
   description: `Scores every image of the calibration split (streaming, float16 histogram), picks the
-threshold at which --tpr of the anomaly pixels are detected (unknown when score >= threshold),
-and rewrites the checkpoint's meta atomically. eval and infer then use it for open-set maps.
+threshold at which --tpr of the anomaly pixels are detected and rewrites the checkpoint's meta
+atomically. eval and infer then use it for open-set maps. By default it calibrates as the
+benchmark's open-set protocol (the DenseHybrid authors' evaluate_osr.py): the first ROC point
+with TPR > --tpr (--fpr-rule above), its score as the threshold, unknown when score > threshold
+(--threshold-rule greater); the rule is stored with the threshold.
 
 example:
   densehybrid calibrate --checkpoint runs/sh --dataset streethazards --root /data/sh --split t6`,
@@ -44,12 +49,20 @@ example:
     score: SCORE_FLAG,
     tpr: {
       type: 'number',
-      default: 0.95,
       min: 0,
       max: 1,
-      description: 'target true-positive rate',
+      description: `target true-positive rate (${protocolDefaults('tpr')})`,
     },
-    fprRule: FPR_RULE_FLAG,
+    fprRule: {
+      ...FPR_RULE_FLAG,
+      description: `how the operating point at --tpr is picked (${protocolDefaults('calibrationFprRule')}: the authors' calibration)`,
+    },
+    thresholdRule: {
+      type: 'string',
+      choices: THRESHOLD_RULES,
+      placeholder: 'rule',
+      description: `greater: unknown where score > threshold (the threshold is the operating point's score), greater-or-equal: >= (${protocolDefaults('thresholdRule')})`,
+    },
     limit: { type: 'integer', min: 1, description: 'only the first N images' },
     labelKind: {
       type: 'string',
@@ -69,7 +82,9 @@ example:
     const detector = await loadModel(flags.checkpoint);
     let result;
     let images = 0;
-    const fprRule = flags.fprRule ?? bench.fprRule;
+    const fprRule = flags.fprRule ?? bench.calibrationFprRule;
+    const tpr = flags.tpr ?? bench.tpr;
+    const thresholdRule: ThresholdRule = flags.thresholdRule ?? bench.thresholdRule;
     try {
       const dataset = await openDataset(name, flags.root, split, {
         labelKind: flags.labelKind,
@@ -85,8 +100,9 @@ example:
       const acc = new AnomalyMetricsAccumulator({
         mode: 'histogram',
         perImage: false,
-        tpr: flags.tpr,
+        tpr,
         fprRule,
+        thresholdRule,
       });
       const n = Math.min(dataset.size, flags.limit ?? Infinity);
       const progress = ctx.progress({ label: 'calibrate', total: n });
@@ -110,14 +126,16 @@ example:
         progress.tick();
       }
       progress.done();
-      result = calibrateThreshold(acc, { tpr: flags.tpr, fprRule });
-      const stored: StoredThreshold = {
+      result = calibrateThreshold(acc, { tpr, fprRule, thresholdRule });
+      // the rule is recorded beside the core fields; eval notes when it applies another
+      const stored: StoredThreshold & { readonly thresholdRule: ThresholdRule } = {
         value: result.threshold,
         score: flags.score,
-        tpr: flags.tpr,
+        tpr,
         tprReached: result.tprReached,
         fpr: result.fpr,
         fprRule,
+        thresholdRule,
         calibratedOn: `${dataset.name} (${images} images)`,
       };
       detector.dispose();
@@ -126,7 +144,7 @@ example:
         threshold: stored,
       }));
       ctx.result({ checkpoint: dir, threshold: stored }, [
-        `threshold ${result.threshold} (${flags.score}; unknown when score >= threshold)`,
+        `threshold ${result.threshold} (${flags.score}; unknown when score ${thresholdRule === 'greater' ? '>' : '>='} threshold)`,
         `TPR ${result.tprReached.toFixed(4)} FPR ${result.fpr.toFixed(4)} on ${dataset.name}, ${images} images; stored in ${dir}`,
       ]);
     } finally {

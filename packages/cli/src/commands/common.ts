@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { SCORE_NAMES } from '@densehybrid/core';
 import { BACKEND_NAMES, initBackend } from '@densehybrid/tfjs-wasm-training';
-import { DATASET_NAMES } from '@densehybrid/data-mixing';
+import { DATASET_NAMES, TRAINING_DATASET_NAMES } from '@densehybrid/data-mixing';
 import type { BackendName, BackendReport } from '@densehybrid/tfjs-wasm-training';
 import { FPR_RULES } from '@densehybrid/metrics-openiou';
 import type { CommandContext } from '../command.js';
@@ -43,6 +43,13 @@ export const DATASET_FLAG = {
   required: true,
   placeholder: 'adapter',
   description: 'benchmark adapter',
+} as const;
+
+/** `--dataset` of `train`: only the adapters with semantic training labels (K known classes). */
+export const TRAIN_DATASET_FLAG = {
+  ...DATASET_FLAG,
+  choices: TRAINING_DATASET_NAMES,
+  description: 'benchmark adapter with semantic labels (the anomaly benchmarks only evaluate)',
 } as const;
 
 /** `--checkpoint`. */
@@ -94,6 +101,7 @@ export async function setupBackend(
     ...(backend !== undefined ? { backend } : {}),
     ...threadsOption(threads),
     log: (line) => (ctx.globals.json ? ctx.debug(line) : ctx.log(line)),
+    debug: ctx.debug,
   });
   return report;
 }

@@ -2,14 +2,24 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { openDataset, splitFolds } from '@densehybrid/data-mixing';
 import type { SegmentationDataset } from '@densehybrid/data-mixing';
-import { BENCHMARK_PROTOCOLS, metricsDocument } from '@densehybrid/metrics-openiou';
+import {
+  BENCHMARK_PROTOCOLS,
+  CALIBRATION_RESAMPLINGS,
+  CLOSED_POOLINGS,
+  EMPTY_FRAME_RULES,
+  FPR_RULES,
+  IGNORED_PIXEL_RULES,
+  SCORE_ROUNDINGS,
+  THRESHOLD_RULES,
+  metricsDocument,
+} from '@densehybrid/metrics-openiou';
 import { openStagedDir } from '@densehybrid/metrics-openiou/node';
 import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
-import { DEFAULT_SPLITS } from '../datasets.js';
+import { DEFAULT_SPLITS, protocolDefaults } from '../datasets.js';
 import { evaluateFolds } from '../evaluate.js';
 import { formatNumber } from '../io.js';
-import { SCORE_NAMES, loadModel } from '@densehybrid/core';
+import { SCORE_NAMES, checkpointDigest, loadModel } from '@densehybrid/core';
 import type { ScoreName } from '@densehybrid/core';
 import { writeEvaluationReport } from '../report.js';
 import {
@@ -62,7 +72,12 @@ accumulator) and writes metrics.json, report.md, pr.png and roc.png into --out.
 every score's metrics; the report compares them (one row and one curve per score).
 StreetHazards --split test evaluates t5 and t6 with cross-calibration (threshold at TPR 95% on
 one fold, open-mIoU on the other, weighted by image count). SMIYC adds component metrics.
-Ctrl-C saves the state in <out>.partial; the same command resumes.
+Every convention defaults to what the benchmark's official code does (SMIYC's 768 percentile
+bins and score > threshold, StreetHazards' per-image AP and the authors' x0.5 bilinear
+calibration, ...); each flag below overrides one, and metrics.json / report.md name them all.
+Ctrl-C (or a crash) leaves the state in <out>.partial; the same command resumes it. A state of
+another run (another checkpoint, --score, data or option) is refused (exit 2) naming what
+differs; --fresh starts over.
 
 example:
   densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards
@@ -91,35 +106,82 @@ example:
     protocol: {
       type: 'string',
       choices: ['pooled', 'per-image'],
-      description: "pooled pixels or per-image average (default: the benchmark's)",
+      description: `pooled pixels or per-image average (${protocolDefaults('protocol')})`,
     },
-    fprRule: FPR_RULE_FLAG,
+    fprRule: {
+      ...FPR_RULE_FLAG,
+      description: `how FPR95 picks the operating point (${protocolDefaults('fprRule')})`,
+    },
     tpr: {
       type: 'number',
-      default: 0.95,
       min: 0,
       max: 1,
-      description: 'target TPR of FPR95 and of calibration',
+      description: `target TPR of FPR95 and of calibration (${protocolDefaults('tpr')})`,
     },
     threshold: {
       type: 'number',
       description:
         'open-set threshold of the (single) --score (default: the calibrated one in the checkpoint, for its score)',
     },
+    thresholdRule: {
+      type: 'string',
+      choices: THRESHOLD_RULES,
+      placeholder: 'rule',
+      description: `greater: unknown/anomalous where score > threshold, greater-or-equal: >= (open-set maps, SMIYC components; ${protocolDefaults('thresholdRule')})`,
+    },
     calibrationScale: {
       type: 'number',
-      default: 1,
       min: 0.01,
       max: 1,
       placeholder: 's',
-      description:
-        "StreetHazards cross-calibration on score maps and labels resampled by s (nearest); 0.5 is the authors' choice",
+      description: `cross-calibration (StreetHazards t5/t6) on score maps and labels resampled by s; 1 = full resolution (${protocolDefaults('calibrationScale')}, as the authors' evaluate_osr.py)`,
+    },
+    calibrationResampling: {
+      type: 'string',
+      choices: CALIBRATION_RESAMPLINGS,
+      placeholder: 'mode',
+      description: `how --calibration-scale resamples the scores; labels always nearest (${protocolDefaults('calibrationResampling')}: the authors' F.interpolate(mode='bilinear'))`,
+    },
+    calibrationFprRule: {
+      type: 'string',
+      choices: FPR_RULES,
+      placeholder: 'rule',
+      description: `FPR rule that picks the cross-calibration threshold (${protocolDefaults('calibrationFprRule')}: the authors' first roc_curve point with TPR > --tpr)`,
+    },
+    closedPooling: {
+      type: 'string',
+      choices: CLOSED_POOLINGS,
+      placeholder: 'rule',
+      description: `closed mIoU over several folds: one confusion matrix (pooled) or the folds' mIoU weighted by images (${protocolDefaults('closedPooling')})`,
+    },
+    perImageEmptyFrames: {
+      type: 'string',
+      choices: EMPTY_FRAME_RULES,
+      placeholder: 'rule',
+      description: `per-image protocol: frames without anomaly or inlier pixels are skipped, or count as scikit-learn + np.nanmean would (${protocolDefaults('perImageEmptyFrames')})`,
+    },
+    ignoredPixels: {
+      type: 'string',
+      choices: IGNORED_PIXEL_RULES,
+      placeholder: 'rule',
+      description: `ignored pixels in AP/AUROC/FPR95: excluded, or inliers as StreetHazards' eval_ood.py (${protocolDefaults('ignoredPixels')})`,
+    },
+    scoreRounding: {
+      type: 'string',
+      choices: SCORE_ROUNDINGS,
+      placeholder: 'precision',
+      description: `precision the scores are rounded to before every metric (${protocolDefaults('scoreRounding')})`,
+    },
+    percentileBins: {
+      type: 'integer',
+      min: 0,
+      placeholder: 'n',
+      description: `SMIYC's per-frame percentile bins for the reported pixel metrics, exact values beside; 0 = exact values only (${protocolDefaults('percentileBins', (v) => (v === null ? '0' : String(v)))})`,
     },
     average: {
       type: 'string',
       choices: ['nanmean', 'sum-over-k'],
-      default: 'nanmean',
-      description: 'open-mIoU mean over the K known classes',
+      description: `open-mIoU mean over the K known classes (${protocolDefaults('average')})`,
     },
     exact: {
       type: 'boolean',
@@ -189,26 +251,56 @@ example:
       );
       const progress = ctx.progress({ label: 'eval', total });
       let last = 0;
-      const protocol = flags.protocol ?? bench.protocol;
-      const fprRule = flags.fprRule ?? bench.fprRule;
+      // the StreetHazards test folds cross-calibrate unless --threshold is given (a threshold
+      // stored in the checkpoint does not replace the benchmark's calibration)
+      const crossCalibrate =
+        folds.length === 2 &&
+        bench.openSetThreshold === 'cross-calibration' &&
+        flags.threshold === undefined;
       const stored = detector.meta.threshold;
       const threshold: Record<string, number> = {};
       if (flags.threshold !== undefined) threshold[scoreNames[0] as string] = flags.threshold;
-      else if (stored && scoreNames.includes(stored.score)) threshold[stored.score] = stored.value;
+      else if (stored && scoreNames.includes(stored.score)) {
+        threshold[stored.score] = stored.value;
+        // `calibrate` records the rule it calibrated for (older checkpoints: >=)
+        const storedRule =
+          (stored as { readonly thresholdRule?: string }).thresholdRule ?? 'greater-or-equal';
+        const rule = flags.thresholdRule ?? bench.thresholdRule;
+        if (storedRule !== rule && !crossCalibrate)
+          ctx.log(
+            `note: the checkpoint's threshold was calibrated for the rule ${storedRule}; applying it with ${rule} (--threshold-rule ${storedRule} to match)`,
+          );
+      }
       const result = await evaluateFolds({
         folds,
         score: (image) => detector.detect(image, { scores: scoreNames }),
         scoreNames,
         numClasses: detector.numClasses,
-        protocol,
-        fprRule,
-        tpr: flags.tpr,
+        benchmark: name,
+        // each given flag overrides one convention of the benchmark's protocol
+        conventions: {
+          protocol: flags.protocol,
+          fprRule: flags.fprRule,
+          tpr: flags.tpr,
+          thresholdRule: flags.thresholdRule,
+          calibrationScale: flags.calibrationScale,
+          calibrationResampling: flags.calibrationResampling,
+          calibrationFprRule: flags.calibrationFprRule,
+          closedPooling: flags.closedPooling,
+          perImageEmptyFrames: flags.perImageEmptyFrames,
+          ignoredPixels: flags.ignoredPixels,
+          scoreRounding: flags.scoreRounding,
+          percentileBins:
+            flags.percentileBins === undefined
+              ? undefined
+              : flags.percentileBins === 0
+                ? null
+                : flags.percentileBins,
+          average: flags.average,
+        },
         mode: flags.exact ? 'exact' : 'histogram',
         threshold,
-        crossCalibrate:
-          folds.length === 2 && bench.crossFolds !== undefined && flags.threshold === undefined,
-        calibrationScale: flags.calibrationScale,
-        average: flags.average,
+        crossCalibrate,
         ...(bench.components
           ? {
               components: {
@@ -223,6 +315,13 @@ example:
             }
           : {}),
         scratchDir: scratch,
+        outDir: out,
+        resumeKey: {
+          checkpoint: await checkpointDigest(detector.dir),
+          dataset: name,
+          root: flags.root,
+          split,
+        },
         signal: ctx.signal,
         onFrame: (done) => {
           progress.tick(done - last);
@@ -231,6 +330,7 @@ example:
         ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       });
       progress.done();
+      const { fprRule, tpr, protocol } = result.conventions;
       const reportCtx = {
         checkpoint: detector.dir,
         dataset: name,
@@ -238,7 +338,7 @@ example:
         score: scoreNames[0] as string,
         scores: scoreNames,
         fprRule,
-        tpr: flags.tpr,
+        tpr,
         mode: flags.exact ? 'exact' : 'histogram (float16 bins)',
         classNames: detector.classNames,
         backend: backend.name,

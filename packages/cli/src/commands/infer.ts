@@ -1,34 +1,48 @@
-import { stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative } from 'node:path';
+import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { readImage, writePng } from '@densehybrid/data-mixing';
-import { loadModel } from '@densehybrid/core';
-import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { openSetPrediction } from '@densehybrid/metrics-openiou';
-import { openStagedDir, writeNpy } from '@densehybrid/metrics-openiou/node';
+import { checkpointDigest, loadModel } from '@densehybrid/core';
+import { DenseHybridError, openSetPrediction } from '@densehybrid/metrics-openiou';
+import {
+  openStagedDir,
+  resumeKeyDifferences,
+  sha256,
+  writeFileAtomic,
+  writeNpy,
+} from '@densehybrid/metrics-openiou/node';
+import type { ResumeKey } from '@densehybrid/metrics-openiou/node';
+import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
 import { yieldToEventLoop } from '../io.js';
 import { COLORMAP_NAMES, anomalyHeatmap, colorbar, overlay } from '../render/colormap.js';
 import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.js';
 import { sideBySide, stack } from '../render/panels.js';
+import { checkResumeKey, readRecord } from '../resume.js';
 import { BACKEND_FLAG, THREADS_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
 
 const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp'];
 
-/** One input image and the output stem (relative, without extension). */
+/** One input image and its output name (relative to --out, without the output suffix). */
 interface InferInput {
   readonly path: string;
   readonly stem: string;
 }
 
-async function collectInputs(paths: readonly string[]): Promise<InferInput[]> {
-  const { readdir } = await import('node:fs/promises');
+/**
+ * The images of the arguments, in order: files as given, folders searched recursively (sorted).
+ * A file's output name is its name without the extension; an image found in a folder keeps its
+ * path below that folder (`photos/` → `2024/a.jpg` → `2024/a`).
+ * @throws CliUsageError naming both inputs when two images would get the same output name
+ */
+async function collectInputs(cwd: string, paths: readonly string[]): Promise<InferInput[]> {
   const out: InferInput[] = [];
-  for (const p of paths) {
+  for (const given of paths) {
+    const p = resolve(cwd, given);
     const st = await stat(p).catch(() => undefined);
     if (!st)
       throw new DenseHybridError(
         'IO',
-        `infer: expected an image file or folder, got ${p} (not found)`,
+        `infer: expected an image file or folder, got ${given} (not found)`,
       );
     if (st.isDirectory()) {
       const walk = async (dir: string): Promise<void> => {
@@ -39,11 +53,8 @@ async function collectInputs(paths: readonly string[]): Promise<InferInput[]> {
           const full = join(dir, e.name);
           if (e.isDirectory()) await walk(full);
           else if (IMAGE_SUFFIXES.includes(extname(e.name).toLowerCase())) {
-            const rel = relative(p, full);
-            out.push({
-              path: full,
-              stem: join(basename(p), rel.slice(0, rel.length - extname(rel).length)),
-            });
+            const rel = relative(p, full).split(sep).join('/');
+            out.push({ path: full, stem: rel.slice(0, rel.length - extname(rel).length) });
           }
         }
       };
@@ -52,23 +63,92 @@ async function collectInputs(paths: readonly string[]): Promise<InferInput[]> {
       out.push({ path: p, stem: basename(p, extname(p)) });
     }
   }
-  // two inputs with the same name (a/x.png, b/x.png) get x and x-2
-  const seen = new Map<string, number>();
-  const unique = out.map((input) => {
-    const n = (seen.get(input.stem) ?? 0) + 1;
-    seen.set(input.stem, n);
-    return n === 1 ? input : { ...input, stem: `${input.stem}-${n}` };
-  });
-  if (unique.length === 0)
+  if (out.length === 0)
     throw new DenseHybridError(
       'IO',
       `infer: expected at least one image (${IMAGE_SUFFIXES.join(', ')}), got none in ${paths.join(', ')}`,
     );
+  // one output name per image: an image given twice counts once, two images with one name fail
+  const byStem = new Map<string, InferInput>();
+  const unique: InferInput[] = [];
+  for (const input of out) {
+    const other = byStem.get(input.stem);
+    if (other?.path === input.path) continue;
+    if (other) {
+      throw new CliUsageError(
+        `<image|dir>: expected each image to get its own output name, got ${other.path} and ${input.path}, both written as ${input.stem}.* in --out; rename one, or infer them into separate --out folders`,
+      );
+    }
+    byStem.set(input.stem, input);
+    unique.push(input);
+  }
   return unique;
 }
 
 /** The four files infer writes per image. */
 const INFER_OUTPUTS = ['heatmap.png', 'overlay.png', 'openset.png', 'scores.npy'] as const;
+
+/** The record in --out: settings (the resume key) and each image's source. */
+const RECORD = 'infer.json';
+const RECORD_FORMAT = 'densehybrid/infer';
+const RECORD_VERSION = 1;
+/** In `<out>.partial` only: one JSON line per finished image, appended and synced. */
+const PROGRESS = '.infer-progress.jsonl';
+
+/** A finished image: its source file and the SHA-256 of its bytes. */
+interface InferImage {
+  readonly input: string;
+  readonly sha256: string;
+}
+
+interface InferRecord {
+  readonly format: typeof RECORD_FORMAT;
+  readonly version: typeof RECORD_VERSION;
+  readonly key: ResumeKey;
+  readonly images: Readonly<Record<string, InferImage>>;
+}
+
+/** A stored record as a flat resume key (`null` for an unreadable one). */
+function recordKey(record: unknown): unknown {
+  if (record === null || typeof record !== 'object') return null;
+  const r = record as Partial<InferRecord>;
+  const key = r.key !== null && typeof r.key === 'object' ? r.key : {};
+  return { format: r.format ?? null, version: r.version ?? null, ...key };
+}
+
+function recordImages(record: unknown): Readonly<Record<string, InferImage>> {
+  const images = (record as Partial<InferRecord> | null)?.images;
+  return images !== null && typeof images === 'object' ? images : {};
+}
+
+/** Images an interrupted run finished, from its progress lines (a torn last line is skipped). */
+async function finishedImages(path: string): Promise<Map<string, InferImage>> {
+  const done = new Map<string, InferImage>();
+  const text = await readFile(path, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    try {
+      const e = JSON.parse(line) as { stem: string } & InferImage;
+      if (typeof e.stem === 'string') done.set(e.stem, { input: e.input, sha256: e.sha256 });
+    } catch {
+      // an empty or torn line (killed while appending): that image is not finished
+    }
+  }
+  return done;
+}
+
+/** Removes output files in `dir` whose image is not in `done` (half-written by a killed run). */
+async function removeUnfinished(dir: string, done: ReadonlyMap<string, InferImage>): Promise<void> {
+  const walk = async (sub: string): Promise<void> => {
+    for (const e of await readdir(join(dir, sub), { withFileTypes: true })) {
+      const rel = sub === '' ? e.name : `${sub}/${e.name}`;
+      if (e.isDirectory()) await walk(rel);
+      const suffix = INFER_OUTPUTS.find((o) => rel.endsWith(`.${o}`));
+      if (e.isFile() && suffix !== undefined && !done.has(rel.slice(0, -suffix.length - 1)))
+        await rm(join(dir, rel), { force: true });
+    }
+  };
+  await walk('');
+}
 
 /** `densehybrid infer`: anomaly maps for your own images. */
 export const inferCommand = defineCommand({
@@ -79,9 +159,15 @@ export const inferCommand = defineCommand({
   <name>.overlay.png   the heatmap blended over the input, with a scale bar of the scores
   <name>.openset.png   open-set labels (K classes + unknown in white) with a legend
   <name>.scores.npy    the raw score map, float16 (NumPy '<f2', SMIYC's submission format)
+<name> is the file name without its extension; an image found in a folder keeps its path below
+that folder (photos/2024/a.jpg, given photos/, writes <out>/2024/a.*). Two images with the same
+<name> are refused (exit 2). infer.json records the checkpoint's digest, the settings and each
+image's source file and SHA-256.
 The open-set map uses --threshold, else the checkpoint's calibrated threshold.
-Outputs are staged in <out>.partial and published together; Ctrl-C keeps finished images and
-the same command resumes.
+Outputs are staged in <out>.partial and published together; Ctrl-C (or a crash) keeps finished
+images and the same command resumes. A partial run or an --out made with another checkpoint,
+--score, --threshold, --colormap, --normalize range or --alpha is refused (exit 2) naming what
+differs; --fresh starts over (and replaces the earlier outputs in --out).
 
 example:
   densehybrid infer --checkpoint runs/sh photos/ street.jpg --out maps`,
@@ -128,7 +214,11 @@ example:
       max: 1,
       description: 'heatmap opacity of the overlay',
     },
-    fresh: { type: 'boolean', description: 'ignore images finished by an interrupted run' },
+    fresh: {
+      type: 'boolean',
+      description:
+        'ignore images finished by an interrupted run, and replace outputs in --out made with other settings',
+    },
     backend: BACKEND_FLAG,
     threads: THREADS_FLAG,
   },
@@ -141,7 +231,7 @@ example:
     },
   ],
   async run(flags, ctx) {
-    const inputs = await collectInputs(ctx.positionals);
+    const inputs = await collectInputs(ctx.io.cwd, ctx.positionals);
     await setupBackend(ctx, flags.backend, flags.threads);
     const detector = await loadModel(flags.checkpoint);
     try {
@@ -153,74 +243,142 @@ example:
           'note: no open-set threshold (pass --threshold or run `densehybrid calibrate`); openset.png shows the closed-set prediction',
         );
       }
-      const staged = await openStagedDir(flags.out, { resume: !flags.fresh });
+      // everything that determines the four files of an image, besides the image itself
+      const key: ResumeKey = {
+        checkpoint: await checkpointDigest(detector.dir),
+        score: flags.score,
+        threshold: threshold ?? null,
+        colormap: flags.colormap,
+        normalize: flags.normalize,
+        range: flags.normalize === 'fixed' ? [flags.min, flags.max] : null,
+        alpha: flags.alpha,
+      };
+      const current = { format: RECORD_FORMAT, version: RECORD_VERSION, ...key };
+      // publishing merges into an existing --out: its outputs must have the same settings
+      const published = await readRecord(join(flags.out, RECORD));
+      let kept: Readonly<Record<string, InferImage>> = {};
+      let replaced: readonly string[] = [];
+      if (published !== undefined) {
+        if (resumeKeyDifferences(recordKey(published), current).length === 0)
+          kept = recordImages(published);
+        else if (flags.fresh) replaced = Object.keys(recordImages(published));
+        else
+          checkResumeKey(
+            `--out ${flags.out} holds the outputs`,
+            recordKey(published),
+            current,
+            'rerun with --fresh to replace them',
+          );
+      }
+      let staged = await openStagedDir(flags.out, { resume: !flags.fresh });
+      const progressPath = join(staged.dir, PROGRESS);
+      let done = new Map<string, InferImage>();
+      if (staged.resumed) {
+        const partial = await readRecord(join(staged.dir, RECORD));
+        if (partial === undefined) {
+          // no record of what the files were made with: trust none of them
+          await staged.discard();
+          staged = await openStagedDir(flags.out, { resume: false });
+        } else {
+          checkResumeKey(
+            `--out ${flags.out} holds the unfinished outputs`,
+            recordKey(partial),
+            current,
+            'rerun with --fresh to start over',
+          );
+          done = await finishedImages(progressPath);
+          await removeUnfinished(staged.dir, done);
+        }
+      }
+      // the settings first: a kill from here on leaves a partial run that names them
+      const record = (images: Readonly<Record<string, InferImage>>): string =>
+        `${JSON.stringify(
+          {
+            format: RECORD_FORMAT,
+            version: RECORD_VERSION,
+            key,
+            images,
+          } satisfies InferRecord,
+          null,
+          2,
+        )}\n`;
+      await writeFileAtomic('infer', join(staged.dir, RECORD), record({}));
       const progress = ctx.progress({ label: 'infer', total: inputs.length });
       const K = detector.numClasses;
       const legendImage = await legend(openSetLegendEntries(detector.classNames), {
         maxHeight: 10_000,
       });
       let skipped = 0;
-      const written: string[] = [];
-      for (const input of inputs) {
-        await yieldToEventLoop();
-        if (ctx.signal.aborted) {
-          throw new DenseHybridError(
-            'INTERRUPTED',
-            `infer: stopped after ${written.length + skipped}/${inputs.length} images; finished ones are kept in ${staged.dir}, run the same command again to resume`,
-          );
-        }
-        const files = INFER_OUTPUTS.map((o) => join(staged.dir, `${input.stem}.${o}`));
-        if (
-          staged.resumed &&
-          (
-            await Promise.all(
-              files.map((f) =>
-                stat(f).then(
-                  () => true,
-                  () => false,
-                ),
-              ),
-            )
-          ).every(Boolean)
-        ) {
-          skipped++;
+      let written = 0;
+      const log = await open(progressPath, 'a');
+      try {
+        for (const input of inputs) {
+          await yieldToEventLoop();
+          if (ctx.signal.aborted) {
+            throw new DenseHybridError(
+              'INTERRUPTED',
+              `infer: stopped after ${written + skipped}/${inputs.length} images; finished ones are kept in ${staged.dir}, run the same command again to resume`,
+            );
+          }
+          const source: InferImage = {
+            input: input.path,
+            sha256: sha256(await readFile(input.path)),
+          };
+          const before = done.get(input.stem);
+          if (before?.input === source.input && before.sha256 === source.sha256) {
+            skipped++;
+            progress.tick();
+            continue;
+          }
+          const [heatPath, overlayPath, opensetPath, npyPath] = INFER_OUTPUTS.map((o) =>
+            join(staged.dir, `${input.stem}.${o}`),
+          ) as [string, string, string, string];
+          const image = await readImage(input.path);
+          const frame = await detector.score(image, flags.score);
+          const heat = anomalyHeatmap(frame.scores, frame.width, frame.height, {
+            colormap: flags.colormap,
+            normalize: flags.normalize,
+            min: flags.min,
+            max: flags.max,
+          });
+          const labels =
+            threshold === undefined
+              ? frame.closed
+              : openSetPrediction(frame.closed, frame.scores, threshold, K);
+          const labelImage = colorizeLabels(labels, frame.width, frame.height, K);
+          await mkdir(dirname(heatPath), { recursive: true });
+          await writePng(heatPath, heat.image);
+          const scale = await colorbar(flags.colormap, {
+            min: heat.min,
+            max: heat.max,
+            width: frame.width,
+          });
+          await writePng(overlayPath, stack([overlay(image, heat.image, flags.alpha), scale]));
+          await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
+          await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
+          // finished only once its line is on disk
+          await log.write(`${JSON.stringify({ stem: input.stem, ...source })}\n`);
+          await log.sync();
+          done.set(input.stem, source);
+          written++;
           progress.tick();
-          continue;
         }
-        const image = await readImage(input.path);
-        const frame = await detector.score(image, flags.score);
-        const heat = anomalyHeatmap(frame.scores, frame.width, frame.height, {
-          colormap: flags.colormap,
-          normalize: flags.normalize,
-          min: flags.min,
-          max: flags.max,
-        });
-        const labels =
-          threshold === undefined
-            ? frame.closed
-            : openSetPrediction(frame.closed, frame.scores, threshold, K);
-        const labelImage = colorizeLabels(labels, frame.width, frame.height, K);
-        const [heatPath, overlayPath, opensetPath, npyPath] = files as [
-          string,
-          string,
-          string,
-          string,
-        ];
-        const { mkdir } = await import('node:fs/promises');
-        await mkdir(dirname(heatPath), { recursive: true });
-        await writePng(heatPath, heat.image);
-        const scale = await colorbar(flags.colormap, {
-          min: heat.min,
-          max: heat.max,
-          width: frame.width,
-        });
-        await writePng(overlayPath, stack([overlay(image, heat.image, flags.alpha), scale]));
-        await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
-        await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
-        written.push(input.stem);
-        progress.tick();
+      } finally {
+        await log.close();
       }
       progress.done();
+      // the published record: every image in --out after the merge, by name
+      const images = { ...kept, ...Object.fromEntries(done) };
+      const sorted = Object.fromEntries(
+        Object.keys(images)
+          .sort()
+          .map((stem) => [stem, images[stem] as InferImage]),
+      );
+      await writeFileAtomic('infer', join(staged.dir, RECORD), record(sorted));
+      await rm(progressPath, { force: true });
+      // --fresh over outputs of other settings: the merge must not keep any of them
+      for (const stem of replaced)
+        for (const o of INFER_OUTPUTS) await rm(join(flags.out, `${stem}.${o}`), { force: true });
       await staged.commit();
       ctx.result(
         {

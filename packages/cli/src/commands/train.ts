@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { BACKBONE_NAMES, createBackbone, loadWeights } from '@densehybrid/backbones';
 import {
@@ -14,14 +14,31 @@ import {
 import type { DenseHybridModel } from '@densehybrid/core';
 import { mixedContentBatches, openDataset } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
+import { recoverDirectory, sha256, writeFileAtomic } from '@densehybrid/metrics-openiou/node';
+import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
 import { DEFAULT_SPLITS } from '../datasets.js';
 import { formatNumber } from '../io.js';
-import { BACKEND_FLAG, THREADS_FLAG, DATASET_FLAG, ROOT_FLAG, setupBackend } from './common.js';
+import { checkResumeKey, readRecord } from '../resume.js';
+import {
+  BACKEND_FLAG,
+  THREADS_FLAG,
+  TRAIN_DATASET_FLAG,
+  ROOT_FLAG,
+  setupBackend,
+} from './common.js';
 
 async function exists(p: string): Promise<boolean> {
   return (await stat(p).catch(() => undefined)) !== undefined;
+}
+
+/** The batches of `batches`, after `first()` has run (when train() asks for the first one). */
+async function* startingWith<T>(
+  first: () => Promise<void>,
+  batches: AsyncIterable<T> | Iterable<T>,
+): AsyncGenerator<T> {
+  await first();
+  yield* batches;
 }
 
 async function initWeights(
@@ -80,14 +97,16 @@ export const trainCommand = defineCommand({
   state/         full training state every --checkpoint-every steps: a checkpoint folder
                  (weights, Adam moments, step, loss history) that --resume continues from
   model/         the final checkpoint eval, infer and calibrate read (weights only)
-  run.json       the flags of this run
-Ctrl-C stops after the current step and saves the state; --resume continues bit-for-bit.
+  run.json       the settings of this run (written when it starts)
+Ctrl-C stops after the current step and saves the state; --resume continues bit-for-bit. A
+resume with other settings than run.json's (seed, batch size, crop size, learning rate, steps,
+data, …) is refused (exit 2) naming what differs; --fresh starts the run in --out over.
 
 example:
   densehybrid train --dataset streethazards --root /data/sh --negatives ade20k \\
     --negatives-root /data/ADEChallengeData2016 --backbone small --out runs/sh`,
   flags: {
-    dataset: DATASET_FLAG,
+    dataset: TRAIN_DATASET_FLAG,
     root: ROOT_FLAG,
     split: {
       type: 'string',
@@ -127,6 +146,10 @@ example:
       description: 'run folder',
     },
     resume: { type: 'boolean', description: 'continue the run in --out' },
+    fresh: {
+      type: 'boolean',
+      description: 'start over in --out, discarding its training state and model',
+    },
     steps: { type: 'integer', default: 1000, min: 1, description: 'optimisation steps' },
     batchSize: { type: 'integer', default: 4, min: 1, description: 'images per step' },
     cropSize: {
@@ -138,7 +161,7 @@ example:
     learningRate: {
       type: 'number',
       default: 1e-4,
-      min: 0,
+      exclusiveMin: 0,
       description: 'head learning rate at step 0 (backbone ×0.25), cosine decay',
     },
     seed: {
@@ -173,13 +196,23 @@ example:
     const name = flags.dataset;
     const split = flags.split ?? DEFAULT_SPLITS[name].train;
     const statePath = join(flags.out, 'state');
-    if (!flags.resume && (await exists(statePath))) {
-      throw new DenseHybridError(
-        'IO',
-        `--out: expected a new run folder, got ${flags.out} with a training state; pass --resume to continue it or choose another --out`,
+    const runPath = join(flags.out, 'run.json');
+    if (flags.resume && flags.fresh) {
+      throw new CliUsageError(
+        '--fresh: expected either --resume (continue the run in --out) or --fresh (start it over), got both',
       );
     }
-    if (flags.resume && !(await exists(statePath))) {
+    // a state whose replace was interrupted between its two renames is still there
+    const hasState =
+      (await exists(statePath)) ||
+      (await recoverDirectory(statePath, 'checkpoint.json')) !== undefined;
+    if (!flags.resume && !flags.fresh && hasState) {
+      throw new DenseHybridError(
+        'IO',
+        `--out: expected a new run folder, got ${flags.out} with a training state; pass --resume to continue it, --fresh to start it over, or choose another --out`,
+      );
+    }
+    if (flags.resume && !hasState) {
       throw new DenseHybridError(
         'IO',
         `--resume: expected ${statePath} from an earlier run, got nothing; drop --resume to start a new run`,
@@ -207,18 +240,17 @@ example:
         `train: expected a split with semantic labels (K classes), got ${dataset.name} (${dataset.labelKind})`,
       );
     }
-    const { ade20kNegatives } = await import('@densehybrid/data-mixing');
-    const negatives =
-      flags.negatives === 'ade20k' && flags.negativesRoot !== undefined
-        ? await ade20kNegatives({ root: flags.negativesRoot })
-        : undefined;
-    const report = await setupBackend(ctx, flags.backend, flags.threads);
-    const runInfo = {
+    // everything that determines the run (run.json without the backend): a resume must match it
+    const key = {
       format: 'densehybrid/run',
-      version: 1,
+      version: 2,
       dataset: name,
       split,
       root: flags.root,
+      classes: flags.classes ?? null,
+      samples: sha256(
+        Array.from({ length: dataset.size }, (_, i) => `${dataset.sampleId(i)}\n`).join(''),
+      ),
       negatives: flags.negatives,
       negativesRoot: flags.negativesRoot ?? null,
       backbone: flags.backbone,
@@ -228,9 +260,36 @@ example:
       cropSize: flags.cropSize,
       learningRate: flags.learningRate,
       seed: flags.seed,
-      backend: report.name,
     };
-    await writeFileAtomic(join(flags.out, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
+    if (flags.resume) {
+      const stored = await readRecord(runPath);
+      if (stored !== undefined) {
+        const storedKey = { ...(stored as Record<string, unknown> | null) };
+        delete storedKey['backend']; // the same run may continue on another backend
+        checkResumeKey(
+          `--resume: --out ${flags.out} holds the state`,
+          stored === null ? null : storedKey,
+          key,
+          "resume with that run's flags (its run.json), or pass --fresh to start over",
+        );
+      }
+    }
+    const { ade20kNegatives } = await import('@densehybrid/data-mixing');
+    const negatives =
+      flags.negatives === 'ade20k' && flags.negativesRoot !== undefined
+        ? await ade20kNegatives({ root: flags.negativesRoot })
+        : undefined;
+    const report = await setupBackend(ctx, flags.backend, flags.threads);
+    const runInfo = { ...key, backend: report.name };
+    // only a run that starts (train() has checked its options and the state) writes run.json;
+    // a resumed run keeps the record of the run it continues
+    const begin = async (): Promise<void> => {
+      if (flags.fresh)
+        for (const d of [statePath, join(flags.out, 'model')])
+          await rm(d, { recursive: true, force: true });
+      if (!flags.resume || (await readRecord(runPath)) === undefined)
+        await writeFileAtomic(runPath, `${JSON.stringify(runInfo, null, 2)}\n`);
+    };
     const backbone = createBackbone({
       name: flags.backbone,
       numClasses: dataset.numClasses,
@@ -260,12 +319,13 @@ example:
       });
       const result = await train({
         model,
-        data: stream.data,
+        data: (start) => startingWith(begin, stream.data(start)),
         steps: flags.steps,
         learningRate: flags.learningRate,
         checkpointPath: statePath,
         checkpointEvery: flags.checkpointEvery,
         resume: flags.resume,
+        resumeKey: key,
         signal: ctx.signal,
         // the state is a model checkpoint too (config and class names as in model/)
         config: modelConfig(model),
@@ -279,7 +339,14 @@ example:
           for (const [k, v] of Object.entries(p.loss)) info[k === 'total' ? 'loss' : k] = v;
           progress.tick(1, info);
         },
-      }).finally(() => stream.close());
+      })
+        .catch((e: unknown) => {
+          // train() refuses a state of other settings (run.json was missing or edited): exit 2
+          if (flags.resume && DenseHybridError.is(e) && e.code === 'INVALID_OPTION')
+            throw new CliUsageError(e.message);
+          throw e;
+        })
+        .finally(() => stream.close());
       progress.done();
       if (result.aborted) {
         throw new DenseHybridError(

@@ -21,7 +21,8 @@ export const demoCommand = defineCommand({
     '(near-OOD) and clothing (far-OOD): AP, FPR95, AUROC, closed mIoU and open-mIoU.',
     'Writes report.md, metrics.json and PNGs to --out, and the trained model in --out/model (a',
     'checkpoint: densehybrid infer/eval/calibrate --checkpoint <out> load it). Ctrl-C saves the',
-    'training state; run the same command again to resume.',
+    'training state; run the same command again to resume (an interrupted demo with other',
+    'settings is refused, exit 2; --fresh starts over).',
     '',
     'Example: densehybrid demo --closed-steps 200 --steps 100 --out demo-output',
   ].join('\n'),
@@ -41,6 +42,10 @@ export const demoCommand = defineCommand({
       description: 'scene cache folder (default .densehybrid-cache)',
     },
     quick: { type: 'boolean', description: 'toy configuration that runs in seconds (CI)' },
+    fresh: {
+      type: 'boolean',
+      description: 'discard the training state of an interrupted demo and start over',
+    },
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
@@ -64,6 +69,7 @@ export const demoCommand = defineCommand({
     const result = await runDemo(options, {
       log: (l) => ctx.log(l),
       signal: ctx.signal,
+      fresh: flags.fresh,
       onTrainStart: (stage, start, total) => {
         bar?.done();
         if (start > 0) ctx.log(`resuming ${stage} training at step ${start}/${total}`);

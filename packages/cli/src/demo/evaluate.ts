@@ -208,9 +208,13 @@ const HYBRID_WEIGHTS = [0, 0.1, 0.25, 0.5, 1, 2, 4, 10] as const;
 
 const pct = (x: number): number => Math.round(x * 10000) / 100;
 
-/** The demo's protocol: pooled pixels, FPR at TPR ≥ 95 %, open-mIoU nanmean. */
+/**
+ * The demo's protocol: pooled pixels, FPR at TPR ≥ 95 %, open-mIoU nanmean, open-set maps with
+ * `score > threshold` (the authors' `OpenModel.forward`).
+ */
 const DEMO = BENCHMARK_PROTOCOLS.demo;
 const METRIC_OPTIONS = { tpr: DEMO.tpr, fprRule: DEMO.fprRule } as const;
+const OPEN_SET_OPTIONS = { thresholdRule: DEMO.thresholdRule } as const;
 
 /** Evaluates every score on a track: AP/FPR95/AUROC on test, open-mIoU with a val threshold. */
 export function evaluateTrack(
@@ -228,9 +232,9 @@ export function evaluateTrack(
     const m = anomalyMetrics(s, test.binary, METRIC_OPTIONS);
     const { threshold } = calibrateThreshold(
       { scores: val.scores[name], labels: val.binary },
-      METRIC_OPTIONS,
+      { ...METRIC_OPTIONS, ...OPEN_SET_OPTIONS },
     );
-    const open = openSetPrediction(test.closed, s, threshold, numClasses);
+    const open = openSetPrediction(test.closed, s, threshold, numClasses, OPEN_SET_OPTIONS);
     const iou = new OpenIoU({ numClasses })
       .add(test.labels, open, test.closed)
       .compute({ average: DEMO.average });

@@ -15,6 +15,8 @@ import {
 } from '@densehybrid/data-mixing';
 import { denseHybridLoss } from '@densehybrid/losses';
 import { writeFileAtomic, openStagedDir } from '@densehybrid/metrics-openiou/node';
+import type { ResumeKey, ResumeKeyValue } from '@densehybrid/metrics-openiou/node';
+import { checkResumeKey, readRecord } from '../resume.js';
 import { evaluateTrack, fitSml, scoreSplit, type TrackMetrics } from './evaluate.js';
 import {
   hybridFindings,
@@ -109,6 +111,25 @@ export interface DemoHooks {
   ) => void;
   readonly onProgress?: (p: TrainProgress) => void;
   readonly signal?: AbortSignal;
+  /** Discard the training state an interrupted run left in `<out>.partial`. @default false */
+  readonly fresh?: boolean;
+}
+
+/** What determines the demo's training states: an interrupted run of other settings is refused. */
+function demoResumeKey(options: DemoOptions): ResumeKey {
+  return {
+    format: 'densehybrid/demo',
+    version: 1,
+    seed: options.seed,
+    closedSteps: options.closedSteps,
+    closedLearningRate: options.closedLearningRate,
+    steps: options.steps,
+    batchSize: options.batchSize,
+    learningRate: options.learningRate,
+    backboneLearningRateFactor: options.backboneLearningRateFactor,
+    beta: options.beta,
+    scenes: options.scenes as ResumeKeyValue,
+  };
 }
 
 /** What {@link runDemo} returns. */
@@ -155,7 +176,20 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
   hooks.log(
     `scenes: ${scenes.train.count} train, ${scenes.val.near.count}+${scenes.val.far.count} val, ${scenes.test.near.count}+${scenes.test.far.count} test (${scenes.train.size}×${scenes.train.size}, K=${scenes.numClasses})${fromCache ? ' from cache' : ''}`,
   );
-  const staged = await openStagedDir(options.out);
+  const staged = await openStagedDir(options.out, { resume: !(hooks.fresh ?? false) });
+  const resumeKey = demoResumeKey(options);
+  for (const state of [STATE_CLOSED_DIR, MODEL_DIR]) {
+    // the state's checkpoint.json holds the key in its meta (train()'s resumeKey)
+    const manifest = await readRecord(join(staged.dir, state, 'checkpoint.json'));
+    if (manifest === undefined) continue;
+    const meta = (manifest as { meta?: { resumeKey?: unknown } } | null)?.meta;
+    checkResumeKey(
+      `--out ${options.out} holds an interrupted demo`,
+      meta === undefined ? null : (meta.resumeKey ?? {}),
+      resumeKey,
+      'rerun with --fresh to start over',
+    );
+  }
   const backbone = ladderDenseNet({
     preset: 'tiny',
     numClasses: scenes.numClasses,
@@ -171,6 +205,7 @@ export async function runDemo(options: DemoOptions, hooks: DemoHooks): Promise<D
       model,
       checkpointEvery: 50,
       resume: true,
+      resumeKey,
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
       // every training state is a checkpoint `densehybrid infer / eval --checkpoint` can load:

@@ -4,6 +4,11 @@ import { denseHybridLoss } from '@densehybrid/losses';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { registerTrainingGradients } from '@densehybrid/tfjs-wasm-training';
 import {
+  describeResumeKeyDifferences,
+  resumeKeyDifferences,
+  type ResumeKey,
+} from '@densehybrid/metrics-openiou/node';
+import {
   disposeCheckpoint,
   loadCheckpoint,
   restoreVariables,
@@ -108,6 +113,16 @@ export interface TrainOptions {
   readonly checkpointEvery?: number;
   /** Continue from `checkpointPath` when it exists. @default false */
   readonly resume?: boolean;
+  /**
+   * What else determines the run (the data selection, seed, batch size, crop size, …), as JSON
+   * fields: stored in the state's `meta.resumeKey` and compared on resume, together with the
+   * loop's own settings (`steps`, `learningRate`, `minLearningRate`,
+   * `backboneLearningRateFactor`, Adam's `beta1`, `beta2`, `epsilon`). A state that differs in any
+   * of them is refused with `INVALID_OPTION` naming every differing field, before anything is
+   * restored.
+   * @default {}
+   */
+  readonly resumeKey?: ResumeKey;
   /** Stops after the current step: writes the state and returns with `aborted: true`. */
   readonly signal?: AbortSignal;
   /** Receives {@link TrainProgress}. @default none */
@@ -317,6 +332,7 @@ interface TrainRun {
   readonly onProgress: TrainOptions['onProgress'];
   readonly config: Readonly<Record<string, unknown>> | undefined;
   readonly meta: Readonly<Record<string, unknown>> | undefined;
+  readonly resumeKey: ResumeKey;
 }
 
 /** What the loop carries from step to step. */
@@ -391,26 +407,68 @@ function resolveTrainOptions(options: TrainOptions): TrainRun {
     onProgress: options.onProgress,
     config: options.config,
     meta: options.meta,
+    resumeKey: options.resumeKey ?? {},
   };
+}
+
+/** The loop's settings a resumed state must share (the learning-rate schedule and Adam). */
+function loopResumeKey(run: TrainRun): ResumeKey {
+  return {
+    steps: run.steps,
+    learningRate: run.lr0,
+    minLearningRate: run.lrMin,
+    backboneLearningRateFactor: run.backboneFactor,
+    beta1: run.adamOptions.beta1,
+    beta2: run.adamOptions.beta2,
+    epsilon: run.adamOptions.epsilon,
+  };
+}
+
+/**
+ * Refuses a state written by a run with other settings: the loop's (from the state's meta and
+ * optimizer scalars) and {@link TrainOptions.resumeKey} (from `meta.resumeKey`).
+ * @throws DenseHybridError `INVALID_OPTION` naming every differing field
+ */
+function checkResumable(run: TrainRun, ckpt: Checkpoint): void {
+  const meta = ckpt.meta as Record<string, unknown>;
+  const scalars = ckpt.optimizer?.scalars ?? {};
+  const loop = resumeKeyDifferences(
+    {
+      steps: meta['totalSteps'],
+      learningRate: meta['learningRate'],
+      minLearningRate: meta['minLearningRate'],
+      backboneLearningRateFactor: meta['backboneLearningRateFactor'],
+      beta1: scalars['beta1'],
+      beta2: scalars['beta2'],
+      epsilon: scalars['epsilon'],
+    },
+    loopResumeKey(run),
+  );
+  const named = new Set(loop.map((d) => d.field));
+  const extra = resumeKeyDifferences(meta['resumeKey'] ?? {}, run.resumeKey).filter(
+    (d) => !named.has(d.field),
+  );
+  const differences = [...loop, ...extra];
+  if (differences.length > 0) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `train: expected the options of the run whose state is in ${ckpt.dir} (a resumed run continues bit-for-bit only with the same ones), got different ones (stored vs now: ${describeResumeKeyDifferences(differences)}); resume with that run's options or start a new one`,
+    );
+  }
 }
 
 /**
  * Resume: restores weights, Adam's moments and step count and the loss history from the state at
  * `path`, if there is one (a fresh run otherwise).
- * @throws DenseHybridError `INVALID_OPTION` when `steps` differs from the resumed run's,
- *   `MODEL_LOAD` when the state does not fit the model
+ * @throws DenseHybridError `INVALID_OPTION` when the state comes from a run with other settings
+ *   (see {@link TrainOptions.resumeKey}), `MODEL_LOAD` when the state does not fit the model
  */
 async function restoreState(run: TrainRun, state: TrainingState, path: string): Promise<void> {
   const ckpt = await readState(path);
   if (!ckpt) return;
   try {
-    const meta = ckpt.meta as { totalSteps?: number; history?: TrainHistoryEntry[] };
-    if (meta.totalSteps !== run.steps) {
-      throw new DenseHybridError(
-        'INVALID_OPTION',
-        `train: expected options.steps to equal the resumed run's ${String(meta.totalSteps)} (the cosine schedule depends on it), got ${run.steps}`,
-      );
-    }
+    const meta = ckpt.meta as { history?: TrainHistoryEntry[] };
+    checkResumable(run, ckpt);
     const opt = ckpt.optimizer;
     if (opt?.name !== OPTIMIZER_NAME) {
       throw new DenseHybridError(
@@ -460,6 +518,7 @@ async function saveState(run: TrainRun, state: TrainingState): Promise<void> {
       learningRate: run.lr0,
       minLearningRate: run.lrMin,
       backboneLearningRateFactor: run.backboneFactor,
+      resumeKey: run.resumeKey,
       history: state.history,
     },
   });
