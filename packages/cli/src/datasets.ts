@@ -44,7 +44,7 @@ export function protocolDefaults<K extends keyof BenchmarkProtocol>(
   const groups = [...byValue].sort((a, b) => b[1].length - a[1].length);
   const [common, ...rest] = groups;
   if (common === undefined) return '';
-  if (rest.length === 0) return `default: ${common[0]} (every benchmark)`;
+  if (rest.length === 0) return `default: ${common[0]} for every benchmark`;
   return [`default: ${common[0]}`, ...rest.map(([v, names]) => `${names.join(', ')}: ${v}`)].join(
     '; ',
   );

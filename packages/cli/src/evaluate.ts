@@ -1,7 +1,11 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RgbImage, SegmentationDataset } from '@densehybrid/data-mixing';
-import { DenseHybridError, EvaluationSession } from '@densehybrid/metrics-openiou';
+import {
+  DenseHybridError,
+  EvaluationSession,
+  binaryAnomalyLabels,
+} from '@densehybrid/metrics-openiou';
 import type {
   BenchmarkName,
   ComponentMetricsOptions,
@@ -33,17 +37,33 @@ export interface MultiFrameScores {
   readonly height: number;
   /** Per score name: `width*height` scores, higher = more anomalous. */
   readonly scores: Readonly<Record<string, Float32Array>>;
-  /** argmax over the K known classes, `width*height`. */
-  readonly closed: Uint8Array;
+  /** argmax over the K known classes, `width*height`; not needed by folds with `binaryLabels`. */
+  readonly closed?: Uint8Array;
+}
+
+/** Which frame a scorer is asked for (precomputed score maps are found by it). */
+export interface FrameContext {
+  /** Index of the fold in {@link EvaluateFoldsOptions.folds}. */
+  readonly fold: number;
+  /** Index of the sample in its dataset. */
+  readonly index: number;
+  /** The label's size. */
+  readonly width: number;
+  readonly height: number;
 }
 
 /** Scores one image with every score of {@link EvaluateFoldsOptions.scoreNames} at once. */
-export type MultiFrameScorer = (image: RgbImage) => Promise<MultiFrameScores>;
+export type MultiFrameScorer = (image: RgbImage, frame: FrameContext) => Promise<MultiFrameScores>;
 
 /** One fold of the evaluated data (StreetHazards test: t5 and t6). */
 export interface EvaluationFold {
   readonly name: string;
   readonly dataset: SegmentationDataset;
+  /**
+   * Evaluate the labels as binary anomaly labels only (K → anomaly, ignore kept): AP / FPR /
+   * AUROC without closed-set predictions (no closed or open mIoU). @default false
+   */
+  readonly binaryLabels?: boolean;
 }
 
 /** Options of {@link evaluateFolds}. */
@@ -148,9 +168,25 @@ interface EvalState {
   readonly session: EvaluationSessionJSON;
 }
 
+/** A fold's labels as binary anomaly labels (0 inlier, 1 anomaly, 255 ignore). */
+function binaryOf(fold: EvaluationFold, labels: Uint8Array): Uint8Array {
+  const b = binaryAnomalyLabels(labels, fold.dataset);
+  return b instanceof Uint8Array ? b : Uint8Array.from(b ?? []);
+}
+
+/** What the session sees of a fold's labels. */
+const labelKindOf = (f: EvaluationFold): SegmentationDataset['labelKind'] =>
+  f.binaryLabels === true ? 'anomaly' : f.dataset.labelKind;
+
 function checkCompatible(fold: EvaluationFold, numClasses: number): void {
   const ds = fold.dataset;
-  if (ds.labelKind !== 'anomaly' && ds.numClasses !== numClasses) {
+  if (fold.binaryLabels === true && ds.labelKind === 'semantic') {
+    throw new DenseHybridError(
+      'INVALID_INPUT',
+      `eval: expected closed-set predictions for ${ds.name} (semantic labels, no anomaly class), got none`,
+    );
+  }
+  if (labelKindOf(fold) !== 'anomaly' && ds.numClasses !== numClasses) {
     throw new DenseHybridError(
       'MODEL_LOAD',
       `eval: expected a checkpoint with ${ds.numClasses} classes for ${ds.name}, got one with ${numClasses}; evaluate a checkpoint trained on this dataset's classes`,
@@ -200,8 +236,8 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     scoreNames: names,
     folds: options.folds.map((f) => ({
       name: f.name,
-      labelKind: f.dataset.labelKind,
-      ignoreLabel: f.dataset.ignoreLabel,
+      labelKind: labelKindOf(f),
+      ignoreLabel: f.binaryLabels === true ? 255 : f.dataset.ignoreLabel,
     })),
     ...given,
     mode,
@@ -222,7 +258,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     benchmark: options.benchmark ?? 'folder',
     folds: options.folds.map((f) => f.name),
     datasets: options.folds.map((f) => f.dataset.name),
-    labelKinds: options.folds.map((f) => f.dataset.labelKind),
+    labelKinds: options.folds.map(labelKindOf),
     images: sizes,
     samples: sha256(samples.join('')),
     numClasses: K,
@@ -266,9 +302,9 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
         session: session.toJSON(),
       } satisfies EvalState),
     );
-  const scoreFrame = async (image: RgbImage): Promise<MultiFrameScores> => {
+  const scoreFrame = async (image: RgbImage, at: FrameContext): Promise<MultiFrameScores> => {
     if (multi) {
-      const frame = await (options.score as MultiFrameScorer)(image);
+      const frame = await (options.score as MultiFrameScorer)(image, at);
       for (const name of names) {
         if (!(frame.scores[name] instanceof Float32Array)) {
           throw new DenseHybridError(
@@ -310,22 +346,29 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
           `eval: expected a label for ${sample.id} in ${fold.dataset.name}, got none`,
         );
       }
-      const frame = await scoreFrame(sample.image);
+      const frame = await scoreFrame(sample.image, {
+        fold: fi,
+        index: i,
+        width: sample.label.width,
+        height: sample.label.height,
+      });
       if (frame.width !== sample.label.width || frame.height !== sample.label.height) {
         throw new DenseHybridError(
           'SHAPE_MISMATCH',
           `eval: expected scores of ${sample.label.width}x${sample.label.height} (label size of ${sample.id}), got ${frame.width}x${frame.height}`,
         );
       }
+      const labels =
+        fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
       session.addFrame({
         fold: fold.name,
         width: frame.width,
         height: frame.height,
         scores: frame.scores,
-        labels: sample.label.data,
-        closed: frame.closed,
+        labels,
+        ...(frame.closed !== undefined ? { closed: frame.closed } : {}),
       });
-      if (resolved.components !== null && fold.dataset.labelKind !== 'semantic') {
+      if (resolved.components !== null && labelKindOf(fold) !== 'semantic') {
         for (const name of names)
           await writeNpy(
             cachePath(name, fold.name, i),
@@ -349,10 +392,12 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
   const scored = Object.keys(session.componentThresholds());
   if (scored.length > 0) {
     for (const [fi, fold] of options.folds.entries()) {
-      if (fold.dataset.labelKind === 'semantic') continue;
+      if (labelKindOf(fold) === 'semantic') continue;
       for (let i = 0; i < (sizes[fi] as number); i++) {
         const sample = await fold.dataset.load(i);
         if (!sample.label) continue;
+        const labels =
+          fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
         const scores: Record<string, Float32Array> = {};
         for (const name of scored)
           scores[name] = (await readNpy(cachePath(name, fold.name, i))).data;
@@ -361,7 +406,7 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
           width: sample.label.width,
           height: sample.label.height,
           scores,
-          labels: sample.label.data,
+          labels,
         });
       }
     }

@@ -11,7 +11,10 @@ import { plotCurves } from './render/plot.js';
 
 /** Context shown at the top of an evaluation report. */
 export interface ReportContext {
-  readonly checkpoint: string;
+  /** The evaluated checkpoint, or null for precomputed score maps. */
+  readonly checkpoint: string | null;
+  /** The folder of precomputed score maps (`eval --scores`), or null. */
+  readonly scoreMaps?: string | null;
   readonly dataset: string;
   readonly split: string;
   /** The first (or only) score; the top-level metrics are its. */
@@ -101,7 +104,11 @@ function conventionsSection(c: EvaluationConventions): string[] {
 function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# DenseHybrid evaluation: ${ctx.dataset} (${ctx.split})`, '');
-  L.push(`- checkpoint: \`${ctx.checkpoint}\``);
+  L.push(
+    ctx.checkpoint !== null
+      ? `- checkpoint: \`${ctx.checkpoint}\``
+      : `- score maps: \`${ctx.scoreMaps ?? ''}\` (precomputed)`,
+  );
   const multi = result.scores.length > 1;
   L.push(
     `- ${multi ? `scores: ${result.scores.map((s) => s.name).join(', ')} (one forward pass per image; detailed sections below are for ${ctx.score})` : `score: ${ctx.score}`}; backend: ${ctx.backend}; ${result.frames} images in ${ctx.seconds.toFixed(1)} s`,
@@ -124,7 +131,8 @@ function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
     L.push(
       `| **all**${e ? ` (${bins} percentile bins per frame)` : ''} | ${pct(a.ap)} | ${pct(a.fpr)} | ${pct(a.auroc)} | ${pct(a.bestF1)} |`,
     );
-    if (e) L.push(`| all (exact) | ${pct(e.ap)} | ${pct(e.fpr)} | ${pct(e.auroc)} | ${pct(e.bestF1)} |`);
+    if (e)
+      L.push(`| all (exact) | ${pct(e.ap)} | ${pct(e.fpr)} | ${pct(e.auroc)} | ${pct(e.bestF1)} |`);
     for (const f of result.perFoldAnomaly)
       if (result.perFoldAnomaly.length > 1)
         L.push(

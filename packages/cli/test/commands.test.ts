@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadCheckpoint, disposeCheckpoint, saveCheckpoint } from '@densehybrid/core';
 import { readLabel } from '@densehybrid/data-mixing';
-import { anomalyMetrics, componentMetrics } from '@densehybrid/metrics-openiou';
+import {
+  AnomalyMetricsAccumulator,
+  PercentileBinsAccumulator,
+  anomalyMetrics,
+  calibrateThreshold,
+  componentMetrics,
+} from '@densehybrid/metrics-openiou';
 import { colormapLut } from '../src/render/colormap.js';
 import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
@@ -409,6 +415,9 @@ describe('eval', () => {
     const m = JSON.parse(r.stdout);
     expect(m.protocol).toBe('per-image');
     expect(m.context.fprRule).toBe('nearest');
+    expect(m.context.dataset).toBe('streethazards');
+    expect(m.conventions.officialCode.join('\n')).toMatch(/anomaly-seg eval_ood\.py/);
+    expect(m.openSet.calibrationScale).toBe(0.5);
     expect(m.frames).toBe(4);
     expect(m.anomaly.framesUsed).toBe(4);
     expect(m.openSet.thresholdSource).toBe('cross-calibration');
@@ -477,16 +486,43 @@ describe('eval', () => {
       );
       frames.push({ scores: npy.data, labels: lab.data, width: W, height: H });
     }
-    const ref = componentMetrics(frames, { minPredictionSize: 0, minInstanceSize: 0 });
-    // histogram mode reports the float16 bin's lower edge; it selects the same float16 pixels
-    expect(Math.abs(m.components.threshold - ref.threshold)).toBeLessThan(
-      Math.abs(ref.threshold) * 2 ** -10,
-    );
+    // SMIYC's official conventions, spelled out: threshold = best F1 of the 768-bin percentile
+    // curve (rounded to float16), predictions score > threshold
+    expect(m.conventions).toMatchObject({
+      percentileBins: 768,
+      scoreRounding: 'float16',
+      thresholdRule: 'greater',
+    });
+    const ref = componentMetrics(frames, {
+      minPredictionSize: 0,
+      minInstanceSize: 0,
+      percentileBins: 768,
+      thresholdRule: 'greater',
+    });
+    expect(m.components.threshold).toBe(ref.threshold);
     expect(m.components.sIoU).toBeCloseTo(ref.sIoU, 12);
     expect(m.components.ppv).toBeCloseTo(ref.ppv, 12);
     expect(m.components.meanF1).toBeCloseTo(ref.meanF1, 12);
     expect(m.components.gtComponents).toBe(2);
-    expect(await readFile(join(out, 'report.md'), 'utf8')).toMatch(/Component metrics \(SMIYC\)/);
+    expect(m.components.predComponents).toBe(ref.predComponents);
+    // the reported pixel metrics are the leaderboard's binned ones, the exact ones beside
+    const bins = new PercentileBinsAccumulator({ bins: 768, tpr: 0.95 });
+    const all = { scores: [] as number[], labels: [] as number[] };
+    for (const f of frames) {
+      bins.add(f.scores, f.labels);
+      all.scores.push(...f.scores);
+      all.labels.push(...f.labels);
+    }
+    const binned = bins.compute();
+    const exact = anomalyMetrics(all.scores, all.labels, { tpr: 0.95, fprRule: 'at-least' });
+    for (const k of ['ap', 'auroc', 'fpr', 'bestF1'] as const) {
+      expect(m.anomaly[k]).toBeCloseTo(binned[k], 12);
+      expect(m.anomalyExact[k]).toBeCloseTo(exact[k], 12);
+    }
+    const report = await readFile(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/Component metrics \(SMIYC\)/);
+    expect(report).toMatch(/\| \*\*all\*\* \(768 percentile bins per frame\) \|/);
+    expect(report).toMatch(/\| all \(exact\) \|/);
   });
 
   it('reads flags from --config (relative paths) on the folder adapter, with --limit', async () => {
@@ -582,64 +618,122 @@ describe('eval', () => {
 });
 
 describe('calibrate', () => {
-  it('stores the threshold at the target TPR in the checkpoint, which eval and infer then use', async () => {
+  /** The threshold calibrateThreshold finds on infer's float16 t6 scores with explicit options. */
+  async function referenceThreshold(
+    checkpoint: string,
+    options: Parameters<typeof calibrateThreshold>[1],
+  ): Promise<ReturnType<typeof calibrateThreshold>> {
+    const maps = join(tmp.dir, 'maps-t6');
+    const inf = await cli([
+      'infer',
+      '--checkpoint',
+      checkpoint,
+      join(sh, 'test/images/test/t6'),
+      '--out',
+      maps,
+      '--backend',
+      'wasm',
+      '--fresh',
+    ]);
+    expect(inf.code).toBe(0);
+    const acc = new AnomalyMetricsAccumulator({ mode: 'histogram', perImage: false, ...options });
+    for (let i = 0; i < 2; i++) {
+      const npy = await readNpy(join(maps, `${i}.scores.npy`));
+      const lab = await readLabel(join(sh, `test/annotations/test/t6/${i}.png`));
+      // StreetHazards raw label 14 is the anomaly class
+      acc.add(
+        npy.data,
+        Uint8Array.from(lab.data, (v) => (v === 14 ? 1 : 0)),
+      );
+    }
+    return calibrateThreshold(acc, options);
+  }
+
+  it("stores the threshold of the authors' calibration by default (FPR rule above, score > threshold), which eval and infer then use", async () => {
     const copy = join(tmp.dir, 'run-cal');
     const { cp } = await import('node:fs/promises');
     await cp(join(run, 'model'), join(copy, 'model'), { recursive: true });
-    const r = await cli([
-      'calibrate',
-      '--checkpoint',
-      copy,
-      '--dataset',
-      'streethazards',
-      '--root',
-      sh,
-      '--split',
-      't6',
+    const calibrate = (extra: string[]) =>
+      cli([
+        'calibrate',
+        '--checkpoint',
+        copy,
+        '--dataset',
+        'streethazards',
+        '--root',
+        sh,
+        '--split',
+        't6',
+        '--backend',
+        'wasm',
+        '--json',
+        ...extra,
+      ]);
+    const r = await calibrate([]);
+    expect(r.stderr).not.toMatch(/densehybrid calibrate:/);
+    expect(r.code).toBe(0);
+    const { threshold } = JSON.parse(r.stdout);
+    expect(threshold).toMatchObject({ tpr: 0.95, fprRule: 'above', thresholdRule: 'greater' });
+    const ckpt = await loadCheckpoint(join(copy, 'model'));
+    expect(ckpt.meta['threshold']).toEqual(threshold);
+    disposeCheckpoint(ckpt);
+    const ref = await referenceThreshold(copy, {
+      tpr: 0.95,
+      fprRule: 'above',
+      thresholdRule: 'greater',
+    });
+    expect(threshold.value).toBe(ref.threshold);
+    expect(threshold.tprReached).toBe(ref.tprReached);
+    expect(threshold.fpr).toBe(ref.fpr);
+
+    // the flags override: TPR 0.5, FPR rule at-least, score >= threshold
+    const ge = await calibrate([
       '--tpr',
       '0.5',
       '--fpr-rule',
       'at-least',
-      '--backend',
-      'wasm',
-      '--json',
+      '--threshold-rule',
+      'greater-or-equal',
     ]);
-    expect(r.stderr).not.toMatch(/densehybrid calibrate:/);
-    expect(r.code).toBe(0);
-    const { threshold } = JSON.parse(r.stdout);
-    expect(threshold.tprReached).toBeGreaterThanOrEqual(0.5);
-    const ckpt = await loadCheckpoint(join(copy, 'model'));
-    expect(ckpt.meta['threshold']).toEqual(threshold);
-    disposeCheckpoint(ckpt);
+    expect(ge.code).toBe(0);
+    const stored = JSON.parse(ge.stdout).threshold;
+    expect(stored).toMatchObject({
+      tpr: 0.5,
+      fprRule: 'at-least',
+      thresholdRule: 'greater-or-equal',
+    });
+    const refGe = await referenceThreshold(copy, {
+      tpr: 0.5,
+      fprRule: 'at-least',
+      thresholdRule: 'greater-or-equal',
+    });
+    expect(stored.value).toBe(refGe.threshold);
+    expect(stored.tprReached).toBeGreaterThanOrEqual(0.5);
     // independent check: the fraction of t6 anomaly pixels with float16 score >= threshold
-    const maps = join(tmp.dir, 'maps-t6');
-    expect(
-      (
-        await cli([
-          'infer',
-          '--checkpoint',
-          copy,
-          join(sh, 'test/images/test/t6'),
-          '--out',
-          maps,
-          '--backend',
-          'wasm',
-        ])
-      ).code,
-    ).toBe(0);
     let pos = 0;
     let hit = 0;
     for (let i = 0; i < 2; i++) {
-      const npy = await readNpy(join(maps, `${i}.scores.npy`));
+      const npy = await readNpy(join(tmp.dir, 'maps-t6', `${i}.scores.npy`));
       const lab = await readLabel(join(sh, `test/annotations/test/t6/${i}.png`));
       lab.data.forEach((v, p) => {
         if (v === 14) {
           pos++;
-          if ((npy.data[p] as number) >= threshold.value) hit++;
+          if ((npy.data[p] as number) >= stored.value) hit++;
         }
       });
     }
-    expect(hit / pos).toBeCloseTo(threshold.tprReached, 9);
+    expect(hit / pos).toBeCloseTo(stored.tprReached, 9);
+    // a threshold calibrated for >= applied by a folder eval (rule >) is noted
+    const folder = join(tmp.dir, 'cal-folder');
+    await makeFolder(folder);
+    const ev = await cli(
+      fixtureEvalArgs(copy, 'folder', folder, join(tmp.dir, 'cal-eval'), [
+        '--label-kind',
+        'anomaly',
+      ]),
+    );
+    expect(ev.code).toBe(0);
+    expect(ev.stderr).toMatch(/calibrated for the rule greater-or-equal; applying it with greater/);
     // semantic-only split → clear error
     const sem = await cli([
       'calibrate',

@@ -3,12 +3,17 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { readLabel } from '@densehybrid/data-mixing';
+import { loadModel } from '@densehybrid/core';
+import type { ScoreName } from '@densehybrid/core';
+import { openDataset, readLabel } from '@densehybrid/data-mixing';
 import {
-  AnomalyMetricsAccumulator,
   anomalyMetrics,
+  binaryAnomalyLabels,
   calibrateThreshold,
+  resampleBilinear,
+  resampleNearest,
 } from '@densehybrid/metrics-openiou';
+import type { FprRule, ThresholdRule } from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
@@ -234,68 +239,138 @@ describe('eval with several scores', () => {
   });
 });
 
-describe('eval --calibration-scale', () => {
-  it('0.5: each score calibrates the other fold on every second pixel of its scores and labels', async () => {
-    const m = await evalJson([
-      ...evalArgs('streethazards', sh, join(tmp.dir, 'sh-half'), ['hybrid,generative']),
-      '--calibration-scale',
-      '0.5',
-    ]);
-    for (const score of ['hybrid', 'generative']) {
+/**
+ * The reference of cross-calibration, computed without the session: the detector's float32
+ * scores of the calibration fold (the same forward pass eval runs), resampled by `scale`
+ * (`resampleBilinear` / `resampleNearest`), labels resampled nearest, then `calibrateThreshold`
+ * with the given options.
+ */
+async function referenceCalibration(
+  score: ScoreName,
+  fold: 't5' | 't6',
+  scale: number,
+  resampling: 'bilinear' | 'nearest',
+  options: { fprRule: FprRule; thresholdRule: ThresholdRule },
+): Promise<number> {
+  const detector = await loadModel(run);
+  try {
+    const ds = await openDataset('streethazards', sh, fold);
+    const scores: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < ds.size; i++) {
+      const sample = await ds.load(i);
+      const label = sample.label as NonNullable<typeof sample.label>;
+      const out = await detector.detect(sample.image, { scores: [score] });
+      const s = out.scores[score] as Float32Array;
+      const binary = Uint8Array.from(binaryAnomalyLabels(label.data, ds) as ArrayLike<number>);
+      const cal =
+        resampling === 'bilinear'
+          ? resampleBilinear(s, W, H, scale).data
+          : resampleNearest(s, W, H, scale).data;
+      const lab = resampleNearest(binary, W, H, scale).data;
+      expect(cal).toHaveLength(W * scale * (H * scale));
+      scores.push(...cal);
+      labels.push(...lab);
+    }
+    return calibrateThreshold({ scores, labels }, { tpr: 0.95, ...options }).threshold;
+  } finally {
+    detector.dispose();
+  }
+}
+
+describe('eval: StreetHazards cross-calibration conventions', () => {
+  it("default: the authors' evaluate_osr.py (×0.5, bilinear scores, nearest labels, FPR rule above, score > threshold)", async () => {
+    const m = JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8'));
+    expect(m.conventions).toMatchObject({
+      protocol: 'per-image',
+      fprRule: 'nearest',
+      thresholdRule: 'greater',
+      calibrationScale: 0.5,
+      calibrationResampling: 'bilinear',
+      calibrationFprRule: 'above',
+      closedPooling: 'pooled',
+      ignoredPixels: 'inliers',
+      perImageEmptyFrames: 'skip',
+    });
+    for (const score of ['hybrid', 'generative'] as const) {
       const openSet = m.scores[score].openSet;
-      expect(openSet.calibrationScale).toBe(0.5);
-      // reference: infer's float16 scores of the calibration fold, subsampled (x, y even)
-      const refThreshold = async (fold: string): Promise<number> => {
-        const maps = join(tmp.dir, `maps-${score}-${fold}`);
-        const r = await cli([
-          'infer',
-          '--checkpoint',
-          run,
-          join(sh, 'test/images/test', fold),
-          '--out',
-          maps,
-          '--score',
-          score,
-          '--backend',
-          'wasm',
-        ]);
-        expect(r.code).toBe(0);
-        const acc = new AnomalyMetricsAccumulator({
-          mode: 'histogram',
-          tpr: 0.95,
-          fprRule: 'nearest',
-          perImage: true,
-        });
-        for (let i = 0; i < 2; i++) {
-          const npy = await readNpy(join(maps, `${i}.scores.npy`));
-          const lab = await readLabel(join(sh, `test/annotations/test/${fold}/${i}.png`));
-          const s: number[] = [];
-          const l: number[] = [];
-          for (let y = 0; y < H; y += 2)
-            for (let x = 0; x < W; x += 2) {
-              s.push(npy.data[y * W + x] as number);
-              l.push(lab.data[y * W + x] === 14 ? 1 : 0);
-            }
-          expect(s).toHaveLength((W / 2) * (H / 2));
-          acc.add(s, l);
-        }
-        return calibrateThreshold(acc, { tpr: 0.95, fprRule: 'nearest' }).threshold;
-      };
+      expect(openSet).toMatchObject({
+        calibrationScale: 0.5,
+        calibrationResampling: 'bilinear',
+        calibrationFprRule: 'above',
+        thresholdRule: 'greater',
+      });
       const byFold = Object.fromEntries(
         openSet.folds.map((f: { name: string; threshold: number }) => [f.name, f]),
       );
+      const rules = { fprRule: 'above', thresholdRule: 'greater' } as const;
       expect(byFold.t5.calibratedOn).toBe('t6');
-      expect(byFold.t5.threshold).toBe(await refThreshold('t6'));
-      expect(byFold.t6.threshold).toBe(await refThreshold('t5'));
-      // anomaly metrics stay at full resolution
-      expect(m.scores[score].anomaly).toEqual(
-        JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8')).scores[score]
-          .anomaly,
+      expect(byFold.t5.threshold).toBe(
+        await referenceCalibration(score, 't6', 0.5, 'bilinear', rules),
+      );
+      expect(byFold.t6.threshold).toBe(
+        await referenceCalibration(score, 't5', 0.5, 'bilinear', rules),
       );
     }
-    const report = await readFile(join(tmp.dir, 'sh-half/report.md'), 'utf8');
+    const report = await readFile(join(tmp.dir, 'sh-multi/report.md'), 'utf8');
     expect(report).toMatch(/calibrated on t6 at TPR 0.95 on ×0.5 resampled scores/);
+    expect(report).toMatch(/## Conventions/);
+    expect(report).toMatch(/\| threshold rule \| `score > threshold` \|/);
+    expect(report).toMatch(
+      /\| cross-calibration \| FPR rule `above`, ×0.5 \(bilinear scores, nearest labels\) \|/,
+    );
+    expect(report).toMatch(/evaluate_osr\.py/);
+  });
+
+  it('flags override single conventions: nearest ×0.5, FPR rule nearest, score >= threshold', async () => {
+    const m = await evalJson([
+      ...evalArgs('streethazards', sh, join(tmp.dir, 'sh-nearest'), ['hybrid,generative']),
+      '--calibration-resampling',
+      'nearest',
+      '--calibration-fpr-rule',
+      'nearest',
+      '--threshold-rule',
+      'greater-or-equal',
+    ]);
+    expect(m.conventions).toMatchObject({
+      calibrationScale: 0.5,
+      calibrationResampling: 'nearest',
+      calibrationFprRule: 'nearest',
+      thresholdRule: 'greater-or-equal',
+    });
     const full = JSON.parse(await readFile(join(tmp.dir, 'sh-multi/metrics.json'), 'utf8'));
-    expect(full.scores.hybrid.openSet.calibrationScale).toBe(1);
+    for (const score of ['hybrid', 'generative'] as const) {
+      const byFold = Object.fromEntries(
+        m.scores[score].openSet.folds.map((f: { name: string; threshold: number }) => [f.name, f]),
+      );
+      const rules = { fprRule: 'nearest', thresholdRule: 'greater-or-equal' } as const;
+      expect(byFold.t5.threshold).toBe(
+        await referenceCalibration(score, 't6', 0.5, 'nearest', rules),
+      );
+      expect(byFold.t6.threshold).toBe(
+        await referenceCalibration(score, 't5', 0.5, 'nearest', rules),
+      );
+      // the conventions matter on these frames (the test would not notice an ignored flag)
+      expect(
+        m.scores[score].openSet.folds.map((f: { threshold: number }) => f.threshold),
+      ).not.toEqual(
+        full.scores[score].openSet.folds.map((f: { threshold: number }) => f.threshold),
+      );
+      // anomaly metrics do not depend on the calibration conventions
+      expect(m.scores[score].anomaly).toEqual(full.scores[score].anomaly);
+    }
+  });
+
+  it('--calibration-scale 1 calibrates at full resolution', async () => {
+    const m = await evalJson([
+      ...evalArgs('streethazards', sh, join(tmp.dir, 'sh-full'), ['hybrid']),
+      '--calibration-scale',
+      '1',
+    ]);
+    expect(m.openSet.calibrationScale).toBe(1);
+    expect(m.openSet.calibrationResampling).toBeNull();
+    expect(m.conventions.calibrationScale).toBe(1);
+    const report = await readFile(join(tmp.dir, 'sh-full/report.md'), 'utf8');
+    expect(report).not.toMatch(/resampled scores/);
   });
 });

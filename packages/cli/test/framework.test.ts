@@ -158,7 +158,7 @@ describe('runCli', () => {
     );
     const evalHelp = await cli(['eval', '--help']);
     expect(evalHelp.stdout.replace(/\s+/g, ' ')).toContain(
-      "--protocol <pooled|per-image> pooled pixels or per-image average (default: the benchmark's) --fpr-rule",
+      '--protocol <pooled|per-image> pooled pixels or per-image average (default: pooled; streethazards: per-image) --fpr-rule',
     );
   });
 
@@ -232,10 +232,16 @@ describe('the registered commands', () => {
   });
 
   it('reports a missing required flag as a usage error', async () => {
-    const r = await cli(['eval', '--dataset', 'streethazards', '--root', '/x']);
+    const r = await cli(['calibrate', '--dataset', 'streethazards', '--root', '/x']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      'densehybrid eval: --checkpoint: expected a value (run-dir), got nothing; it is required\n',
+      'densehybrid calibrate: --checkpoint: expected a value (run-dir), got nothing; it is required\n',
+    );
+    // eval takes a checkpoint or precomputed score maps
+    const ev = await cli(['eval', '--dataset', 'streethazards', '--root', '/x']);
+    expect(ev.code).toBe(2);
+    expect(ev.stderr).toBe(
+      'densehybrid eval: --checkpoint / --scores: expected one of them (a checkpoint to run, or a folder of score maps), got neither\n',
     );
   });
 });

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
-import type { FprRule } from '@densehybrid/metrics-openiou';
+import type { FprRule, ThresholdRule } from '@densehybrid/metrics-openiou';
 import { disposeCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { ScoreName } from './scores.js';
 import type { DenseHybridModel } from './train/model.js';
@@ -103,8 +103,13 @@ export function readModelConfig(
 
 /** A calibrated threshold stored in a model file's meta (`densehybrid calibrate` writes it). */
 export interface StoredThreshold {
-  /** Pixels with `score >= value` are unknown. */
+  /** Pixels with `score > value` (or `>=`, see {@link StoredThreshold.thresholdRule}) are unknown. */
   readonly value: number;
+  /**
+   * How the threshold applies: `greater` (`score > value`, the official benchmark code's rule) or
+   * `greater-or-equal`. Files written before this field existed mean `greater-or-equal`.
+   */
+  readonly thresholdRule?: ThresholdRule;
   readonly score: ScoreName;
   /** The target TPR of the calibration. */
   readonly tpr: number;

@@ -55,7 +55,7 @@ example:
     },
     fprRule: {
       ...FPR_RULE_FLAG,
-      description: `how the operating point at --tpr is picked (${protocolDefaults('calibrationFprRule')}: the authors' calibration)`,
+      description: `how the operating point at --tpr is picked (${protocolDefaults('calibrationFprRule')}, the authors' calibration)`,
     },
     thresholdRule: {
       type: 'string',
@@ -128,7 +128,7 @@ example:
       progress.done();
       result = calibrateThreshold(acc, { tpr, fprRule, thresholdRule });
       // the rule is recorded beside the core fields; eval notes when it applies another
-      const stored: StoredThreshold & { readonly thresholdRule: ThresholdRule } = {
+      const stored: StoredThreshold = {
         value: result.threshold,
         score: flags.score,
         tpr,

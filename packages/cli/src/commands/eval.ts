@@ -1,7 +1,7 @@
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { openDataset, splitFolds } from '@densehybrid/data-mixing';
-import type { SegmentationDataset } from '@densehybrid/data-mixing';
+import type { RgbImage } from '@densehybrid/data-mixing';
 import {
   BENCHMARK_PROTOCOLS,
   CALIBRATION_RESAMPLINGS,
@@ -18,9 +18,11 @@ import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
 import { DEFAULT_SPLITS, protocolDefaults } from '../datasets.js';
 import { evaluateFolds } from '../evaluate.js';
+import type { EvaluationFold } from '../evaluate.js';
+import { CLOSED_MAPS, matchScoreMaps, readFrameMaps } from '../score-maps.js';
 import { formatNumber } from '../io.js';
 import { SCORE_NAMES, checkpointDigest, loadModel } from '@densehybrid/core';
-import type { ScoreName } from '@densehybrid/core';
+import type { Detector, ScoreName } from '@densehybrid/core';
 import { writeEvaluationReport } from '../report.js';
 import {
   BACKEND_FLAG,
@@ -61,6 +63,33 @@ function parseScoreList(values: readonly string[]): ScoreName[] {
   return out;
 }
 
+/**
+ * `--score` values with `--scores`: the names of the score maps (any name of letters, digits,
+ * `_`, `-`, `.`), comma-separated or repeated, in order, duplicates dropped.
+ *
+ * @throws CliUsageError (exit 2) naming a bad name
+ * @example
+ * ```ts
+ * parseMapNames([]); // ['scores']
+ * parseMapNames(['hybrid,energy']); // ['hybrid', 'energy']
+ * ```
+ */
+function parseMapNames(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const raw of v.split(',')) {
+      const n = raw.trim();
+      if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(n) || n === CLOSED_MAPS) {
+        throw new CliUsageError(
+          `--score: expected score-map names of letters, digits, _ - . (not "${CLOSED_MAPS}", the closed-set predictions), got ${JSON.stringify(n)}`,
+        );
+      }
+      if (!out.includes(n)) out.push(n);
+    }
+  }
+  return out.length > 0 ? out : ['scores'];
+}
+
 /** `densehybrid eval`: the benchmark's protocol on a checkpoint, with a report. */
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -84,7 +113,11 @@ example:
   densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards \\
     --score hybrid,generative,discriminative,max-softmax`,
   flags: {
-    checkpoint: CHECKPOINT_FLAG,
+    checkpoint: {
+      ...CHECKPOINT_FLAG,
+      required: false,
+      description: `${CHECKPOINT_FLAG.description}; or --scores`,
+    },
     dataset: DATASET_FLAG,
     root: ROOT_FLAG,
     split: {
@@ -97,11 +130,16 @@ example:
       placeholder: 'dir',
       description: 'report folder (default: <checkpoint>/eval-<dataset>-<split>)',
     },
+    scores: {
+      type: 'path',
+      placeholder: 'dir',
+      description:
+        'evaluate precomputed score maps instead of a checkpoint: .npy (float16/float32) per frame as <dir>/<score>/<frame>.npy or <dir>/<frame>.<score>.npy, optional closed-set predictions as closed (.npy uint8 or .png)',
+    },
     score: {
       type: 'string[]',
-      default: ['hybrid'],
       placeholder: 'names',
-      description: `anomaly scores, comma-separated or repeated: ${SCORE_NAMES.join(', ')} (higher = more anomalous)`,
+      description: `anomaly scores, comma-separated or repeated: ${SCORE_NAMES.join(', ')} (higher = more anomalous; default hybrid); with --scores the names of the score maps (default scores, as infer writes <frame>.scores.npy)`,
     },
     protocol: {
       type: 'string',
@@ -140,13 +178,13 @@ example:
       type: 'string',
       choices: CALIBRATION_RESAMPLINGS,
       placeholder: 'mode',
-      description: `how --calibration-scale resamples the scores; labels always nearest (${protocolDefaults('calibrationResampling')}: the authors' F.interpolate(mode='bilinear'))`,
+      description: `how --calibration-scale resamples the scores; labels always nearest (${protocolDefaults('calibrationResampling')}, the authors' F.interpolate(mode='bilinear'))`,
     },
     calibrationFprRule: {
       type: 'string',
       choices: FPR_RULES,
       placeholder: 'rule',
-      description: `FPR rule that picks the cross-calibration threshold (${protocolDefaults('calibrationFprRule')}: the authors' first roc_curve point with TPR > --tpr)`,
+      description: `FPR rule that picks the cross-calibration threshold (${protocolDefaults('calibrationFprRule')}, the authors' first roc_curve point with TPR > --tpr)`,
     },
     closedPooling: {
       type: 'string',
@@ -210,12 +248,27 @@ example:
       default: 'anomaly',
       description: 'folder adapter: what labels mean',
     },
+    classes: {
+      type: 'integer',
+      min: 1,
+      max: 254,
+      placeholder: 'K',
+      description:
+        'folder adapter with --scores and open-set or semantic labels: K known classes (a checkpoint has its own)',
+    },
     backend: BACKEND_FLAG,
     threads: THREADS_FLAG,
   },
   async run(flags, ctx) {
     const name = flags.dataset;
-    const scoreNames = parseScoreList(flags.score);
+    const mapsDir = flags.scores;
+    if ((flags.checkpoint === undefined) === (mapsDir === undefined)) {
+      throw new CliUsageError(
+        `--checkpoint / --scores: expected one of them (a checkpoint to run, or a folder of score maps), got ${mapsDir === undefined ? 'neither' : 'both'}`,
+      );
+    }
+    const scoreNames: string[] =
+      mapsDir !== undefined ? parseMapNames(flags.score) : parseScoreList(flags.score);
     if (flags.threshold !== undefined && scoreNames.length > 1) {
       throw new CliUsageError(
         `--threshold: expected a single --score (a threshold belongs to one score), got ${scoreNames.length} scores (${scoreNames.join(',')})`,
@@ -223,22 +276,65 @@ example:
     }
     const bench = BENCHMARK_PROTOCOLS[name];
     const split = flags.split ?? DEFAULT_SPLITS[name].eval;
+    const out =
+      flags.out ??
+      (mapsDir !== undefined
+        ? `${mapsDir}-eval-${name}-${split}`
+        : join(flags.checkpoint as string, `eval-${name}-${split}`));
+    if (mapsDir !== undefined) {
+      const inside = relative(mapsDir, out);
+      if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))) {
+        throw new CliUsageError(
+          `--out: expected a folder outside --scores ${mapsDir} (its files would be read as score maps), got ${out}`,
+        );
+      }
+    }
+    if (
+      mapsDir !== undefined &&
+      name === 'folder' &&
+      flags.labelKind !== 'anomaly' &&
+      flags.classes === undefined
+    ) {
+      throw new CliUsageError(
+        `--classes: expected the number of known classes K for ${flags.labelKind} labels of the folder adapter with --scores, got nothing`,
+      );
+    }
     const t0 = performance.now();
-    const backend = await setupBackend(ctx, flags.backend, flags.threads);
-    const detector = await loadModel(flags.checkpoint);
+    const backend =
+      mapsDir === undefined ? await setupBackend(ctx, flags.backend, flags.threads) : null;
+    const detector = mapsDir === undefined ? await loadModel(flags.checkpoint as string) : null;
     try {
-      const folds: { name: string; dataset: SegmentationDataset }[] = [];
+      let folds: EvaluationFold[] = [];
       for (const fold of splitFolds(name, split)) {
         folds.push({
           name: fold,
           dataset: await openDataset(name, flags.root, fold, {
             labelKind: flags.labelKind,
-            numClasses: detector.numClasses,
-            classNames: detector.classNames,
+            ...(detector
+              ? { numClasses: detector.numClasses, classNames: detector.classNames }
+              : flags.classes !== undefined
+                ? { numClasses: flags.classes }
+                : {}),
           }),
         });
       }
-      const out = flags.out ?? join(flags.checkpoint, `eval-${name}-${split}`);
+      const maps =
+        mapsDir !== undefined
+          ? await matchScoreMaps(mapsDir, flags.root, folds, scoreNames, flags.limit)
+          : null;
+      // without closed-set predictions: anomaly metrics only (no closed or open mIoU)
+      if (maps && !maps.hasClosed) {
+        folds = folds.map((f) =>
+          f.dataset.labelKind === 'anomaly' ? f : { ...f, binaryLabels: true },
+        );
+        if (folds.some((f) => f.binaryLabels))
+          ctx.log(
+            `note: no closed-set predictions in ${mapsDir} (${CLOSED_MAPS}/<frame>.png|npy or <frame>.${CLOSED_MAPS}.png|npy): anomaly metrics only, no closed or open mIoU`,
+          );
+      }
+      const first = folds[0]?.dataset;
+      const numClasses = detector?.numClasses ?? Math.max(1, first?.numClasses ?? 1);
+      const classNames = detector?.classNames ?? first?.classNames ?? [];
       const staged = await openStagedDir(out, { resume: !flags.fresh });
       if (staged.resumed) ctx.log(`resuming the interrupted evaluation in ${staged.dir}`);
       const scratch = join(staged.dir, '.eval-state');
@@ -247,7 +343,7 @@ example:
         0,
       );
       ctx.log(
-        `eval ${folds.map((f) => `${f.dataset.name} (${f.dataset.size})`).join(' + ')} with ${detector.dir}`,
+        `eval ${folds.map((f) => `${f.dataset.name} (${f.dataset.size})`).join(' + ')} with ${detector ? detector.dir : `the score maps in ${mapsDir}`}`,
       );
       const progress = ctx.progress({ label: 'eval', total });
       let last = 0;
@@ -256,15 +352,15 @@ example:
       const crossCalibrate =
         folds.length === 2 &&
         bench.openSetThreshold === 'cross-calibration' &&
-        flags.threshold === undefined;
-      const stored = detector.meta.threshold;
+        flags.threshold === undefined &&
+        folds.every((f) => f.binaryLabels !== true);
+      const stored = detector?.meta.threshold;
       const threshold: Record<string, number> = {};
       if (flags.threshold !== undefined) threshold[scoreNames[0] as string] = flags.threshold;
       else if (stored && scoreNames.includes(stored.score)) {
         threshold[stored.score] = stored.value;
         // `calibrate` records the rule it calibrated for (older checkpoints: >=)
-        const storedRule =
-          (stored as { readonly thresholdRule?: string }).thresholdRule ?? 'greater-or-equal';
+        const storedRule = stored.thresholdRule ?? 'greater-or-equal';
         const rule = flags.thresholdRule ?? bench.thresholdRule;
         if (storedRule !== rule && !crossCalibrate)
           ctx.log(
@@ -273,9 +369,20 @@ example:
       }
       const result = await evaluateFolds({
         folds,
-        score: (image) => detector.detect(image, { scores: scoreNames }),
+        score: maps
+          ? async (_image, at) => {
+              const read = await readFrameMaps(maps.frame(at.fold, at.index), at.width, at.height);
+              return {
+                width: at.width,
+                height: at.height,
+                scores: read.scores,
+                ...(read.closed ? { closed: read.closed } : {}),
+              };
+            }
+          : (image: RgbImage) =>
+              (detector as Detector).detect(image, { scores: scoreNames as ScoreName[] }),
         scoreNames,
-        numClasses: detector.numClasses,
+        numClasses,
         benchmark: name,
         // each given flag overrides one convention of the benchmark's protocol
         conventions: {
@@ -317,7 +424,9 @@ example:
         scratchDir: scratch,
         outDir: out,
         resumeKey: {
-          checkpoint: await checkpointDigest(detector.dir),
+          ...(detector
+            ? { checkpoint: await checkpointDigest(detector.dir) }
+            : { scoreMaps: mapsDir ?? null, scoreMapsDigest: maps?.identity ?? null }),
           dataset: name,
           root: flags.root,
           split,
@@ -332,7 +441,8 @@ example:
       progress.done();
       const { fprRule, tpr, protocol } = result.conventions;
       const reportCtx = {
-        checkpoint: detector.dir,
+        checkpoint: detector?.dir ?? null,
+        scoreMaps: mapsDir ?? null,
         dataset: name,
         split,
         score: scoreNames[0] as string,
@@ -340,8 +450,8 @@ example:
         fprRule,
         tpr,
         mode: flags.exact ? 'exact' : 'histogram (float16 bins)',
-        classNames: detector.classNames,
-        backend: backend.name,
+        classNames,
+        backend: backend?.name ?? 'none (precomputed score maps)',
         seconds: (performance.now() - t0) / 1000,
       };
       await writeEvaluationReport(staged.dir, result, reportCtx);
@@ -372,7 +482,7 @@ example:
       ctx.debug(`throughput ${formatNumber(result.frames / reportCtx.seconds)} images/s`);
       ctx.result({ out, ...metricsDocument(result, reportCtx) }, human);
     } finally {
-      detector.dispose();
+      detector?.dispose();
     }
   },
 });

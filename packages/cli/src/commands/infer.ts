@@ -2,7 +2,8 @@ import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { readImage, writePng } from '@densehybrid/data-mixing';
 import { checkpointDigest, loadModel } from '@densehybrid/core';
-import { DenseHybridError, openSetPrediction } from '@densehybrid/metrics-openiou';
+import { DenseHybridError, THRESHOLD_RULES, openSetPrediction } from '@densehybrid/metrics-openiou';
+import type { ThresholdRule } from '@densehybrid/metrics-openiou';
 import {
   openStagedDir,
   resumeKeyDifferences,
@@ -185,6 +186,12 @@ example:
       type: 'number',
       description: "open-set threshold (default: the checkpoint's calibrated one)",
     },
+    thresholdRule: {
+      type: 'string',
+      choices: THRESHOLD_RULES,
+      description:
+        "greater: unknown where score > threshold, greater-or-equal: >= (default: the calibrated threshold's rule; with --threshold: greater, as the benchmarks' official code)",
+    },
     colormap: {
       type: 'string',
       choices: COLORMAP_NAMES,
@@ -236,8 +243,11 @@ example:
     const detector = await loadModel(flags.checkpoint);
     try {
       const stored = detector.meta.threshold;
-      const threshold =
-        flags.threshold ?? (stored && stored.score === flags.score ? stored.value : undefined);
+      const useStored = flags.threshold === undefined && stored?.score === flags.score;
+      const threshold = flags.threshold ?? (useStored ? stored?.value : undefined);
+      const thresholdRule: ThresholdRule =
+        flags.thresholdRule ??
+        (useStored ? (stored?.thresholdRule ?? 'greater-or-equal') : 'greater');
       if (threshold === undefined) {
         ctx.log(
           'note: no open-set threshold (pass --threshold or run `densehybrid calibrate`); openset.png shows the closed-set prediction',
@@ -248,6 +258,7 @@ example:
         checkpoint: await checkpointDigest(detector.dir),
         score: flags.score,
         threshold: threshold ?? null,
+        thresholdRule: threshold === undefined ? null : thresholdRule,
         colormap: flags.colormap,
         normalize: flags.normalize,
         range: flags.normalize === 'fixed' ? [flags.min, flags.max] : null,
@@ -344,7 +355,7 @@ example:
           const labels =
             threshold === undefined
               ? frame.closed
-              : openSetPrediction(frame.closed, frame.scores, threshold, K);
+              : openSetPrediction(frame.closed, frame.scores, threshold, K, { thresholdRule });
           const labelImage = colorizeLabels(labels, frame.width, frame.height, K);
           await mkdir(dirname(heatPath), { recursive: true });
           await writePng(heatPath, heat.image);

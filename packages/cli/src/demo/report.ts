@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { writePng } from '@densehybrid/data-mixing';
 import type { RgbImage } from '@densehybrid/data-mixing';
 import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
+import { BENCHMARK_PROTOCOLS, openSetPrediction } from '@densehybrid/metrics-openiou';
 import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { anomalyHeatmap, colorbar } from '../render/colormap.js';
 import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.js';
@@ -62,9 +63,10 @@ export async function writeExamplePngs(
     };
     const gt = colorizeLabels(split.labels.subarray(i * px, (i + 1) * px), size, size, K);
     const hybrid = outputs.scores.hybrid.subarray(i * px, (i + 1) * px);
-    const open = new Uint8Array(px);
-    for (let p = 0; p < px; p++)
-      open[p] = (hybrid[p] ?? 0) >= threshold ? K : (outputs.closed[i * px + p] ?? 0);
+    const closed = outputs.closed.subarray(i * px, (i + 1) * px);
+    const open = openSetPrediction(closed, hybrid, threshold, K, {
+      thresholdRule: BENCHMARK_PROTOCOLS.demo.thresholdRule,
+    });
     const openMap = colorizeLabels(open, size, size, K);
     const heatmaps = await Promise.all(
       DEMO_SCORES.map(async (name) => {
