@@ -153,7 +153,7 @@ ${script}
     local(all),
     `import { execFileSync } from 'node:child_process';
 const help = execFileSync('node_modules/.bin/densehybrid', ['--help'], { encoding: 'utf8' });
-if (!help.includes('densehybrid demo')) throw new Error('unexpected help: ' + help.slice(0, 200));
+if (!/usage: densehybrid <command>/.test(help) || !/^  demo /m.test(help)) throw new Error('unexpected help: ' + help.slice(0, 200));
 const { runCli, COMMANDS } = await import('@densehybrid/cli');
 console.log('ok, commands: ' + COMMANDS.map((c) => c.name).join(' ') + ', runCli ' + typeof runCli);
 `,
