@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { DenseHybridError, describeValue, listNames } from '@densehybrid/metrics-openiou';
 import {
   decodeSafetensor,
   parseSafetensors,
@@ -203,13 +203,4 @@ export async function loadWeights(
     addedPrefix: add,
     strippedPrefix: strip,
   };
-}
-
-/** Formats a list of names for an error, the first 10 and a count. */
-function listNames(names: readonly string[]): string {
-  const head = names
-    .slice(0, 10)
-    .map((n) => `"${n}"`)
-    .join(', ');
-  return names.length > 10 ? `${head} and ${names.length - 10} more` : head;
 }

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
+import { DenseHybridError, describeValue, listNames } from '@densehybrid/metrics-openiou';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   recoverDirectory,
   sha256,
+  canonicalJson,
   writeDirectoryAtomic,
   writeFileSynced,
 } from '@densehybrid/metrics-openiou/node';
@@ -373,18 +374,6 @@ async function readManifest(
   return { manifest, actual };
 }
 
-/** JSON with object keys sorted at every level (one text per value, whatever the key order). */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** The digest of a manifest's content given each file's SHA-256 (see {@link checkpointDigest}). */
 function digestOf(manifest: Manifest, files: Readonly<Record<string, string>>): string {
   const content = {
@@ -562,15 +551,6 @@ export interface RestoreVariablesResult {
   readonly missing: readonly string[];
   /** Source names with no target (only with `allowUnexpected`). */
   readonly unexpected: readonly string[];
-}
-
-/** Formats a list of names for an error, the first 10 and a count. */
-function listNames(names: readonly string[]): string {
-  const head = names
-    .slice(0, 10)
-    .map((n) => `"${n}"`)
-    .join(', ');
-  return names.length > 10 ? `${head} and ${names.length - 10} more` : head;
 }
 
 /**

@@ -90,3 +90,19 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   return typeof value === 'object' ? `an object` : typeof value;
 }
+
+/**
+ * Formats a list of names for an error message: the first 10, quoted, and a count of the rest.
+ *
+ * @example
+ * ```ts
+ * listNames(['a', 'b']); // '"a", "b"'
+ * ```
+ */
+export function listNames(names: readonly string[]): string {
+  const head = names
+    .slice(0, 10)
+    .map((n) => `"${n}"`)
+    .join(', ');
+  return names.length > 10 ? `${head} and ${names.length - 10} more` : head;
+}

@@ -1,4 +1,4 @@
-export { DenseHybridError, describeValue } from './errors.js';
+export { DenseHybridError, describeValue, listNames } from './errors.js';
 export type { DenseHybridErrorCode, DenseHybridErrorOptions } from './errors.js';
 
 export {

@@ -11,5 +11,10 @@ export {
 } from './node/fs-atomic.js';
 export type { StagedDir, StagedDirOptions } from './node/fs-atomic.js';
 export { readNpy, writeNpy } from './node/npy.js';
-export { resumeKeyDifferences, describeResumeKeyDifferences, sha256 } from './node/resume-key.js';
+export {
+  resumeKeyDifferences,
+  describeResumeKeyDifferences,
+  sha256,
+  canonicalJson,
+} from './node/resume-key.js';
 export type { ResumeKey, ResumeKeyValue, ResumeKeyDifference } from './node/resume-key.js';

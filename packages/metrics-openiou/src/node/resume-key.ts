@@ -30,14 +30,22 @@ export interface ResumeKeyDifference {
   readonly current: ResumeKeyValue;
 }
 
-/** JSON with object keys sorted, so that equal values compare equal whatever their key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+/**
+ * JSON with object keys sorted at every level and `undefined` members left out, so that equal
+ * values give one text whatever their key order (resume keys, checkpoint digests).
+ *
+ * @example
+ * ```ts
+ * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
+ * ```
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }
@@ -66,7 +74,8 @@ export function resumeKeyDifferences(stored: unknown, current: ResumeKey): Resum
   for (const field of fields) {
     const a = old[field] ?? null;
     const b = current[field] ?? null;
-    if (canonical(a) !== canonical(b)) out.push({ field, stored: a as ResumeKeyValue, current: b });
+    if (canonicalJson(a) !== canonicalJson(b))
+      out.push({ field, stored: a as ResumeKeyValue, current: b });
   }
   return out;
 }
@@ -77,7 +86,7 @@ function describe(value: ResumeKeyValue): string {
   if (typeof value === 'string')
     return /^[0-9a-f]{32,}$/.test(value) ? `${value.slice(0, 12)}…` : value;
   if (Array.isArray(value)) return value.map((v) => describe(v as ResumeKeyValue)).join(',');
-  if (typeof value === 'object') return canonical(value);
+  if (typeof value === 'object') return canonicalJson(value);
   return String(value);
 }
 
