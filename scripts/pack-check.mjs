@@ -145,6 +145,32 @@ ${script}
 `,
     );
   }
+  // onnx with its own dependencies (protobufjs from the registry) and tfjs-core + the cpu backend,
+  // without onnxruntime-node (an optional peer): a model exports, its contract reads back, and
+  // the browser entry (`/runtime`) imports without tfjs or Node built-ins.
+  check(
+    '@densehybrid/onnx',
+    'only-onnx',
+    {
+      ...local(['metrics-openiou', 'tfjs-wasm-training', 'losses', 'backbones', 'core', 'onnx']),
+      '@tensorflow/tfjs-core': '4.22.0',
+      '@tensorflow/tfjs-backend-cpu': '4.22.0',
+    },
+    `import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { createBackbone } from '@densehybrid/backbones';
+import { createDenseHybridModel, datasetPosteriorHead } from '@densehybrid/core';
+import { exportOnnx, readOnnxMetadata } from '@densehybrid/onnx';
+import * as runtime from '@densehybrid/onnx/runtime';
+await tf.setBackend('cpu');
+const backbone = createBackbone({ name: 'tiny', numClasses: 3, seed: 1 });
+const model = createDenseHybridModel({ backbone, head: datasetPosteriorHead({ channels: backbone.preLogitChannels }) });
+const bytes = await exportOnnx(model);
+const { contract, opset } = runtime.readOnnxMetadata(bytes);
+if (opset !== 17 || contract.input.layout !== 'NHWC' || readOnnxMetadata(bytes).contract.numClasses !== 3) throw new Error('contract ' + JSON.stringify(contract.input));
+console.log('ok, exported ' + bytes.length + ' bytes, runtime exports: ' + Object.keys(runtime).length);
+`,
+  );
   // the CLI with every local package as a tarball: its bin runs.
   const all = Object.keys(tarballs).map((n) => n.replace('@densehybrid/', ''));
   check(

@@ -21,6 +21,11 @@
 // - `densehybrid train` gets CI-size flags appended (`--backbone tiny --steps 2 --batch-size 1
 //   --crop-size 32`; later flags win): the command line, its data layouts and the chain
 //   train → eval → calibrate → infer are as written, the training is 2 steps of a tiny network.
+// - `densehybrid import <file.pt|.safetensors> …` gets `--arch tiny` appended, and the file is
+//   made in the command's folder: a tiny LDN's state_dict as the authors' code saves it (their
+//   key names, BN step counters, the 2-way OOD head; K from `--classes`), written by the test
+//   fixture generator (test-support/torch-zip.ts, in PyTorch's zip format): the command line and
+//   the chain import → infer are as written, the network is tiny.
 // - `npm ci` is what this check runs after (--clone) or what CI just ran; `npm run <script>` and
 //   `npm test` must name a script of the root package.json (CI runs build, test and the webgpu
 //   suite itself; the demo takes minutes). Registry installs (`npm install …`), system packages
@@ -163,6 +168,10 @@ async function main() {
     ],
     [/^python3 /, 'needs PyTorch'],
     [
+      /^ONNXRUNTIME_NODE_INSTALL=skip npm install /,
+      'installs onnxruntime-node from the npm registry (a devDependency here)',
+    ],
+    [
       /^sudo apt-get /,
       'installs system packages (scripts/ci-webgpu.sh does, for the webgpu suite)',
     ],
@@ -210,6 +219,7 @@ async function main() {
     await makeInputs(cwd, command, json);
     let line = linked ? command : command.replaceAll('/data/', `${dataDir}/`);
     if (/^(npx )?densehybrid train /.test(command)) line += ` ${ciSize.join(' ')}`;
+    if (/^(npx )?densehybrid import /.test(command)) line += ' --arch tiny';
     const t0 = Date.now();
     const r = spawnSync('bash', ['-c', line], {
       cwd,
@@ -232,7 +242,7 @@ async function main() {
     }
     ran++;
     say(
-      `ok ${secs(t0).padStart(6)}  ${readme}: ${command}${line.endsWith(ciSize.join(' ')) ? ' (+ CI-size flags)' : ''}`,
+      `ok ${secs(t0).padStart(6)}  ${readme}: ${command}${line.endsWith(ciSize.join(' ')) || line.endsWith(' --arch tiny') ? ' (+ CI-size flags)' : ''}`,
     );
   }
   for (const s of skipped) say(`not run: ${s}`);
@@ -275,6 +285,11 @@ async function makeInputs(cwd, command, json) {
     await writeRgb(join(cwd, 'street.jpg'), 40, 30, (x, y) => [x * 6, y * 8, 90]);
   if (/\bphotos\//.test(command))
     await writeRgb(join(cwd, 'photos', 'p0.png'), 36, 28, (x, y) => [200, x * 7, y * 9]);
+  const checkpoint = /^(?:npx )?densehybrid import (\S+\.(?:pt|pth|safetensors))(?=\s|$)/.exec(
+    command,
+  )?.[1];
+  if (checkpoint !== undefined && !existsSync(join(cwd, checkpoint)))
+    await writeAuthorsCheckpoint(join(cwd, checkpoint), command);
   const config = /--config (\S+)/.exec(command)?.[1];
   if (config !== undefined && !existsSync(join(cwd, config))) {
     if (json.length !== 1)
@@ -285,6 +300,44 @@ async function makeInputs(cwd, command, json) {
     // Its relative paths (../data/…) resolve against the config's folder.
     const data = join(cwd, '..', 'data');
     if (!existsSync(data)) symlinkSync(dataDir, data);
+  }
+}
+
+/**
+ * A tiny LDN's state_dict with the authors' key names (test-support/authors-checkpoint.ts), in
+ * PyTorch's zip format (test-support/torch-zip.ts; both transpiled here, types erased), K from
+ * the command's `--classes` (streethazards 12, cityscapes 19, a count, or names).
+ */
+async function writeAuthorsCheckpoint(path, command) {
+  const classes = /--classes (\S+)/.exec(command)?.[1] ?? '19';
+  const k =
+    { streethazards: 12, cityscapes: 19 }[classes] ??
+    (/^\d+$/.test(classes) ? Number(classes) : classes.split(',').length);
+  const ts = (await import('typescript')).default;
+  const tmp = [];
+  try {
+    for (const name of ['torch-zip', 'authors-checkpoint']) {
+      const file = join(repo, 'test-support', `.${name}.readme-${process.pid}.mjs`);
+      const source = readFileSync(join(repo, 'test-support', `${name}.ts`), 'utf8');
+      const js = ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
+      writeFileSync(file, js.replace('./torch-zip.js', `./.torch-zip.readme-${process.pid}.mjs`));
+      tmp.push(file);
+    }
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const { ladderDenseNet } = await import('@densehybrid/backbones');
+    const { writeTorchZip } = await import(tmp[0]);
+    const { authorsStateDict, twoWayHead } = await import(tmp[1]);
+    const model = ladderDenseNet({ preset: 'tiny', numClasses: k, seed: 1 });
+    const head = twoWayHead(model.preLogitChannels, 1);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, writeTorchZip(authorsStateDict(model, head)));
+    model.dispose();
+  } finally {
+    for (const f of tmp) rmSync(f, { force: true });
   }
 }
 

@@ -1,10 +1,12 @@
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import { deeplabV3Plus, type DeepLabV3PlusOptions } from './deeplab.js';
 import { ladderDenseNet, type LadderDenseNetOptions } from './ladder-densenet.js';
+import { deeplabV3PlusWrn38, type DeepLabV3PlusWrn38Options } from './wrn38.js';
 import type { SegmentationModel } from './model.js';
 
 /**
- * Backbones by name (the CLI's `--backbone`): the LDN presets and the DeepLabV3+ encoders.
+ * Backbones by name (the CLI's `--backbone`): the LDN presets, the DeepLabV3+ encoders and the
+ * authors' DeepLabV3+ on WideResNet-38 (`deeplabv3plus-wrn38`, {@link deeplabV3PlusWrn38}).
  *
  * @example
  * ```ts
@@ -17,6 +19,7 @@ export const BACKBONE_NAMES = [
   'densenet121',
   'deeplab-resnet18',
   'deeplab-resnet50',
+  'deeplabv3plus-wrn38',
 ] as const;
 /** One of {@link BACKBONE_NAMES}. */
 export type BackboneName = (typeof BACKBONE_NAMES)[number];
@@ -27,6 +30,7 @@ const NAMED: Readonly<
     BackboneName,
     | { readonly architecture: 'ladderDenseNet'; readonly preset: LadderDenseNetOptions['preset'] }
     | { readonly architecture: 'deeplabV3Plus'; readonly encoder: DeepLabV3PlusOptions['encoder'] }
+    | { readonly architecture: 'deeplabV3PlusWrn38' }
   >
 > = {
   tiny: { architecture: 'ladderDenseNet', preset: 'tiny' },
@@ -34,10 +38,11 @@ const NAMED: Readonly<
   densenet121: { architecture: 'ladderDenseNet', preset: 'densenet121' },
   'deeplab-resnet18': { architecture: 'deeplabV3Plus', encoder: 'resnet18' },
   'deeplab-resnet50': { architecture: 'deeplabV3Plus', encoder: 'resnet50' },
+  'deeplabv3plus-wrn38': { architecture: 'deeplabV3PlusWrn38' },
 };
 
 /** Architecture names a stored config may carry (`config.architecture`). */
-const ARCHITECTURES = ['ladderDenseNet', 'deeplabV3Plus'] as const;
+const ARCHITECTURES = ['ladderDenseNet', 'deeplabV3Plus', 'deeplabV3PlusWrn38'] as const;
 
 /**
  * What {@link createBackbone} builds from: a backbone by name (a fresh one with K classes), or a
@@ -80,6 +85,8 @@ export function createBackbone(config: BackboneConfig): SegmentationModel {
       );
     }
     const named = NAMED[name];
+    if (named.architecture === 'deeplabV3PlusWrn38')
+      return deeplabV3PlusWrn38({ numClasses, seed } as DeepLabV3PlusWrn38Options);
     return named.architecture === 'ladderDenseNet'
       ? ladderDenseNet({ preset: named.preset, numClasses, seed } as LadderDenseNetOptions)
       : deeplabV3Plus({ encoder: named.encoder, numClasses, seed } as DeepLabV3PlusOptions);
@@ -90,6 +97,8 @@ export function createBackbone(config: BackboneConfig): SegmentationModel {
       return ladderDenseNet(rest as LadderDenseNetOptions);
     case 'deeplabV3Plus':
       return deeplabV3Plus(rest as DeepLabV3PlusOptions);
+    case 'deeplabV3PlusWrn38':
+      return deeplabV3PlusWrn38(rest as DeepLabV3PlusWrn38Options);
     default:
       throw new DenseHybridError(
         'INVALID_OPTION',

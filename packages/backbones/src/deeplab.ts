@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
   ParamStore,
@@ -119,8 +118,10 @@ interface DeepLabParams {
 }
 
 const FN = 'deeplabV3Plus';
-const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-const IMAGENET_STD = [0.229, 0.224, 0.225];
+/** ImageNet RGB mean / std (torchvision), what the DeepLabV3+ networks normalise with. @internal */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+/** @internal */
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 function resolveConfig(options: DeepLabV3PlusOptions): DeepLabV3PlusConfig {
   if (options === null || typeof options !== 'object') {
@@ -312,13 +313,7 @@ export function deeplabV3Plus(options: DeepLabV3PlusOptions = {}): DeepLabV3Plus
     outputStride: 4,
     forward: (ops, images) => forward(ops, params, images),
     ...(config.normalizeInput
-      ? {
-          preprocess: (images: tf.Tensor4D) =>
-            tf.div(
-              tf.sub(images, tf.tensor1d(IMAGENET_MEAN)),
-              tf.tensor1d(IMAGENET_STD),
-            ) as tf.Tensor4D,
-        }
+      ? { inputNormalization: { mean: IMAGENET_MEAN, std: IMAGENET_STD } }
       : {}),
   });
 }

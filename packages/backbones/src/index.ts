@@ -42,6 +42,13 @@ export type {
   ResNetEncoder,
 } from './deeplab.js';
 
+export { deeplabV3PlusWrn38, DEFAULT_DEEPLAB_V3_PLUS_WRN38_OPTIONS } from './wrn38.js';
+export type {
+  DeepLabV3PlusWrn38,
+  DeepLabV3PlusWrn38Options,
+  DeepLabV3PlusWrn38Config,
+} from './wrn38.js';
+
 export { loadWeights, DEFAULT_LOAD_WEIGHTS_OPTIONS } from './weights.js';
 export type { LoadWeightsOptions, LoadWeightsResult } from './weights.js';
 
@@ -50,3 +57,29 @@ export type { BackboneConfig, BackboneName } from './build.js';
 
 export { batchNorm2d } from './layers.js';
 export type { BatchNormVariables } from './layers.js';
+
+export { isTraceableSegmentationModel } from './layers.js';
+export type {
+  Ops,
+  Shape4,
+  ConvParams,
+  BatchNormParams,
+  InputNormalization,
+  TraceableSegmentationModel,
+} from './layers.js';
+
+export {
+  readTorchCheckpoint,
+  parseTorchCheckpoint,
+  TORCH_PICKLE_GLOBALS,
+  TORCH_STORAGE_DTYPES,
+  STATE_DICT_KEYS,
+  DEFAULT_READ_TORCH_CHECKPOINT_OPTIONS,
+} from './torch-checkpoint.js';
+export type {
+  ReadTorchCheckpointOptions,
+  StateDictFile,
+  PickleValue,
+  TorchStorage,
+  TorchTensor,
+} from './torch-checkpoint.js';

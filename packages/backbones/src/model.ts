@@ -54,6 +54,18 @@ export interface SegmentationModel {
   parameterCount(): number;
   /** Multiply-accumulate operations ×2 of one forward pass for one image of this size. */
   flops(height: number, width: number): number;
+  /**
+   * Peak bytes of the float32 tensors alive during one inference `apply` of one image of this
+   * size (a shape walk of the forward pass, weights excluded; add `parameterCount()·4` plus
+   * batch-norm statistics for the model itself). The package's backbones all have it.
+   */
+  activationBytes?(height: number, width: number): number;
+  /**
+   * How `logits` and the posterior logits are upsampled to label / image resolution: bilinear
+   * with PyTorch's `align_corners=True` when true (the authors' DeepLabV3+ / WideResNet-38),
+   * `align_corners=False` (half-pixel centres) when false or absent.
+   */
+  readonly upsampleAlignCorners?: boolean;
   /** Frees every variable. */
   dispose(): void;
 }

@@ -13,9 +13,24 @@ import type {
   EvaluationSessionJSON,
   EvaluationSessionOptions,
 } from '@densehybrid/metrics-openiou';
-import { readNpy, sha256, writeFileAtomic, writeNpy } from '@densehybrid/metrics-openiou/node';
-import type { ResumeKey, ResumeKeyValue } from '@densehybrid/metrics-openiou/node';
+import {
+  SessionStateWriter,
+  canonicalJson,
+  describeResumeKeyDifferences,
+  resumeKeyDifferences,
+  readNpy,
+  readSessionStateIndex,
+  sha256,
+  writeNpy,
+} from '@densehybrid/metrics-openiou/node';
+import type {
+  ResumeKey,
+  ResumeKeyValue,
+  SessionStateIndex,
+} from '@densehybrid/metrics-openiou/node';
+import { CliUsageError } from './args.js';
 import { yieldToEventLoop } from './io.js';
+import type { ShardSpec } from './shard.js';
 import { checkResumeKey, readRecord } from './resume.js';
 
 /** What a detector returns for one image: per-pixel scores and the closed-set prediction. */
@@ -94,7 +109,12 @@ export interface EvaluateFoldsOptions {
    * `@densehybrid/metrics-openiou`, "Conventions per benchmark").
    */
   readonly conventions?: EvaluationConventionOverrides;
-  /** `histogram` keeps memory flat in dataset size; `exact` keeps every score. @default 'histogram' */
+  /**
+   * `histogram` keeps memory flat in dataset size (pooled metrics of float16-rounded scores;
+   * per-image metrics exact); `exact` keeps every score (4 bytes per non-ignored pixel, in the
+   * state's files while evaluating).
+   * @default the benchmark's (`BENCHMARK_PROTOCOLS[benchmark].mode`: `exact` for Fishyscapes, else `histogram`)
+   */
   readonly mode?: 'histogram' | 'exact';
   /** Open-set threshold when not cross-calibrating (from `--threshold` or the checkpoint); a number applies to every score, a record per score name. */
   readonly threshold?: number | Readonly<Record<string, number>>;
@@ -126,6 +146,92 @@ export interface EvaluateFoldsOptions {
   readonly onFrame?: (done: number, total: number) => void;
   /** Only the first `limit` images of each fold. */
   readonly limit?: number;
+  /**
+   * What the component pass reads: the scores cached in `scratchDir` by the first pass
+   * (`cache`: float16 in histogram mode, float32 in exact mode), or the scorer called again
+   * (`rescore`: for precomputed score maps, which cost a read). Same numbers either way.
+   * @default 'cache'
+   */
+  readonly componentScores?: 'cache' | 'rescore';
+  /** Stored in the state as given (the CLI: its report context) and returned with a shard. */
+  readonly context?: ResumeKeyValue;
+}
+
+/** Options of {@link evaluateShard}: {@link EvaluateFoldsOptions} and the shard. */
+export interface EvaluateShardOptions extends EvaluateFoldsOptions {
+  readonly shard: ShardSpec;
+  /**
+   * The second pass: the component thresholds of the merged first pass of every shard and the
+   * run's key they belong to (`densehybrid merge` writes both); `source` names them in errors.
+   * Without it the shard stops after its first pass.
+   */
+  readonly componentThresholds?: {
+    readonly thresholds: Readonly<Record<string, number>>;
+    readonly key: ResumeKey;
+    readonly source: string;
+  };
+}
+
+/** Where a shard stands ({@link evaluateShard}, {@link EvalStateMeta}). */
+export interface ShardOutcome {
+  /** `scratchDir`, the shard's state folder. */
+  readonly dir: string;
+  readonly meta: EvalStateMeta;
+  /** Images this call evaluated (both passes; 0 when the shard was complete). */
+  readonly images: number;
+  /**
+   * `none`: no component metrics, the state is final; `pending`: the first pass is done, the
+   * component pass needs `componentThresholds`; `done`: both passes are done.
+   */
+  readonly componentPass: 'none' | 'pending' | 'done';
+}
+
+/** The frames `[start, end)` (of the `total` frames in fold order) that a shard evaluates. */
+export function shardRange(total: number, shard: ShardSpec): { start: number; end: number } {
+  return {
+    start: Math.floor((shard.index * total) / shard.count),
+    end: Math.floor(((shard.index + 1) * total) / shard.count),
+  };
+}
+
+/** The format of an evaluation's state ({@link EvalStateMeta}). */
+export const EVAL_STATE_FORMAT = 'densehybrid/eval-state';
+/**
+ * 7: per-image metrics exact in histogram mode too, scores that are no float16 value counted,
+ * the mode defaulting to the benchmark's (6: a session state folder — index + append-only exact
+ * scores — with shards and a resumable component pass; 5: one JSON file with the key and the
+ * whole session). A state of another version is another run's.
+ */
+export const EVAL_STATE_VERSION = 7;
+
+/**
+ * The `meta` of an evaluation's session state folder (`session-state.json`): what the run is,
+ * which frames this process evaluates and how far it got.
+ */
+export interface EvalStateMeta {
+  readonly format: typeof EVAL_STATE_FORMAT;
+  readonly version: typeof EVAL_STATE_VERSION;
+  /** Everything that determines the result; equal for every shard of one run. */
+  readonly key: ResumeKey;
+  /** The shard and its frames `[start, end)`; null for a single process. */
+  readonly shard: {
+    readonly index: number;
+    readonly count: number;
+    readonly start: number;
+    readonly end: number;
+  } | null;
+  /** Frames of the whole run (all shards). */
+  readonly total: number;
+  /** Whether the first pass (every metric but the components) has seen all its frames. */
+  readonly firstPass: boolean;
+  /** The component pass: its thresholds and the frames of the range done. */
+  readonly componentPass: {
+    readonly thresholds: Readonly<Record<string, number>>;
+    readonly done: number;
+    readonly finished: boolean;
+  } | null;
+  /** {@link EvaluateFoldsOptions.context}. */
+  readonly context: ResumeKeyValue;
 }
 
 /**
@@ -153,21 +259,6 @@ type ConventionName = keyof Pick<
   | 'average'
 >;
 
-const STATE_FORMAT = 'densehybrid/eval-state';
-/**
- * 5: the key holds the benchmark and every resolved convention (4: the key is a
- * {@link ResumeKey} of checkpoint, data selection and options, checked on resume).
- */
-const STATE_VERSION = 5;
-
-/** The resumable state in `scratchDir`: the session after `done` images. */
-interface EvalState {
-  readonly format: typeof STATE_FORMAT;
-  readonly version: typeof STATE_VERSION;
-  readonly key: ResumeKey;
-  readonly session: EvaluationSessionJSON;
-}
-
 /** A fold's labels as binary anomaly labels (0 inlier, 1 anomaly, 255 ignore). */
 function binaryOf(fold: EvaluationFold, labels: Uint8Array): Uint8Array {
   const b = binaryAnomalyLabels(labels, fold.dataset);
@@ -194,45 +285,16 @@ function checkCompatible(fold: EvaluationFold, numClasses: number): void {
   }
 }
 
-/**
- * Evaluates a detector on one or more folds of data-mixing datasets: reads every image, scores
- * it and feeds an {@link EvaluationSession} (`@densehybrid/metrics-openiou`), which computes
- * anomaly metrics under the benchmark's protocol, closed mIoU, open-mIoU (cross-calibrated
- * between two folds, or at a given threshold) and, optionally, SMIYC component metrics (a second
- * pass over float16 scores cached in `scratchDir`). Interrupting (`signal`) saves the session in
- * `scratchDir` with a key of everything that determines the result (these options, the folds'
- * sample ids, {@link EvaluateFoldsOptions.resumeKey}); the same call resumes.
- *
- * @throws CliUsageError (exit 2) when `scratchDir` holds the state of a run with another key,
- *   naming the differing fields; DenseHybridError `MODEL_LOAD` when the model's K does not match the dataset,
- *   `INTERRUPTED` when aborted (the state is saved), `IO` / `INVALID_INPUT` naming a bad file
- *
- * @example
- * ```ts
- * const r = await evaluateFolds({
- *   folds: [{ name: 't5', dataset: t5 }, { name: 't6', dataset: t6 }],
- *   score: (img) => detector.score(img),
- *   numClasses: 12,
- *   benchmark: 'streethazards', // per-image AP, t5 <-> t6 cross-calibration at ×0.5, bilinear
- *   scratchDir: 'out.partial/.eval-state',
- * });
- * console.log(r.anomaly?.ap, r.openSet?.openMIoU);
- * ```
- */
-export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<EvaluationResult> {
-  const K = options.numClasses;
-  const mode = options.mode ?? 'histogram';
-  const stateEvery = options.stateEvery ?? 25;
-  const multi = options.scoreNames !== undefined;
+/** The session of an evaluation's options (everything the folds and options determine). */
+function newSession(options: EvaluateFoldsOptions): EvaluationSession {
   const names = options.scoreNames ?? ['score'];
-  for (const f of options.folds) checkCompatible(f, K);
   // only what is given overrides the benchmark's protocol (its official code's conventions)
   const given = Object.fromEntries(
     Object.entries(options.conventions ?? {}).filter(([, v]) => v !== undefined),
   ) as Pick<EvaluationSessionOptions, ConventionName>;
-  const session = new EvaluationSession({
+  return new EvaluationSession({
     benchmark: options.benchmark ?? 'folder',
-    numClasses: K,
+    numClasses: options.numClasses,
     scoreNames: names,
     folds: options.folds.map((f) => ({
       name: f.name,
@@ -240,15 +302,33 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
       ignoreLabel: f.binaryLabels === true ? 255 : f.dataset.ignoreLabel,
     })),
     ...given,
-    mode,
+    ...(options.mode !== undefined ? { mode: options.mode } : {}),
     ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
     ...(options.crossCalibrate !== undefined ? { crossCalibrate: options.crossCalibrate } : {}),
     ...(options.components !== undefined ? { components: options.components } : {}),
   });
+}
+
+/** Evaluates the frames `[start, end)`: both passes as far as `thresholds` allow. */
+async function evaluateRange(
+  options: EvaluateFoldsOptions,
+  shard: ShardSpec | null,
+  given: EvaluateShardOptions['componentThresholds'] | null,
+): Promise<{ session: EvaluationSession; outcome: ShardOutcome }> {
+  const K = options.numClasses;
+  const stateEvery = options.stateEvery ?? 25;
+  const multi = options.scoreNames !== undefined;
+  const names = options.scoreNames ?? ['score'];
+  const rescore = options.componentScores === 'rescore';
+  for (const f of options.folds) checkCompatible(f, K);
+  let session = newSession(options);
+  // the mode (the benchmark's unless given) is one of the conventions, so part of the key
   const { officialCode: _code, ...conventions } = session.conventions();
+  const mode = conventions.mode;
   const resolved = session.toJSON().options;
   const sizes = options.folds.map((f) => Math.min(f.dataset.size, options.limit ?? Infinity));
   const total = sizes.reduce((a, b) => a + b, 0);
+  const { start, end } = shard ? shardRange(total, shard) : { start: 0, end: total };
   // everything that determines the result: a state of another run is refused, never merged
   const samples = options.folds.flatMap((f, fi) =>
     Array.from({ length: sizes[fi] as number }, (_, i) => `${f.name}\0${f.dataset.sampleId(i)}\n`),
@@ -270,148 +350,329 @@ export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<Eval
     threshold: (options.threshold ?? null) as ResumeKeyValue,
     crossCalibrate: resolved.crossCalibrate,
     components: resolved.components as ResumeKeyValue,
+    ...(shard ? { shards: shard.count } : {}),
   };
-  const statePath = join(options.scratchDir, 'eval-state.json');
-  const scoreCache = join(options.scratchDir, 'scores');
-  await mkdir(options.scratchDir, { recursive: true });
-  const stored = await readRecord(statePath);
-  if (stored !== undefined) {
-    const state = stored as Partial<EvalState> | null;
-    checkResumeKey(
-      `--out ${options.outDir ?? options.scratchDir} holds a partial evaluation`,
-      state === null || typeof state !== 'object'
-        ? null
-        : {
-            format: state.format ?? null,
-            version: state.version ?? null,
-            ...(typeof state.key === 'object' ? state.key : {}),
-          },
-      { format: STATE_FORMAT, version: STATE_VERSION, ...key },
-      'rerun with --fresh to start over',
-    );
-    session.merge(EvaluationSession.fromJSON((state as EvalState).session));
-  }
-  const saveState = (): Promise<void> =>
-    writeFileAtomic(
-      'eval',
-      statePath,
-      JSON.stringify({
-        format: STATE_FORMAT,
-        version: STATE_VERSION,
-        key,
-        session: session.toJSON(),
-      } satisfies EvalState),
-    );
-  const scoreFrame = async (image: RgbImage, at: FrameContext): Promise<MultiFrameScores> => {
-    if (multi) {
-      const frame = await (options.score as MultiFrameScorer)(image, at);
-      for (const name of names) {
-        if (!(frame.scores[name] instanceof Float32Array)) {
-          throw new DenseHybridError(
-            'INVALID_INPUT',
-            `eval: expected the scorer to return score "${name}", got ${JSON.stringify(Object.keys(frame.scores))}`,
-          );
-        }
-      }
-      return frame;
+  if (given) {
+    const differences = resumeKeyDifferences(given.key, key);
+    if (differences.length > 0) {
+      throw new CliUsageError(
+        `--component-thresholds ${given.source} belongs to another run (its key vs this run's: ${describeResumeKeyDifferences(differences)}); merge this run's shards and use that merge's file`,
+      );
     }
-    const frame = await (options.score as FrameScorer)(image);
-    return {
-      width: frame.width,
-      height: frame.height,
-      closed: frame.closed,
-      scores: { [names[0] as string]: frame.scores },
-    };
+  }
+  const thresholdsGiven = given ? given.thresholds : null;
+  const dir = options.scratchDir;
+  const scoreCache = join(dir, 'scores');
+  const subject = shard
+    ? `${dir} holds the state of shard ${shard.index}/${shard.count}`
+    : `--out ${options.outDir ?? dir} holds a partial evaluation`;
+  const hint = 'rerun with --fresh to start over';
+  await mkdir(dir, { recursive: true });
+  // a state of the single-file format (version 5 and older) is another run's
+  const legacy = await readRecord(join(dir, 'eval-state.json'));
+  if (legacy !== undefined) {
+    const l = legacy as { format?: unknown; version?: unknown } | null;
+    checkResumeKey(
+      subject,
+      l === null || typeof l !== 'object'
+        ? null
+        : { format: l.format ?? null, version: l.version ?? null },
+      { format: EVAL_STATE_FORMAT, version: EVAL_STATE_VERSION },
+      hint,
+    );
+  }
+  const index = await readSessionStateIndex<EvalStateMeta>(dir);
+  let meta: EvalStateMeta = {
+    format: EVAL_STATE_FORMAT,
+    version: EVAL_STATE_VERSION,
+    key,
+    shard: shard ? { ...shard, start, end } : null,
+    total,
+    firstPass: false,
+    componentPass: null,
+    context: options.context ?? null,
   };
-  const cachePath = (name: string, fold: string, i: number): string =>
-    join(scoreCache, `${encodeURIComponent(name)}`, `${fold}-${i}.npy`);
-
-  let count = session.frames;
-  let sinceSave = 0;
-  for (const [fi, fold] of options.folds.entries()) {
-    const n = sizes[fi] as number;
-    for (let i = session.framesOf(fold.name); i < n; i++) {
-      await yieldToEventLoop();
-      if (options.signal?.aborted) {
-        await saveState();
-        throw new DenseHybridError(
-          'INTERRUPTED',
-          `eval: stopped after ${count}/${total} images; run the same command again to resume`,
-        );
+  // the run's key, the format and the shard index: what a resumed state must match
+  const identity = (m: Partial<EvalStateMeta>): ResumeKey => ({
+    format: m.format ?? null,
+    version: m.version ?? null,
+    ...(typeof m.key === 'object' && m.key !== null ? m.key : {}),
+    shard: m.shard?.index ?? null,
+  });
+  if (index !== undefined) {
+    const stored =
+      index === null || typeof index.meta !== 'object' || index.meta === null
+        ? null
+        : identity(index.meta);
+    checkResumeKey(subject, stored, identity(meta), hint);
+    const m = (index as SessionStateIndex<EvalStateMeta>).meta;
+    session = EvaluationSession.fromJSON((index as SessionStateIndex<EvalStateMeta>).session);
+    meta = { ...m, context: options.context ?? null };
+  }
+  const writer = await SessionStateWriter.open(dir, session);
+  try {
+    const scoreFrame = async (image: RgbImage, at: FrameContext): Promise<MultiFrameScores> => {
+      if (multi) {
+        const frame = await (options.score as MultiFrameScorer)(image, at);
+        for (const name of names) {
+          if (!(frame.scores[name] instanceof Float32Array)) {
+            throw new DenseHybridError(
+              'INVALID_INPUT',
+              `eval: expected the scorer to return score "${name}", got ${JSON.stringify(Object.keys(frame.scores))}`,
+            );
+          }
+        }
+        return frame;
       }
-      const sample = await fold.dataset.load(i);
-      if (!sample.label) {
-        throw new DenseHybridError(
-          'DATASET_LAYOUT',
-          `eval: expected a label for ${sample.id} in ${fold.dataset.name}, got none`,
-        );
-      }
-      const frame = await scoreFrame(sample.image, {
-        fold: fi,
-        index: i,
-        width: sample.label.width,
-        height: sample.label.height,
-      });
-      if (frame.width !== sample.label.width || frame.height !== sample.label.height) {
-        throw new DenseHybridError(
-          'SHAPE_MISMATCH',
-          `eval: expected scores of ${sample.label.width}x${sample.label.height} (label size of ${sample.id}), got ${frame.width}x${frame.height}`,
-        );
-      }
-      const labels =
-        fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
-      session.addFrame({
-        fold: fold.name,
+      const frame = await (options.score as FrameScorer)(image);
+      return {
         width: frame.width,
         height: frame.height,
-        scores: frame.scores,
-        labels,
-        ...(frame.closed !== undefined ? { closed: frame.closed } : {}),
-      });
-      if (resolved.components !== null && labelKindOf(fold) !== 'semantic') {
-        for (const name of names)
-          await writeNpy(
-            cachePath(name, fold.name, i),
-            frame.scores[name] as Float32Array,
-            [frame.height, frame.width],
-            mode === 'histogram' ? '<f2' : '<f4',
-          );
-      }
-      count++;
-      options.onFrame?.(count, total);
-      if (++sinceSave >= stateEvery) {
-        sinceSave = 0;
-        await saveState();
-      }
-    }
-  }
-  await saveState();
+        closed: frame.closed,
+        scores: { [names[0] as string]: frame.scores },
+      };
+    };
+    const cachePath = (name: string, fold: string, i: number): string =>
+      join(scoreCache, `${encodeURIComponent(name)}`, `${fold}-${i}.npy`);
+    // the frames of [start, end) per fold: [lo, hi) of its samples
+    const offsets = sizes.map((_, fi) => sizes.slice(0, fi).reduce((a, b) => a + b, 0));
+    const span = options.folds.map((_, fi) => {
+      const off = offsets[fi] as number;
+      const n = sizes[fi] as number;
+      const clamp = (v: number) => Math.min(n, Math.max(0, v - off));
+      return { lo: clamp(start), hi: clamp(end) };
+    });
+    const rangeSize = end - start;
+    const withComponents = (fold: EvaluationFold): boolean =>
+      resolved.components !== null && labelKindOf(fold) !== 'semantic';
+    let images = 0;
+    const stopped = async (done: number, saveJson?: EvaluationSessionJSON): Promise<never> => {
+      await writer.commit(meta, saveJson);
+      throw new DenseHybridError(
+        'INTERRUPTED',
+        `eval: stopped after ${done}/${rangeSize} images${shard ? ` of shard ${shard.index}/${shard.count}` : ''}; run the same command again to resume`,
+      );
+    };
 
-  // SMIYC component metrics: a second pass over the labels and the cached float16 scores, at each
-  // score's best pooled-F1 threshold.
-  const scored = Object.keys(session.componentThresholds());
-  if (scored.length > 0) {
-    for (const [fi, fold] of options.folds.entries()) {
-      if (labelKindOf(fold) === 'semantic') continue;
-      for (let i = 0; i < (sizes[fi] as number); i++) {
-        const sample = await fold.dataset.load(i);
-        if (!sample.label) continue;
-        const labels =
-          fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
-        const scores: Record<string, Float32Array> = {};
-        for (const name of scored)
-          scores[name] = (await readNpy(cachePath(name, fold.name, i))).data;
-        session.addComponentFrame({
-          fold: fold.name,
-          width: sample.label.width,
-          height: sample.label.height,
-          scores,
-          labels,
-        });
+    // first pass: every accumulator but the components
+    if (!meta.firstPass) {
+      let count = session.frames;
+      let sinceSave = 0;
+      for (const [fi, fold] of options.folds.entries()) {
+        const { lo, hi } = span[fi] as { lo: number; hi: number };
+        for (let i = lo + session.framesOf(fold.name); i < hi; i++) {
+          await yieldToEventLoop();
+          if (options.signal?.aborted) await stopped(count);
+          const sample = await fold.dataset.load(i);
+          if (!sample.label) {
+            throw new DenseHybridError(
+              'DATASET_LAYOUT',
+              `eval: expected a label for ${sample.id} in ${fold.dataset.name}, got none`,
+            );
+          }
+          const frame = await scoreFrame(sample.image, {
+            fold: fi,
+            index: i,
+            width: sample.label.width,
+            height: sample.label.height,
+          });
+          if (frame.width !== sample.label.width || frame.height !== sample.label.height) {
+            throw new DenseHybridError(
+              'SHAPE_MISMATCH',
+              `eval: expected scores of ${sample.label.width}x${sample.label.height} (label size of ${sample.id}), got ${frame.width}x${frame.height}`,
+            );
+          }
+          const labels =
+            fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
+          session.addFrame({
+            fold: fold.name,
+            width: frame.width,
+            height: frame.height,
+            scores: frame.scores,
+            labels,
+            ...(frame.closed !== undefined ? { closed: frame.closed } : {}),
+          });
+          // exact mode: the frame's scores go to the state's files, not into memory
+          await writer.append();
+          if (withComponents(fold) && !rescore) {
+            for (const name of names)
+              await writeNpy(
+                cachePath(name, fold.name, i),
+                frame.scores[name] as Float32Array,
+                [frame.height, frame.width],
+                mode === 'histogram' ? '<f2' : '<f4',
+              );
+          }
+          count++;
+          images++;
+          options.onFrame?.(count, rangeSize);
+          if (++sinceSave >= stateEvery) {
+            sinceSave = 0;
+            await writer.commit(meta);
+          }
+        }
       }
+      meta = { ...meta, firstPass: true };
+      await writer.commit(meta);
     }
+    // the session's JSON with the exact stores in the files (the component pass adds to it)
+    const firstPass = { ...session.toJSON(), components: null };
+
+    // the component pass: at the thresholds of the merged first pass (a shard is given them)
+    // or this session's own (one process)
+    let thresholds: Readonly<Record<string, number>> | null = thresholdsGiven;
+    const needsPass = options.folds.some(withComponents);
+    if (shard === null) {
+      await writer.restore();
+      thresholds = session.componentThresholds();
+    }
+    const scored = thresholds ? Object.keys(thresholds) : [];
+    let componentPass: ShardOutcome['componentPass'] = needsPass ? 'pending' : 'none';
+    if (thresholds !== null && needsPass && scored.length === 0) componentPass = 'none';
+    if (thresholds !== null && scored.length > 0) {
+      const ran = meta.componentPass;
+      if (ran !== null && canonicalJson(ran.thresholds) !== canonicalJson(thresholds)) {
+        // thresholds of another first pass: that component pass is void
+        session = EvaluationSession.fromJSON(firstPass);
+        meta = { ...meta, componentPass: null };
+      }
+      if (meta.componentPass === null) {
+        session.startComponentPass(thresholds);
+        meta = { ...meta, componentPass: { thresholds, done: 0, finished: false } };
+      }
+      const pass = meta.componentPass as NonNullable<EvalStateMeta['componentPass']>;
+      const json = (): EvaluationSessionJSON => ({
+        ...firstPass,
+        components: session.componentPassState(),
+      });
+      let done = pass.done;
+      let sinceSave = 0;
+      const save = async (finished: boolean): Promise<void> => {
+        meta = { ...meta, componentPass: { thresholds, done, finished } };
+        await writer.commit(meta, json());
+      };
+      if (!pass.finished) {
+        for (let p = done; p < rangeSize; p++) {
+          const g = start + p;
+          let fi = 0;
+          while (g - (offsets[fi] as number) >= (sizes[fi] as number)) fi++;
+          const fold = options.folds[fi] as EvaluationFold;
+          const i = g - (offsets[fi] as number);
+          await yieldToEventLoop();
+          if (options.signal?.aborted) {
+            meta = { ...meta, componentPass: { thresholds, done, finished: false } };
+            await stopped(done, json());
+          }
+          if (withComponents(fold)) {
+            const sample = await fold.dataset.load(i);
+            if (sample.label) {
+              const labels =
+                fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
+              const scores: Record<string, Float32Array> = {};
+              if (rescore) {
+                const frame = await scoreFrame(sample.image, {
+                  fold: fi,
+                  index: i,
+                  width: sample.label.width,
+                  height: sample.label.height,
+                });
+                for (const name of scored) scores[name] = frame.scores[name] as Float32Array;
+              } else {
+                for (const name of scored)
+                  scores[name] = (await readNpy(cachePath(name, fold.name, i))).data;
+              }
+              session.addComponentFrame({
+                fold: fold.name,
+                width: sample.label.width,
+                height: sample.label.height,
+                scores,
+                labels,
+              });
+              images++;
+            }
+          }
+          done = p + 1;
+          if (++sinceSave >= stateEvery) {
+            sinceSave = 0;
+            await save(false);
+          }
+        }
+        await save(true);
+      }
+      componentPass = 'done';
+      await rm(scoreCache, { recursive: true, force: true });
+    }
+    await writer.close();
+    return { session, outcome: { dir, meta, images, componentPass } };
+  } catch (e) {
+    await writer.close();
+    throw e;
   }
-  const result = session.finish();
-  await rm(scoreCache, { recursive: true, force: true });
-  return result;
+}
+
+/**
+ * Evaluates a detector on one or more folds of data-mixing datasets: reads every image, scores
+ * it and feeds an {@link EvaluationSession} (`@densehybrid/metrics-openiou`), which computes
+ * anomaly metrics under the benchmark's protocol, closed mIoU, open-mIoU (cross-calibrated
+ * between two folds, or at a given threshold) and, optionally, SMIYC component metrics (a second
+ * pass over float16 scores cached in `scratchDir`, or scored again). The state lives in
+ * `scratchDir` as a session state folder (`@densehybrid/metrics-openiou/node`): committed every
+ * `stateEvery` images and on an interrupt (`signal`), exact scores appended to its files after
+ * every image; its key holds everything that determines the result (these options, the folds'
+ * sample ids, {@link EvaluateFoldsOptions.resumeKey}), and the same call resumes it.
+ *
+ * @throws CliUsageError (exit 2) when `scratchDir` holds the state of a run with another key,
+ *   naming the differing fields; DenseHybridError `MODEL_LOAD` when the model's K does not match the dataset,
+ *   `INTERRUPTED` when aborted (the state is saved), `IO` / `INVALID_INPUT` naming a bad file
+ *
+ * @example
+ * ```ts
+ * const r = await evaluateFolds({
+ *   folds: [{ name: 't5', dataset: t5 }, { name: 't6', dataset: t6 }],
+ *   score: (img) => detector.score(img),
+ *   numClasses: 12,
+ *   benchmark: 'streethazards', // per-image AP, t5 <-> t6 cross-calibration at ×0.5, bilinear
+ *   scratchDir: 'out.partial/.eval-state',
+ * });
+ * console.log(r.anomaly?.ap, r.openSet?.openMIoU);
+ * ```
+ */
+export async function evaluateFolds(options: EvaluateFoldsOptions): Promise<EvaluationResult> {
+  const { session } = await evaluateRange(options, null, null);
+  return session.finish();
+}
+
+/**
+ * One shard of an evaluation split over processes (`eval --shard i/n`): the frames
+ * {@link shardRange} gives it (a contiguous block of the frames in fold order, so merging the
+ * shards in order concatenates every per-frame record as one process has it). Its state stays
+ * in `scratchDir` for `densehybrid merge` (`readSessionState` of
+ * `@densehybrid/metrics-openiou/node`). With component metrics it stops after the first pass
+ * (`componentPass: 'pending'`) until it is run again with the merged first pass's
+ * `componentThresholds`. Resumes like {@link evaluateFolds}; a rerun of a complete shard does
+ * nothing.
+ *
+ * @throws as {@link evaluateFolds}; CliUsageError also for the state of another shard index
+ * @example
+ * ```ts
+ * const s = await evaluateShard({ ...options, shard: { index: 1, count: 4 }, scratchDir: 'states/shard-1-of-4' });
+ * s.componentPass; // 'none' | 'pending' | 'done'
+ * ```
+ */
+export async function evaluateShard(options: EvaluateShardOptions): Promise<ShardOutcome> {
+  const { shard } = options;
+  if (
+    !Number.isInteger(shard.count) ||
+    shard.count < 1 ||
+    !Number.isInteger(shard.index) ||
+    shard.index < 0 ||
+    shard.index >= shard.count
+  ) {
+    throw new DenseHybridError(
+      'INVALID_OPTION',
+      `evaluateShard: expected shard index in 0..count-1 and count >= 1, got ${shard.index}/${shard.count}`,
+    );
+  }
+  const { outcome } = await evaluateRange(options, shard, options.componentThresholds ?? null);
+  return outcome;
 }

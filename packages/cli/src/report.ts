@@ -9,7 +9,11 @@ import type {
 import { writeFileAtomic } from '@densehybrid/metrics-openiou/node';
 import { plotCurves } from './render/plot.js';
 
-/** Context shown at the top of an evaluation report. */
+/**
+ * Context shown at the top of an evaluation report and stored as `metrics.json`'s `context`.
+ * Nothing in it depends on time or on how the work was split, so one process and merged shards
+ * write the same bytes (timings go to `timings.json`).
+ */
 export interface ReportContext {
   /** The evaluated checkpoint, or null for precomputed score maps. */
   readonly checkpoint: string | null;
@@ -26,7 +30,124 @@ export interface ReportContext {
   readonly mode: string;
   readonly classNames: readonly string[];
   readonly backend: string;
+}
+
+/** What a run knows of its report context before the result (a shard stores it in its state). */
+export type ReportBase = Omit<ReportContext, 'score' | 'fprRule' | 'tpr'>;
+
+/**
+ * The report context of a result: `base` with the first score and the FPR rule and TPR the
+ * result followed, in `metrics.json`'s field order.
+ *
+ * @example
+ * ```ts
+ * const ctx = reportContext({ checkpoint: 'runs/sh', scoreMaps: null, dataset: 'streethazards', split: 'test', scores: ['hybrid'], mode: 'histogram (float16 bins)', classNames, backend: 'wasm' }, result);
+ * ```
+ */
+export function reportContext(base: ReportBase, result: EvaluationResult): ReportContext {
+  const scores = base.scores ?? [];
+  return {
+    checkpoint: base.checkpoint,
+    scoreMaps: base.scoreMaps ?? null,
+    dataset: base.dataset,
+    split: base.split,
+    score: scores[0] ?? 'score',
+    scores,
+    fprRule: result.conventions.fprRule,
+    tpr: result.conventions.tpr,
+    mode: base.mode,
+    classNames: base.classNames,
+    backend: base.backend,
+  };
+}
+
+/** `timings.json`: how long an evaluation took (kept out of `metrics.json`). */
+export interface EvaluationTimings {
+  readonly format: 'densehybrid/eval-timings';
+  readonly version: 1;
+  /** Wall-clock seconds of the command. */
   readonly seconds: number;
+  /** CPU seconds (user + system) of the process. */
+  readonly cpuSeconds: number;
+  /** Images evaluated by this command (a resumed run: since it resumed). */
+  readonly images: number;
+  readonly imagesPerSecond: number;
+  /** `merge`: each shard's `timings.json`, in shard order (null where a shard has none). */
+  readonly shards?: readonly (Readonly<Record<string, unknown>> | null)[];
+  /** A shard: one entry per command that worked on it (passes, resumed runs). */
+  readonly runs?: readonly Readonly<Record<string, unknown>>[];
+}
+
+/**
+ * Timings of a command that started at `t0` (`performance.now()`) with CPU usage `cpu0`.
+ *
+ * @example
+ * ```ts
+ * const t = measuredTimings(t0, cpu0, result.frames);
+ * ```
+ */
+export function measuredTimings(
+  t0: number,
+  cpu0: NodeJS.CpuUsage,
+  images: number,
+): EvaluationTimings {
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    format: 'densehybrid/eval-timings',
+    version: 1,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    images,
+    imagesPerSecond: seconds > 0 ? images / seconds : 0,
+  };
+}
+
+/**
+ * Writes `timings.json` into `dir` (atomically).
+ *
+ * @example
+ * ```ts
+ * await writeTimings(staged.dir, measuredTimings(t0, cpu0, result.frames));
+ * ```
+ */
+export async function writeTimings(dir: string, timings: EvaluationTimings): Promise<void> {
+  await writeFileAtomic(join(dir, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+}
+
+/**
+ * The lines `eval` and `merge` print: where the report went, then per score AP / FPR95 / AUROC,
+ * open-mIoU and the component metrics, closed mIoU and the notes.
+ *
+ * @example
+ * ```ts
+ * ctx.result({ out, ...metricsDocument(result, rc) }, summaryLines(out, result));
+ * ```
+ */
+export function summaryLines(out: string, result: EvaluationResult): string[] {
+  const { fprRule, protocol } = result.conventions;
+  const names = result.scores.map((s) => s.name);
+  const human = [`wrote ${out}/{metrics.json,report.md${result.anomaly ? ',pr.png,roc.png' : ''}}`];
+  const width = Math.max(...names.map((n) => n.length));
+  for (const s of result.scores) {
+    const tag = names.length > 1 ? `${s.name.padEnd(width)}  ` : '';
+    const a = s.anomaly;
+    if (a)
+      human.push(
+        `${tag}AP ${pct(a.ap)}  FPR95 ${pct(a.fpr)}  AUROC ${pct(a.auroc)}  (${protocol}, ${fprRule}, ${result.frames} images)`,
+      );
+    if (s.openSet)
+      human.push(
+        `${tag}open-mIoU ${pct(s.openSet.openMIoU)} (${s.openSet.thresholdSource})  anomaly IoU ${pct(s.openSet.anomalyIoU)}`,
+      );
+    if (s.components)
+      human.push(
+        `${tag}sIoU ${pct(s.components.sIoU)}  PPV ${pct(s.components.ppv)}  mean F1 ${pct(s.components.meanF1)}`,
+      );
+  }
+  if (result.closed) human.push(`closed mIoU ${pct(result.closed.mIoU)}`);
+  for (const n of result.notes) human.push(`note: ${n}`);
+  return human;
 }
 
 const pct = (v: number | null | undefined): string =>
@@ -68,9 +189,17 @@ function conventionsSection(c: EvaluationConventions): string[] {
     ['ignored pixels in AP / AUROC / FPR', `\`${c.ignoredPixels}\``],
     ['score precision', `\`${c.scoreRounding}\``],
     [
+      'evaluation mode',
+      c.mode === 'exact'
+        ? '`exact`: every score kept and sorted'
+        : `\`histogram\`: one bin per float16 value; scores that are no float16 value (a note counts them) are rounded to float16${c.protocol === 'per-image' ? ' for the pooled curves, the per-image metrics are exact from each frame' : ''}`,
+    ],
+    [
       'reported pixel metrics',
       c.percentileBins === null
-        ? `exact (${c.mode === 'exact' ? 'every score' : 'float16 histogram'})`
+        ? c.mode === 'exact'
+          ? 'exact (every score)'
+          : 'exact for float16 scores (float16 histogram)'
         : `${c.percentileBins} percentile bins per frame (exact values beside)`,
     ],
     [
@@ -111,7 +240,7 @@ function reportMarkdown(result: EvaluationResult, ctx: ReportContext): string {
   );
   const multi = result.scores.length > 1;
   L.push(
-    `- ${multi ? `scores: ${result.scores.map((s) => s.name).join(', ')} (one forward pass per image; detailed sections below are for ${ctx.score})` : `score: ${ctx.score}`}; backend: ${ctx.backend}; ${result.frames} images in ${ctx.seconds.toFixed(1)} s`,
+    `- ${multi ? `scores: ${result.scores.map((s) => s.name).join(', ')} (one forward pass per image; detailed sections below are for ${ctx.score})` : `score: ${ctx.score}`}; backend: ${ctx.backend}; ${result.frames} images (timings in timings.json)`,
   );
   L.push(
     `- protocol: ${result.protocol}; FPR at TPR ${ctx.tpr} with rule \`${ctx.fprRule}\`; accumulator: ${ctx.mode}`,

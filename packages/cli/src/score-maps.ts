@@ -1,13 +1,23 @@
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
-import type { SegmentationDataset } from '@densehybrid/data-mixing';
-import { readLabel } from '@densehybrid/data-mixing';
+import type { ReadScoreMapOptions, SegmentationDataset } from '@densehybrid/data-mixing';
+import {
+  SCORE_MAP_EXTENSIONS,
+  SCORE_MAP_FORMATS,
+  SMIYC_SUBMISSION_DATASETS,
+  readClosedSetMap,
+  readScoreMap,
+} from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
-import { readNpy, sha256 } from '@densehybrid/metrics-openiou/node';
+import { sha256 } from '@densehybrid/metrics-openiou/node';
 import type { ResumeKeyValue } from '@densehybrid/metrics-openiou/node';
 
-/** The name of the closed-set predictions in a score-map folder (`closed/` or `*.closed.npy|png`). */
+/** The name of the closed-set predictions in a score-map folder (`closed/` or `*.closed.<ext>`). */
 export const CLOSED_MAPS = 'closed';
+
+/** Every score-map extension `@densehybrid/data-mixing` reads (`.npy .npz .hdf5 .h5 .png`). */
+const MAP_EXTENSIONS = SCORE_MAP_FORMATS.flatMap((f) => SCORE_MAP_EXTENSIONS[f]);
+const PNG_EXTENSIONS = SCORE_MAP_EXTENSIONS.png;
 
 /** One fold of the evaluated data and where its frames' images lie (for matching by name). */
 export interface ScoreMapFold {
@@ -15,10 +25,12 @@ export interface ScoreMapFold {
   readonly dataset: SegmentationDataset;
 }
 
-/** The maps of one frame: per score name a `.npy` file, and the closed-set prediction if any. */
+/** The maps of one frame: per score name a file, and the closed-set prediction if any. */
 interface FrameMaps {
   readonly scores: Readonly<Record<string, string>>;
   readonly closed: string | null;
+  /** How the score files are read (PNG scale). */
+  readonly read: ReadScoreMapOptions;
 }
 
 /** Score maps matched to the frames of the evaluated folds ({@link matchScoreMaps}). */
@@ -27,7 +39,8 @@ export interface ScoreMapSet {
   readonly dir: string;
   /** Whether every frame has a closed-set prediction (none has one otherwise). */
   readonly hasClosed: boolean;
-  /** Relative path, size and modification time of every matched file, hashed (the resume key). */
+  /** Relative path, size and modification time of every matched file (and the PNG scale when PNG
+   * maps are read), hashed (the resume key). */
   readonly identity: ResumeKeyValue;
   /** The maps of frame `index` of fold `fold`. */
   frame(fold: number, index: number): FrameMaps;
@@ -52,29 +65,36 @@ const toKey = (p: string): string => p.split(sep).join('/');
 /** A path without its extension (`a/b.png` → `a/b`). */
 const stemOf = (p: string): string => p.slice(0, p.length - extname(p).length);
 
-/** Where one map name's files are: `<dir>/<name>/**\/<frame>.<ext>`, else `<dir>/**\/<frame>.<name>.<ext>`. */
+/** A file's key: its path below `base` without the extension, with `/` separators. */
+const keyOf = (base: string, file: string): string => stemOf(toKey(relative(base, file)));
+
+/**
+ * Where one map name's files are: `<dir>/<name>/**\/<frame>.<ext>` (a folder per name), else
+ * `<dir>/**\/<frame>.<name>.<ext>` (a suffix per name), else, when `bare` (a single score name,
+ * no such folder or suffix), `<dir>/**\/<frame>.<ext>` outside `closed/` and `*.closed.<ext>`.
+ */
 async function filesOf(
   dir: string,
   name: string,
   exts: readonly string[],
   names: readonly string[],
+  bare: boolean,
 ): Promise<{ file: string; key: string }[]> {
   const folder = join(dir, name);
   const isFolder = (await stat(folder).catch(() => undefined))?.isDirectory() === true;
+  const hasExt = (f: string): boolean => exts.includes(extname(f).toLowerCase());
   if (isFolder) {
-    return (await walk(folder, new Set()))
-      .filter((f) => exts.includes(extname(f).toLowerCase()))
-      .map((f) => {
-        const rel = toKey(relative(folder, f));
-        const stem = rel.slice(0, -extname(rel).length);
-        // `<name>/<frame>.<name>.npy` is the same map (infer's names copied into a folder)
-        return { file: f, key: stem.endsWith(`.${name}`) ? stem.slice(0, -name.length - 1) : stem };
-      });
+    return (await walk(folder, new Set())).filter(hasExt).map((f) => {
+      const stem = keyOf(folder, f);
+      // `<name>/<frame>.<name>.npy` is the same map (infer's names copied into a folder)
+      return { file: f, key: stem.endsWith(`.${name}`) ? stem.slice(0, -name.length - 1) : stem };
+    });
   }
   // suffix layout: skip the folders of the other map names
   const skip = new Set(names.map((n) => join(dir, n)));
+  const all = await walk(dir, skip);
   const out: { file: string; key: string }[] = [];
-  for (const f of await walk(dir, skip)) {
+  for (const f of all) {
     const rel = toKey(relative(dir, f));
     for (const ext of exts) {
       const suffix = `.${name}${ext}`;
@@ -82,12 +102,20 @@ async function filesOf(
         out.push({ file: f, key: rel.slice(0, -suffix.length) });
     }
   }
-  return out;
+  if (out.length > 0 || !bare) return out;
+  // bare layout (one score): every map file, e.g. SMIYC's anomaly_p/<method>/<dataset>/<frame>.hdf5
+  const closedSuffix = `.${CLOSED_MAPS}`;
+  return all
+    .filter(hasExt)
+    .map((f) => ({ file: f, key: keyOf(dir, f) }))
+    .filter(({ key }) => !key.toLowerCase().endsWith(closedSuffix));
 }
 
 /**
  * The names a frame can be matched by: its sample id and its image's path below `root` (each
- * without extension), and every trailing part of them (`a/b/c`: `c`, `b/c`, `a/b/c`).
+ * without extension), and every trailing part of them (`a/b/c`: `c`, `b/c`, `a/b/c`). A SMIYC
+ * frame is also `<submission dataset>/<frame>` (`AnomalyTrack-all/airplane0000`), its path in
+ * the benchmark's `anomaly_p/<method>/` folder.
  */
 function frameNames(ds: SegmentationDataset, index: number, root: string): Set<string> {
   const full = new Set<string>([stemOf(ds.sampleId(index))]);
@@ -95,6 +123,17 @@ function frameNames(ds: SegmentationDataset, index: number, root: string): Set<s
   const image = files?.[index]?.image;
   if (image !== undefined) {
     full.add(stemOf(toKey(relative(root, image))));
+  }
+  const track = /^smiyc\/(anomaly|obstacle)$/.exec(ds.name)?.[1] as
+    keyof typeof SMIYC_SUBMISSION_DATASETS | undefined;
+  if (track !== undefined) {
+    // SMIYC's fid: the image's file name without its extension
+    const fid = stemOf(
+      toKey(image ?? ds.sampleId(index))
+        .split('/')
+        .pop() ?? '',
+    );
+    full.add(`${SMIYC_SUBMISSION_DATASETS[track]}/${fid}`);
   }
   const out = new Set<string>();
   for (const f of full) {
@@ -106,12 +145,15 @@ function frameNames(ds: SegmentationDataset, index: number, root: string): Set<s
 
 /**
  * Matches the score maps in `dir` to the frames of `folds` by name. Per score name the maps are
- * `<dir>/<name>/<frame>.npy` (a folder per score) or `<dir>/<frame>.<name>.npy` (a suffix per
- * score, as `densehybrid infer` writes `<frame>.scores.npy`); `<frame>` is the frame's image
- * path below `root` without extension, or any trailing part of it that names one frame (its
- * file name alone when that is unique). Closed-set predictions, optional, are named like a
- * score `closed`, as `.npy` (uint8) or `.png` label maps. With `limit` only the first `limit`
- * frames of each fold need maps.
+ * `<dir>/<name>/<frame>.<ext>` (a folder per score) or `<dir>/<frame>.<name>.<ext>` (a suffix
+ * per score, as `densehybrid infer` writes `<frame>.scores.npy`); with one score name and neither
+ * layout, `<dir>/<frame>.<ext>` (bare, e.g. SMIYC's `anomaly_p/<method>/`). `<ext>` is any
+ * format `readScoreMap` reads: `.npy .npz .hdf5 .h5`, and `.png` with `read.pngScale`
+ * (without it PNG files are not maps). `<frame>` is the frame's image path below `root`
+ * without extension, or any trailing part of it that names one frame (its file name alone when
+ * that is unique; a SMIYC frame also `AnomalyTrack-all/<fid>` / `ObstacleTrack-all/<fid>`).
+ * Closed-set predictions, optional, are named like a score `closed`, in the same formats (`.png`
+ * as 8-bit label maps). With `limit` only the first `limit` frames of each fold need maps.
  *
  * @throws DenseHybridError `DATASET_LAYOUT` naming the file for a map that matches no frame or
  *   several, a frame with no map or two, or closed-set predictions for only some frames
@@ -127,6 +169,7 @@ export async function matchScoreMaps(
   folds: readonly ScoreMapFold[],
   scoreNames: readonly string[],
   limit = Infinity,
+  read: ReadScoreMapOptions = {},
 ): Promise<ScoreMapSet> {
   const fn = 'eval --scores';
   if ((await stat(dir).catch(() => undefined))?.isDirectory() !== true) {
@@ -143,9 +186,12 @@ export async function matchScoreMaps(
   const names = [...scoreNames, CLOSED_MAPS];
   const byName = new Map<string, (string | undefined)[]>();
   const identity: string[] = [];
+  const pngScores = read.pngScale !== undefined && read.pngScale !== null;
+  const scoreExts = MAP_EXTENSIONS.filter((e) => pngScores || !PNG_EXTENSIONS.includes(e));
   for (const name of names) {
     const closed = name === CLOSED_MAPS;
-    const files = await filesOf(dir, name, closed ? ['.npy', '.png'] : ['.npy'], names);
+    const bare = !closed && scoreNames.length === 1;
+    const files = await filesOf(dir, name, closed ? MAP_EXTENSIONS : scoreExts, names, bare);
     const assigned: (string | undefined)[] = new Array<string | undefined>(frames.length);
     for (const { file, key } of files) {
       const hit = index.get(key) ?? [];
@@ -177,9 +223,20 @@ export async function matchScoreMaps(
     if (missing >= 0 && (!closed || any)) {
       const f = frames[missing] as (typeof frames)[number];
       const id = stemOf(f.id.split('/').pop() ?? f.id);
+      // PNG files that were not read as score maps (no --png-scale) are likely the maps
+      const pngs =
+        closed || pngScores
+          ? []
+          : await filesOf(dir, name, PNG_EXTENSIONS, names, bare).then((p) =>
+              p.filter(({ file }) => !/\.(heatmap|overlay|openset)\.png$/i.test(file)),
+            );
+      const hint =
+        pngs.length > 0
+          ? `; ${pngs.length} PNG file${pngs.length === 1 ? '' : 's'} (e.g. ${pngs[0]?.file}) are read as 16-bit score maps only with --png-scale <s> (score = value × s)`
+          : '';
       throw new DenseHybridError(
         'DATASET_LAYOUT',
-        `${fn}: expected a ${closed ? 'closed-set prediction' : `"${name}" score map`} for every frame, got none for ${f.id} (${folds[f.fold]?.dataset.name}), e.g. ${join(dir, name, `${id}.${closed ? 'png' : 'npy'}`)} or ${join(dir, `${id}.${name}.${closed ? 'png' : 'npy'}`)}`,
+        `${fn}: expected a ${closed ? 'closed-set prediction' : `"${name}" score map`} for every frame, got none for ${f.id} (${folds[f.fold]?.dataset.name}), e.g. ${join(dir, name, `${id}.${closed ? 'png' : 'npy'}`)} or ${join(dir, `${id}.${name}.${closed ? 'png' : 'npy'}`)}${hint}`,
       );
     }
     byName.set(name, assigned);
@@ -189,25 +246,37 @@ export async function matchScoreMaps(
     if (f.index === 0) starts[f.fold] = g;
   });
   const hasClosed = (byName.get(CLOSED_MAPS) ?? []).some((a) => a !== undefined);
+  const usesPng = scoreNames.some((n) =>
+    (byName.get(n) ?? []).some(
+      (f) => f !== undefined && PNG_EXTENSIONS.includes(extname(f).toLowerCase()),
+    ),
+  );
   return {
     dir,
     hasClosed,
-    identity: sha256(identity.sort().join('')),
+    // PNG scores depend on the scale too: it is part of the maps' identity
+    identity: sha256(
+      identity.sort().join('') +
+        (usesPng ? `png\0${String(read.pngScale)}\0${String(read.pngOffset ?? 0)}\n` : ''),
+    ),
     frame(fold, i) {
       const g = (starts[fold] ?? 0) + i;
       return {
         scores: Object.fromEntries(scoreNames.map((n) => [n, byName.get(n)?.[g] as string])),
         closed: hasClosed ? (byName.get(CLOSED_MAPS)?.[g] ?? null) : null,
+        read,
       };
     },
   };
 }
 
 /**
- * Reads one frame's maps and checks their size against the label's.
+ * Reads one frame's maps (`readScoreMap` / `readClosedSetMap` of `@densehybrid/data-mixing`:
+ * any format, size-1 axes dropped) and checks their size against the label's.
  *
- * @throws DenseHybridError `SHAPE_MISMATCH` naming the file for a map of another size, or of a
- *   dtype other than float16/float32 (scores) or uint8 (closed-set `.npy`)
+ * @throws DenseHybridError `SHAPE_MISMATCH` naming the file for a map of another size;
+ *   `INVALID_INPUT` naming the file for an integer score map, a float closed-set prediction, an
+ *   8-bit or colour PNG score map or a malformed file
  * @example
  * ```ts
  * const { scores, closed } = await readFrameMaps(maps.frame(0, 3), 640, 480);
@@ -221,33 +290,15 @@ export async function readFrameMaps(
   const fn = 'eval --scores';
   const scores: Record<string, Float32Array> = {};
   for (const [name, file] of Object.entries(maps.scores)) {
-    const npy = await readNpy(file);
-    if (npy.dtype === '|u1') {
-      throw new DenseHybridError(
-        'INVALID_INPUT',
-        `${fn}: expected a float16 or float32 score map, got ${file} of dtype uint8`,
-      );
-    }
-    checkShape(fn, file, npy.shape, width, height);
-    scores[name] = npy.data;
+    const map = await readScoreMap(file, maps.read);
+    checkShape(fn, file, map, width, height);
+    scores[name] = map.data;
   }
   let closed: Uint8Array | null = null;
   if (maps.closed !== null) {
-    if (extname(maps.closed).toLowerCase() === '.png') {
-      const label = await readLabel(maps.closed);
-      checkShape(fn, maps.closed, [label.height, label.width], width, height);
-      closed = Uint8Array.from(label.data);
-    } else {
-      const npy = await readNpy(maps.closed);
-      if (npy.dtype !== '|u1') {
-        throw new DenseHybridError(
-          'INVALID_INPUT',
-          `${fn}: expected a uint8 closed-set prediction, got ${maps.closed} of dtype ${npy.dtype}`,
-        );
-      }
-      checkShape(fn, maps.closed, npy.shape, width, height);
-      closed = Uint8Array.from(npy.data);
-    }
+    const map = await readClosedSetMap(maps.closed, { key: maps.read.key ?? null });
+    checkShape(fn, maps.closed, map, width, height);
+    closed = map.data;
   }
   return { scores, closed };
 }
@@ -255,14 +306,14 @@ export async function readFrameMaps(
 function checkShape(
   fn: string,
   file: string,
-  shape: readonly number[],
+  map: { readonly shape: readonly number[]; readonly width: number; readonly height: number },
   width: number,
   height: number,
 ): void {
-  if (shape.length !== 2 || shape[0] !== height || shape[1] !== width) {
+  if (map.height !== height || map.width !== width) {
     throw new DenseHybridError(
       'SHAPE_MISMATCH',
-      `${fn}: expected ${file} of shape (${height}, ${width}) (the label's height, width), got (${shape.join(', ')})`,
+      `${fn}: expected ${file} of shape (${height}, ${width}) (the label's height, width), got (${map.shape.join(', ')})`,
     );
   }
 }

@@ -143,10 +143,16 @@ describe('train', () => {
     });
     const headCount = ckpt.variables.size - backboneOnly.size;
     disposeCheckpoint(ckpt);
-    const r = await cli(TRAIN(join(tmp.dir, 'run-init-plain'), 1, ['--init', plain]));
+    // it lacks the posterior head: refused unless --init-allow-missing names it (issue 16)
+    const refused = await cli(TRAIN(join(tmp.dir, 'run-init-plain0'), 1, ['--init', plain]));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/head 0\/\d+ loaded .*--init-allow-missing head/);
+    const r = await cli(
+      TRAIN(join(tmp.dir, 'run-init-plain'), 1, ['--init', plain, '--init-allow-missing', 'head']),
+    );
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(
-      `init: ${backboneOnly.size} weights from ${plain} (0 missing, 0 unused)`,
+      `init: ${backboneOnly.size} weights from ${plain} (${headCount} missing, 0 unused)`,
     );
     expect(headCount).toBeGreaterThan(0);
   });
@@ -365,9 +371,13 @@ describe('infer', () => {
 });
 
 describe('eval', () => {
-  it('pooled protocol on Fishyscapes equals anomalyMetrics on the float16 scores infer writes', async () => {
+  it('pooled protocol on Fishyscapes (--mode histogram) equals anomalyMetrics on the float16 scores infer writes', async () => {
     const out = join(tmp.dir, 'eval-fs');
-    const r = await cli(fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, out, ['--json']));
+    // histogram mode rounds the network's float32 scores to float16, as infer's maps are (the
+    // default, exact, is checked against the float32 scores in eval-scores.test.ts)
+    const r = await cli(
+      fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, out, ['--mode', 'histogram', '--json']),
+    );
     expect(r.stderr).not.toMatch(/densehybrid eval:/);
     expect(r.code).toBe(0);
     const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8'));
@@ -577,7 +587,7 @@ describe('eval', () => {
     expect(err).toMatch(/interrupted; stopped after 1\/4 images/);
     await expect(stat(out)).rejects.toThrow();
     const state = JSON.parse(
-      await readFile(join(`${out}.partial`, '.eval-state/eval-state.json'), 'utf8'),
+      await readFile(join(`${out}.partial`, '.eval-state/session-state.json'), 'utf8'),
     );
     expect(state.session.frames.t5).toBe(1);
     const second = await cli([...args, '--json']);

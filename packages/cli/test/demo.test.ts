@@ -17,7 +17,13 @@ import { runCli } from '@densehybrid/cli';
 import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { demoCommand } from '../src/demo/command.js';
 import { DEMO_SCORES, withoutBoundaryBand } from '../src/demo/evaluate.js';
-import { DEFAULT_DEMO_OPTIONS, QUICK_DEMO_OPTIONS, runDemo } from '../src/demo/pipeline.js';
+import {
+  DEFAULT_DEMO_OPTIONS,
+  QUICK_DEMO_OPTIONS,
+  demoScenes,
+  mixedContentDemoBatches,
+  runDemo,
+} from '../src/demo/pipeline.js';
 import { hybridFindings } from '../src/demo/report.js';
 import type { TrackMetrics } from '../src/demo/evaluate.js';
 
@@ -66,18 +72,20 @@ async function demo(argv: string[], signal?: AbortSignal) {
 }
 
 describe('densehybrid demo --quick', () => {
-  it('builds scenes, trains, evaluates every score on both tracks and writes the report', async () => {
+  it('builds scenes, trains, evaluates every score on the three tracks and writes the report', async () => {
     const run = await demo(['--out', 'a']);
     expect(run.stderr).not.toMatch(/densehybrid demo:/); // no error line
     expect(run.code).toBe(0);
     const files = await readdir(join(root, 'a'));
     expect(files.sort()).toEqual(
       [
-        'example-far-0.png',
         'example-near-0.png',
+        'example-seen-0.png',
+        'example-unseen-0.png',
         'metrics.json',
-        'pr-far.png',
         'pr-near.png',
+        'pr-seen.png',
+        'pr-unseen.png',
         'report.md',
         'model',
         'train-state-closed',
@@ -103,8 +111,8 @@ describe('densehybrid demo --quick', () => {
       'posterior',
       'total',
     ]);
-    // metrics: both tracks, every score, percentages in range, finite thresholds
-    expect(metrics.tracks.map((t) => t.track)).toEqual(['near', 'far']);
+    // metrics: three tracks, every score, percentages in range, finite thresholds
+    expect(metrics.tracks.map((t) => t.track)).toEqual(['near', 'seen', 'unseen']);
     for (const t of metrics.tracks) {
       expect(Object.keys(t.scores)).toEqual([...DEMO_SCORES]);
       expect(t.closedMIoU).toBeGreaterThanOrEqual(0);
@@ -126,10 +134,34 @@ describe('densehybrid demo --quick', () => {
     // the report has a table row per score and track, and the summary table went to stdout
     const report = await readFile(join(root, 'a', 'report.md'), 'utf8');
     for (const s of DEMO_SCORES)
-      expect(report.match(new RegExp(`^\\| ${s} \\|`, 'gm'))).toHaveLength(2);
+      expect(report.match(new RegExp(`^\\| ${s} \\|`, 'gm'))).toHaveLength(3);
     expect(report).toMatch(/^\| near \| [\d.]+ \/ [\d.]+ \|/m); // the λ sweep table
-    expect(run.stdout).toMatch(/score\s+near AP\s+FPR95\s+AUROC\s+oIoU\s+far AP/);
+    expect(run.stdout).toMatch(
+      /score\s+near AP\s+FPR95\s+AUROC\s+oIoU\s+seen AP\s+FPR95\s+AUROC\s+oIoU\s+unseen AP/,
+    );
+    expect(report).toMatch(/Anomalies: trousers \(Fashion-MNIST trousers\), dresses/);
     expect(run.stdout.split('\n').filter((l) => /^hybrid\s/.test(l))).toHaveLength(1);
+  });
+
+  it('pastes only Fashion-MNIST tops and footwear (classes 0, 2, 4, 5, 6, 7, 9) in training, never the unseen trousers, dresses, bags', async () => {
+    // the quick demo's scenes, from its cache, with the real glyphs' class ids
+    const options = { ...DEFAULT_DEMO_OPTIONS, ...QUICK_DEMO_OPTIONS, cacheDir: cache() };
+    const data = await demoScenes(options, () => {});
+    const negatives = data.scenes.negatives;
+    const drawn = new Set<number>();
+    const pixels = new Proxy(negatives.pixels, {
+      get(target, key) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) drawn.add(Math.floor(Number(key) / 784));
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const scenes = { ...data.scenes, negatives: { ...negatives, pixels } };
+    const stream = mixedContentDemoBatches(scenes, 0, { batchSize: 8, seed: 0 });
+    for (let i = 0; i < 20; i++) await stream.next();
+    await stream.return();
+    const classes = new Set([...drawn].map((i) => negatives.classes[i]));
+    expect([...classes].sort()).toEqual([0, 2, 4, 5, 6, 7, 9]);
   });
 
   it('leaves its trained model in <out>/model, which `densehybrid infer --checkpoint <out>` scores with', async () => {

@@ -63,17 +63,74 @@ const numbers = (m: Record<string, unknown>) => ({
 });
 
 describe('eval --scores', () => {
-  it("Fishyscapes: infer's float16 <frame>.scores.npy give the checkpoint's numbers and anomalyMetrics'", async () => {
+  it("Fishyscapes: infer's float16 <frame>.scores.npy give the checkpoint's --mode histogram numbers and anomalyMetrics'; the default (exact) is anomalyMetrics on the float32 scores", async () => {
     const maps = join(tmp.dir, 'maps-fs');
     await infer(join(fs, 'leftImg8bit'), maps);
     const m = await evalJson(
       scoresArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'eval-fs-maps')),
     );
+    // histogram mode rounds the network's float32 scores to float16, as infer's maps are
     const ck = await evalJson(
-      fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, join(tmp.dir, 'eval-fs-ck')),
+      fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, join(tmp.dir, 'eval-fs-ck'), [
+        '--mode',
+        'histogram',
+      ]),
     );
-    expect(numbers(m)).toEqual(numbers(ck));
+    expect(m.conventions.mode).toBe('exact');
+    expect(m.context.mode).toBe('exact (every score)');
+    expect(ck.context.mode).toBe('histogram (float16 bins)');
+    expect(numbers(m)).toEqual({
+      ...numbers(ck),
+      conventions: { ...ck.conventions, mode: 'exact' },
+    });
     expect(m.scores.scores.anomaly).toEqual(ck.scores.hybrid.anomaly);
+    expect(m.notes).toEqual([]);
+    expect(ck.notes).toEqual([
+      expect.stringMatching(
+        /^histogram mode: \d+ of \d+ scores are no float16 value and were rounded to float16 .*mode 'exact' keeps every score/,
+      ),
+    ]);
+    // the default (exact, as bdlb): the float32 scores unrounded; --exact is its alias
+    const exact = await evalJson(
+      fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, join(tmp.dir, 'eval-fs-ck-exact')),
+    );
+    const alias = await evalJson(
+      fixtureEvalArgs(run, 'fishyscapes-lostandfound', fs, join(tmp.dir, 'eval-fs-ck-alias'), [
+        '--exact',
+      ]),
+    );
+    expect(numbers(alias)).toEqual(numbers(exact));
+    expect(exact.conventions.mode).toBe('exact');
+    expect(exact.notes).toEqual([]);
+    const f32: number[] = [];
+    const lab32: number[] = [];
+    const detector = await loadModel(run);
+    try {
+      const ds = await openDataset('fishyscapes-lostandfound', fs, 'test');
+      for (let i = 0; i < ds.size; i++) {
+        const sample = await ds.load(i);
+        const out = await detector.detect(sample.image, { scores: ['hybrid'] });
+        f32.push(...out.scores.hybrid!);
+        lab32.push(...sample.label!.data);
+      }
+    } finally {
+      detector.dispose();
+    }
+    const ref32 = anomalyMetrics(f32, lab32);
+    expect(exact.anomaly.ap).toBeCloseTo(ref32.ap, 12);
+    expect(exact.anomaly.auroc).toBeCloseTo(ref32.auroc, 12);
+    expect(exact.anomaly.fpr).toBe(ref32.fpr);
+    expect(exact.anomaly.ap).not.toBe(ck.anomaly.ap);
+    // report.md names the mode, and the rounding in its notes
+    const histReport = await readFile(join(tmp.dir, 'eval-fs-ck/report.md'), 'utf8');
+    expect(histReport).toContain('accumulator: histogram (float16 bins)');
+    expect(histReport).toMatch(/\| evaluation mode \| `histogram`: one bin per float16 value/);
+    expect(histReport).toMatch(
+      /## Notes\n\n- histogram mode: \d+ of \d+ scores are no float16 value/,
+    );
+    const exactReport = await readFile(join(tmp.dir, 'eval-fs-ck-exact/report.md'), 'utf8');
+    expect(exactReport).toContain('| evaluation mode | `exact`: every score kept and sorted |');
+    expect(exactReport).not.toContain('## Notes');
     expect(m.context).toMatchObject({ checkpoint: null, scoreMaps: maps, scores: ['scores'] });
     const scores: number[] = [];
     const labels: number[] = [];

@@ -85,6 +85,8 @@ async function comparable(path: string): Promise<string> {
     delete manifest['createdAt'];
     return JSON.stringify(manifest);
   }
+  // timings.json: wall-clock seconds only
+  if (path.endsWith('timings.json')) return '';
   if (path.endsWith('metrics.json')) {
     const doc = JSON.parse(bytes.toString('utf8')) as { context: Record<string, unknown> };
     delete doc.context['seconds'];

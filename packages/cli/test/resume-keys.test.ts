@@ -64,7 +64,7 @@ describe('eval resume key', () => {
       /eval {2}1\/4/,
     );
     expect(first.code).toBe(130);
-    const statePath = join(`${out}.partial`, '.eval-state/eval-state.json');
+    const statePath = join(`${out}.partial`, '.eval-state/session-state.json');
     const state = await readFile(statePath, 'utf8');
 
     const other = await cli(fixtureEvalArgs(runB, 'streethazards', sh, out));
@@ -85,6 +85,19 @@ describe('eval resume key', () => {
     expect(limit.code).toBe(2);
     expect(errors(limit.stderr)).toMatch(
       /images differ: 2,2 vs 1,1; samples differ: .*; limit differs: none vs 1/,
+    );
+    // the evaluation mode (the benchmark's: histogram here) is part of the key; --exact is --mode exact
+    for (const extra of [['--mode', 'exact'], ['--exact']]) {
+      const mode = await cli(fixtureEvalArgs(runA, 'streethazards', sh, out, extra));
+      expect(mode.code).toBe(2);
+      expect(errors(mode.stderr)).toMatch(/\(stored vs now: mode differs: histogram vs exact\)/);
+    }
+    const both = await cli(
+      fixtureEvalArgs(runA, 'streethazards', sh, out, ['--exact', '--mode', 'histogram']),
+    );
+    expect(both.code).toBe(2);
+    expect(errors(both.stderr)).toMatch(
+      /--exact: expected no --mode or --mode exact with it \(--exact is an alias of --mode exact\), got --mode histogram/,
     );
     // the refused runs left the state as it was
     expect(await readFile(statePath, 'utf8')).toBe(state);

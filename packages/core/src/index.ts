@@ -34,6 +34,20 @@ export type {
   SmlStatistics,
   SmlAccumulator,
 } from './scores.js';
+export {
+  smlScore,
+  suppressBoundaries,
+  dilatedSmoothing,
+  smlGaussianKernel,
+  DEFAULT_SML_SCORE_OPTIONS,
+  DEFAULT_BOUNDARY_SUPPRESSION_OPTIONS,
+  DEFAULT_DILATED_SMOOTHING_OPTIONS,
+} from './sml.js';
+export type {
+  SmlScoreOptions,
+  BoundarySuppressionOptions,
+  DilatedSmoothingOptions,
+} from './sml.js';
 export { openSetSegmentation } from './open-set.js';
 
 // training loop (issue 8)
@@ -100,3 +114,26 @@ export type {
   RestoreVariablesOptions,
   RestoreVariablesResult,
 } from './checkpoint.js';
+
+// the authors' PyTorch checkpoints (issue 16)
+export {
+  importAuthorsCheckpoint,
+  loadStateDict,
+  formatAccounting,
+  modelGroupOf,
+  AUTHORS_ARCHITECTURES,
+  MODEL_GROUPS,
+  DEFAULT_SKIP_RULES,
+  IMAGENET_SKIP_RULES,
+  DEFAULT_LOAD_STATE_DICT_OPTIONS,
+} from './import.js';
+export type {
+  AuthorsArchitecture,
+  ModelGroup,
+  SkipRule,
+  GroupCount,
+  LoadStateDictOptions,
+  StateDictAccounting,
+  ImportAuthorsCheckpointOptions,
+  ImportAuthorsCheckpointResult,
+} from './import.js';

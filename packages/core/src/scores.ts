@@ -45,7 +45,7 @@ function checkPosterior(fn: string, posteriorLogits: unknown, logits?: tf.Tensor
 }
 
 /** The requested size, or the size of `x`. @internal */
-function targetSize(fn: string, x: tf.Tensor4D, options: ScoreOptions): [number, number] {
+export function targetSize(fn: string, x: tf.Tensor4D, options: ScoreOptions): [number, number] {
   const size = options.size;
   if (size === undefined) return [x.shape[1], x.shape[2]];
   if (
@@ -287,8 +287,8 @@ export interface SmlStatistics {
 /**
  * Standardized max logit (Jung et al., ICCV 2021): −(max_k s_k − μ_ĉ)/σ_ĉ with ĉ = argmax_k s_k
  * and μ, σ fitted on training pixels by {@link fitSmlStatistics} or
- * {@link createSmlAccumulator}. This is the standardisation step of SML; its boundary
- * suppression and dilated smoothing are not included.
+ * {@link createSmlAccumulator}. This is the standardisation step of SML only; full SML (with its
+ * iterative boundary suppression and dilated smoothing) is `smlScore`.
  *
  * @param logits `[N, h, w, K]` float32; not disposed
  * @param statistics per-class `mean` and `std` of length K

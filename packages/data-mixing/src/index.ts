@@ -140,3 +140,28 @@ export {
 export type { DigitSceneBatchOptions } from './scenes/batches.js';
 export { loadDigitScenes, DIGIT_SCENES_FORMAT_VERSION } from './scenes/cache.js';
 export type { LoadDigitScenesOptions, LoadDigitScenesResult } from './scenes/cache.js';
+
+// score maps from any framework: npy / npz / HDF5 (SMIYC) / 16-bit PNG (issue 15)
+export {
+  readScoreMap,
+  readClosedSetMap,
+  scoreMapFormat,
+  encodeSmiycScoreMap,
+  writeSmiycScoreMap,
+  smiycScoreMapPath,
+  SCORE_MAP_FORMATS,
+  SCORE_MAP_EXTENSIONS,
+  SMIYC_SUBMISSION_DATASETS,
+  SMIYC_SCORE_KEY,
+  DEFAULT_READ_SCORE_MAP_OPTIONS,
+  DEFAULT_READ_CLOSED_SET_MAP_OPTIONS,
+  DEFAULT_WRITE_SMIYC_SCORE_MAP_OPTIONS,
+} from './score-maps.js';
+export type {
+  ScoreMapFormat,
+  ScoreMap,
+  ClosedSetMap,
+  ReadScoreMapOptions,
+  ReadClosedSetMapOptions,
+  WriteSmiycScoreMapOptions,
+} from './score-maps.js';

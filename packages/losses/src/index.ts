@@ -37,4 +37,5 @@ export type {
 } from './validate.js';
 
 export { upsampleBilinear } from './upsample.js';
+export type { UpsampleBilinearOptions } from './upsample.js';
 export { logSumExpLastAxis } from './log-sum-exp.js';

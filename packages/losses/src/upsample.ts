@@ -11,8 +11,13 @@ import { resizeBilinearGrad } from '@densehybrid/tfjs-wasm-training';
  * The caller owns the returned tensor; when the input already has the requested size the
  * result **is** the input, so dispose only one of them (or call inside `tf.tidy`).
  *
+ * With `options.alignCorners` the geometry is PyTorch's `align_corners=True` instead (corner
+ * pixels aligned, `src = dst·(in − 1)/(out − 1)`), as the authors' DeepLabV3+ / WideResNet-38
+ * upsamples; the gradient is exact in both modes.
+ *
  * @param x `[N, h, w, C]` float32
  * @param size `[H, W]`, positive integers
+ * @param options `alignCorners` (default false)
  * @returns `[N, H, W, C]`
  * @throws DenseHybridError `INVALID_INPUT` for a tensor that is not rank 4, `INVALID_OPTION`
  *   for a size that is not two positive integers
@@ -23,7 +28,11 @@ import { resizeBilinearGrad } from '@densehybrid/tfjs-wasm-training';
  * const big = tf.tidy(() => upsampleBilinear(tf.ones([1, 2, 2, 19]), [8, 8])); // [1, 8, 8, 19]
  * ```
  */
-export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]): tf.Tensor4D {
+export function upsampleBilinear(
+  x: tf.Tensor4D,
+  size: readonly [number, number],
+  options: UpsampleBilinearOptions = {},
+): tf.Tensor4D {
   if (!(x instanceof tf.Tensor) || x.rank !== 4) {
     throw new DenseHybridError(
       'INVALID_INPUT',
@@ -32,7 +41,13 @@ export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]
   }
   checkSize('upsampleBilinear', 'size', size);
   if (x.shape[1] === size[0] && x.shape[2] === size[1]) return x;
-  return resizeWithGradient(x, size[0], size[1]);
+  return resizeWithGradient(x, size[0], size[1], options.alignCorners ?? false);
+}
+
+/** Options of {@link upsampleBilinear}. */
+export interface UpsampleBilinearOptions {
+  /** PyTorch `align_corners=True` geometry instead of half-pixel centres. @default false */
+  readonly alignCorners?: boolean;
 }
 
 /**
@@ -41,15 +56,25 @@ export function upsampleBilinear(x: tf.Tensor4D, size: readonly [number, number]
  * gradient is the exact adjoint, `resizeBilinearGrad` (a backend's direct kernel when it has
  * one, else matMuls with the interpolation matrices).
  */
-function resizeWithGradient(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+function resizeWithGradient(
+  x: tf.Tensor4D,
+  height: number,
+  width: number,
+  alignCorners: boolean,
+): tf.Tensor4D {
   const f = tf.customGrad(((input: tf.Tensor) => {
-    const value = tf.image.resizeBilinear(input as tf.Tensor4D, [height, width], false, true);
+    const value = tf.image.resizeBilinear(
+      input as tf.Tensor4D,
+      [height, width],
+      alignCorners,
+      !alignCorners,
+    );
     return {
       value,
       gradFunc: (dy: tf.Tensor) =>
         resizeBilinearGrad(input as tf.Tensor4D, dy as tf.Tensor4D, {
-          alignCorners: false,
-          halfPixelCenters: true,
+          alignCorners,
+          halfPixelCenters: !alignCorners,
         }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -18,7 +18,13 @@ import { decodeBase64, encodeBase64 } from './base64.js';
 import { EMPTY_FRAME_RULES, type EmptyFrameRule } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import { DistinctScores } from './distinct.js';
-import { census, ExactScores, type LabelCounts } from './exact.js';
+import {
+  census,
+  ExactScores,
+  ExactScoresUnion,
+  type LabelCounts,
+  type OffloadedCounts,
+} from './exact.js';
 import { FLOAT16_BINS, float16OrderKey } from './float16.js';
 import { ScoreHistogram } from './histogram.js';
 import { orderedKeyOf, orderedKeyOfBits, valueOfOrderedKey } from './sort.js';
@@ -34,7 +40,9 @@ export interface AnomalyMetricsAccumulatorOptions extends AnomalyMetricsOptions 
    * 8 otherwise) and reproduces scikit-learn exactly. `'histogram'` keeps one bin per float16
    * value (1 MiB, independent of the pixel count): exact for float16-quantised scores (as SMIYC
    * stores them); other scores are rounded to the nearest float16 first, so scores closer than
-   * one float16 step (relative 2^-11 ≈ 4.9·10⁻⁴) become ties. `'distinct'` keeps one counter
+   * one float16 step (relative 2^-11 ≈ 4.9·10⁻⁴) become ties in the pooled metrics
+   * ({@link AnomalyMetricsAccumulator.nonFloat16Scores} counts them); per-image metrics stay
+   * exact (see `perImage`). `'distinct'` keeps one counter
    * pair per distinct float32 score (about 40 bytes each): exact for float32 scores with few
    * distinct values — e.g. ×0.5 bilinear means of float16 maps, which are not float16 values —
    * and, past `maxDistinct` of them, continues as `'histogram'` ({@link
@@ -49,8 +57,10 @@ export interface AnomalyMetricsAccumulatorOptions extends AnomalyMetricsOptions 
   readonly maxDistinct?: number;
   /**
    * Record per-frame AP / AUROC / FPR at `add()` time for the per-image protocol (uses `tpr`,
-   * `fprRule` of these options; costs one extra sort per frame in exact mode, almost nothing in
-   * histogram mode).
+   * `fprRule` of these options). Always exact, in every mode: from the frame's scores sorted
+   * (one extra sort per frame; memory of one frame), or in histogram mode from the frame's
+   * float16 histogram when every score of the frame is a float16 value (the same numbers,
+   * almost free).
    * @default true
    */
   readonly perImage?: boolean;
@@ -107,10 +117,24 @@ export interface AnomalyMetricsAccumulatorJSON {
   readonly negatives: number;
   readonly ignored: number;
   readonly frames: readonly FrameMetrics[];
+  /**
+   * Histogram mode: how many of the counted scores were no float16 value (rounded into their
+   * bin); absent when none was.
+   */
+  readonly nonFloat16?: number;
   /** Histogram mode: `[key, inliers, anomalies, …]` of non-empty float16 bins. */
   readonly histogram?: readonly number[];
-  /** Exact mode: base64 of the little-endian stored scores (ordered float32 keys or float64). */
-  readonly exact?: { readonly kind: 'f32' | 'f64'; readonly pos: string; readonly neg: string };
+  /**
+   * Exact mode: base64 of the little-endian stored scores (ordered float32 keys or float64);
+   * `offloaded`: how many more a state file holds (per kind and side, see
+   * `readSessionState` of `@densehybrid/metrics-openiou/node`).
+   */
+  readonly exact?: {
+    readonly kind: 'f32' | 'f64';
+    readonly pos: string;
+    readonly neg: string;
+    readonly offloaded?: OffloadedCounts;
+  };
   /** Distinct mode: base64 of the ordered float32 keys and their float64 inlier / anomaly counts. */
   readonly distinct?: { readonly keys: string; readonly neg: string; readonly pos: string };
 }
@@ -139,7 +163,10 @@ export class AnomalyMetricsAccumulator {
   private frameHist: ScoreHistogram | null = null;
   private readonly frameStats: FrameMetrics[] = [];
   private counts: LabelCounts = { positives: 0, negatives: 0, ignored: 0 };
-  private sorted = true;
+  /** Histogram mode: counted scores that were no float16 value. */
+  private inexact = 0;
+  /** Exact mode, {@link union}: the stores of the accumulators it pools (not copied). */
+  private parts: readonly ExactScores[] | null = null;
 
   /**
    * @param options - see {@link AnomalyMetricsAccumulatorOptions}.
@@ -200,6 +227,15 @@ export class AnomalyMetricsAccumulator {
     return this.frameStats.length;
   }
 
+  /**
+   * Histogram mode: how many of the scores counted so far (ignored pixels left out) were no
+   * float16 value, so that the pooled metrics saw them rounded to float16 (0 in the other modes,
+   * and for float16 score maps). Per-image metrics are exact regardless.
+   */
+  get nonFloat16Scores(): number {
+    return this.inexact;
+  }
+
   /** Anomaly, inlier and ignored pixel counts so far. */
   get pixelCounts(): { positives: number; negatives: number; ignored: number } {
     return { ...this.counts };
@@ -210,6 +246,7 @@ export class AnomalyMetricsAccumulator {
     if (this.hist !== null)
       return this.hist.counts.byteLength + (this.frameHist?.counts.byteLength ?? 0);
     if (this.distinct !== null) return this.distinct.byteLength;
+    if (this.parts !== null) return 0;
     return (this.exact as ExactScores).byteLength;
   }
 
@@ -233,16 +270,23 @@ export class AnomalyMetricsAccumulator {
       // that throws halfway leaves the pooled state untouched
       const fh = (this.frameHist ??= new ScoreHistogram());
       fh.counts.fill(0);
+      let inexact: number;
       try {
-        fh.add(fn, scores, labels, o.ignoreLabels, c);
+        inexact = fh.add(fn, scores, labels, o.ignoreLabels, c);
       } catch (e) {
         fh.counts.fill(0);
         throw e;
       }
-      frame = this.options.perImage
-        ? frameMetrics(fh, c, o)
-        : { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+      if (!this.options.perImage) frame = { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+      else if (inexact > 0 && c.positives > 0 && c.negatives > 0) {
+        // scores that are no float16 value: the frame's metrics from its own scores, exactly
+        const fs = new ExactScores();
+        fs.append(scores, labels, c, census(fn, scores, labels, o.ignoreLabels, { ...c }));
+        fs.sort();
+        frame = frameMetrics(fs, c, o);
+      } else frame = frameMetrics(fh, c, o);
       this.hist.addHistogram(fh);
+      this.inexact += inexact;
     } else {
       const allF32 = census(fn, scores, labels, o.ignoreLabels, c);
       if (this.options.perImage && c.positives > 0 && c.negatives > 0) {
@@ -267,8 +311,7 @@ export class AnomalyMetricsAccumulator {
           d.addKey(k, l, 1);
         }
         if (d.size > this.options.maxDistinct) this.fallBack();
-      } else (this.exact as ExactScores).append(scores, labels, c, allF32);
-      this.sorted = false;
+      } else this.heldExact(fn).append(scores, labels, c, allF32);
     }
     this.frameStats.push(frame);
     this.counts.positives += c.positives;
@@ -295,9 +338,11 @@ export class AnomalyMetricsAccumulator {
     }
     const fh = (this.frameHist ??= new ScoreHistogram());
     fh.counts.set(counts);
+    // the counts alone (a caller's object may carry more, e.g. the frame's histogram)
+    const own = { positives: c.positives, negatives: c.negatives, ignored: c.ignored };
     const frame = this.options.perImage
-      ? frameMetrics(fh, { ...c }, this.metric)
-      : { ...c, ap: null, auroc: null, fpr: null, bestF1: null };
+      ? frameMetrics(fh, own, this.metric)
+      : { ...own, ap: null, auroc: null, fpr: null, bestF1: null };
     hist.addHistogram(fh);
     this.frameStats.push(frame);
     this.counts.positives += c.positives;
@@ -346,10 +391,13 @@ export class AnomalyMetricsAccumulator {
           });
         }
       }
-    } else if (this.hist !== null) this.hist.addHistogram(other.hist as ScoreHistogram);
-    else {
-      (this.exact as ExactScores).appendStore(other.exact as ExactScores);
-      this.sorted = false;
+    } else if (this.hist !== null) {
+      this.hist.addHistogram(other.hist as ScoreHistogram);
+      this.inexact += other.inexact;
+    } else {
+      const fn2 = 'AnomalyMetricsAccumulator.merge';
+      for (const ex of other.parts ?? [other.exact as ExactScores])
+        this.heldExact(fn2).appendStore(ex);
     }
     this.frameStats.push(...other.frameStats);
     this.counts.positives += other.counts.positives;
@@ -361,12 +409,70 @@ export class AnomalyMetricsAccumulator {
   private source(): ThresholdSource {
     if (this.hist !== null) return this.hist;
     if (this.distinct !== null) return this.distinct;
-    const ex = this.exact as ExactScores;
-    if (!this.sorted) {
-      ex.sort();
-      this.sorted = true;
+    if (this.parts !== null) {
+      const union = new ExactScoresUnion(this.parts);
+      union.sort();
+      return union;
     }
+    const ex = this.exact as ExactScores;
+    ex.sort();
     return ex;
+  }
+
+  /** The exact store (exact mode, not a union). */
+  private heldExact(fn: string): ExactScores {
+    if (this.parts !== null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected an accumulator of its own, got a pooled view (AnomalyMetricsAccumulator.union)`,
+      );
+    }
+    return this.exact as ExactScores;
+  }
+
+  /**
+   * Exact mode: the score store, for state files that persist it incrementally (null in other
+   * modes).
+   * @internal
+   */
+  exactStore(): ExactScores | null {
+    return this.parts === null ? this.exact : null;
+  }
+
+  /**
+   * An accumulator of every frame of `accs` (same options), in order: as `merge`d into a new
+   * one, but in exact mode it reads their stores in place (sorting them) instead of copying
+   * every score, so pooling folds costs no memory. Only for computing: adding to it, or merging
+   * it into another accumulator, works (the latter copies), adding frames to it throws.
+   * @internal
+   */
+  static union(accs: readonly AnomalyMetricsAccumulator[]): AnomalyMetricsAccumulator {
+    const first = accs[0];
+    if (first === undefined) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        'AnomalyMetricsAccumulator.union: expected at least one accumulator, got none',
+      );
+    }
+    const out = new AnomalyMetricsAccumulator(first.options);
+    const stores = accs.map((a) => a.exact);
+    const exact =
+      stores.every((e): e is ExactScores => e !== null) && accs.every((a) => a.parts === null);
+    if (!exact || new Set(stores.map((e) => e.kind)).size > 1) {
+      for (const a of accs) out.merge(a);
+      return out;
+    }
+    const key = JSON.stringify(first.options);
+    for (const a of accs) {
+      if (JSON.stringify(a.options) !== key) out.merge(a); // throws, naming the options
+      out.frameStats.push(...a.frameStats);
+      out.counts.positives += a.counts.positives;
+      out.counts.negatives += a.counts.negatives;
+      out.counts.ignored += a.counts.ignored;
+    }
+    out.parts = stores;
+    out.exact = null;
+    return out;
   }
 
   /**
@@ -495,7 +601,12 @@ export class AnomalyMetricsAccumulator {
       ...this.counts,
       frames: this.frameStats.slice(),
     } as const;
-    if (this.hist !== null) return { ...base, histogram: this.hist.toSparse() };
+    if (this.hist !== null)
+      return {
+        ...base,
+        ...(this.inexact > 0 ? { nonFloat16: this.inexact } : {}),
+        histogram: this.hist.toSparse(),
+      };
     if (this.distinct !== null) {
       // in key order, so equal states serialise equally
       const d = this.distinct;
@@ -512,6 +623,12 @@ export class AnomalyMetricsAccumulator {
         distinct: { keys: encodeBase64(keys), neg: encodeBase64(neg), pos: encodeBase64(pos) },
       };
     }
+    if (this.parts !== null) {
+      // a pooled view serialises as the accumulator it stands for
+      const copy = new AnomalyMetricsAccumulator(this.options);
+      copy.merge(this);
+      return copy.toJSON();
+    }
     const ex = this.exact as ExactScores;
     return {
       ...base,
@@ -519,6 +636,7 @@ export class AnomalyMetricsAccumulator {
         kind: ex.kind,
         pos: encodeBase64(ex.pos.subarray(0, ex.posLen)),
         neg: encodeBase64(ex.neg.subarray(0, ex.negLen)),
+        ...(ex.offloadedCount > 0 ? { offloaded: structuredClone(ex.offloaded) } : {}),
       },
     };
   }
@@ -618,6 +736,11 @@ export class AnomalyMetricsAccumulator {
       if (t.positives !== acc.counts.positives || t.negatives !== acc.counts.negatives) {
         throw bad(`histogram totals equal to positives/negatives`, [t.positives, t.negatives]);
       }
+      if (j.nonFloat16 !== undefined) {
+        acc.inexact = count(j.nonFloat16, 'nonFloat16: a count');
+        if (acc.inexact > t.positives + t.negatives)
+          throw bad('nonFloat16 at most the counted scores', j.nonFloat16);
+      }
     } else {
       const e = j.exact;
       if (typeof e !== 'object' || e === null || (e.kind !== 'f32' && e.kind !== 'f64')) {
@@ -638,10 +761,17 @@ export class AnomalyMetricsAccumulator {
       ex.neg = decode(e.neg, 'exact.neg');
       ex.posLen = ex.pos.length;
       ex.negLen = ex.neg.length;
-      if (ex.posLen !== acc.counts.positives || ex.negLen !== acc.counts.negatives) {
-        throw bad('exact score counts equal to positives/negatives', [ex.posLen, ex.negLen]);
+      ex.sorted = ex.posLen + ex.negLen === 0;
+      if (e.offloaded !== undefined) {
+        const o = e.offloaded as unknown as Record<string, Record<string, unknown>> | null;
+        for (const k of ['f32', 'f64'] as const)
+          for (const side of ['pos', 'neg'] as const)
+            ex.offloaded[k][side] = count(o?.[k]?.[side], `exact.offloaded.${k}.${side}: a count`);
       }
-      acc.sorted = false;
+      const t = ex.total;
+      if (t.pos !== acc.counts.positives || t.neg !== acc.counts.negatives) {
+        throw bad('exact score counts equal to positives/negatives', [t.pos, t.neg]);
+      }
     }
     return acc;
   }

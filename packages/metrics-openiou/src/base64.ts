@@ -3,23 +3,35 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < 64; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const ASCII = new TextDecoder(); // UTF-8: the ASCII codes decode as they are
+
+/**
+ * base64 of the bytes: written as ASCII codes into one byte array and decoded to a string once
+ * (one flat one-byte string; appending characters one by one would build a rope of ~32 bytes
+ * per character first).
+ */
 export function encodeBase64(view: ArrayBufferView): string {
   const b = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  const parts: string[] = [];
-  const CHUNK = 3 * 8192;
-  for (let start = 0; start < b.length; start += CHUNK) {
-    const end = Math.min(b.length, start + CHUNK);
-    let s = '';
-    for (let i = start; i < end; i += 3) {
-      const x = ((b[i] as number) << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-      s += ALPHABET[(x >>> 18) & 63] as string;
-      s += ALPHABET[(x >>> 12) & 63] as string;
-      s += i + 1 < end ? (ALPHABET[(x >>> 6) & 63] as string) : '=';
-      s += i + 2 < end ? (ALPHABET[x & 63] as string) : '=';
-    }
-    parts.push(s);
+  const n = b.length;
+  const out = new Uint8Array(4 * Math.ceil(n / 3));
+  let o = 0;
+  const whole = n - (n % 3);
+  for (let i = 0; i < whole; i += 3) {
+    const x = ((b[i] as number) << 16) | ((b[i + 1] as number) << 8) | (b[i + 2] as number);
+    out[o++] = CODES[(x >>> 18) & 63] as number;
+    out[o++] = CODES[(x >>> 12) & 63] as number;
+    out[o++] = CODES[(x >>> 6) & 63] as number;
+    out[o++] = CODES[x & 63] as number;
   }
-  return parts.join('');
+  if (whole < n) {
+    const x = ((b[whole] as number) << 16) | ((b[whole + 1] ?? 0) << 8);
+    out[o++] = CODES[(x >>> 18) & 63] as number;
+    out[o++] = CODES[(x >>> 12) & 63] as number;
+    out[o++] = whole + 1 < n ? (CODES[(x >>> 6) & 63] as number) : 61;
+    out[o++] = 61;
+  }
+  return ASCII.decode(out);
 }
 
 /** Decodes base64; returns null on malformed input. */

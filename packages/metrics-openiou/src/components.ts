@@ -2,6 +2,7 @@ import { AnomalyMetricsAccumulator } from './accumulator.js';
 import { THRESHOLD_RULES, type ThresholdRule } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import { isIgnored } from './exact.js';
+import { ExactSum } from './exact-sum.js';
 import { doubleToFloat16 } from './float16.js';
 import { PercentileBinsAccumulator } from './percentile-bins.js';
 import {
@@ -130,6 +131,12 @@ export interface ComponentMetricsJSON {
   readonly sumSIoU: number;
   readonly sumPPV: number;
   readonly sumSIoUPred: number;
+  /** The three sums as exact partials (merges stay exact); older states have only the sums. */
+  readonly partials?: {
+    readonly sIoU: readonly number[];
+    readonly ppv: readonly number[];
+    readonly sIoUPred: readonly number[];
+  };
   readonly tp: readonly number[];
   readonly fn: readonly number[];
   readonly fp: readonly number[];
@@ -268,7 +275,8 @@ function checkFrame(
  * 4. GT component g: sIoU = |g ∩ P(g)| / |g ∪ P(g) \ other GT| where P(g) are the predicted
  *    components touching g; TP at τ if sIoU ≥ τ, else FN;
  * 5. predicted component p: PPV = |p ∩ GT| / |p|; FP at τ if PPV < τ.
- * State is a few sums, so it merges and serialises trivially.
+ * State is a few counts and exactly rounded sums, so it merges (in any grouping: shards give
+ * the numbers of one pass bit for bit) and serialises trivially.
  *
  * @example
  * ```ts
@@ -283,9 +291,10 @@ export class ComponentMetricsAccumulator {
   private frames = 0;
   private gt = 0;
   private pred = 0;
-  private sumSIoU = 0;
-  private sumPPV = 0;
-  private sumSIoUPred = 0;
+  // exactly rounded sums: merged shards give a single pass's values bit for bit
+  private sumSIoU = new ExactSum();
+  private sumPPV = new ExactSum();
+  private sumSIoUPred = new ExactSum();
   private readonly tp: number[];
   private readonly fn: number[];
   private readonly fp: number[];
@@ -391,7 +400,7 @@ export class ComponentMetricsAccumulator {
       let union = gtArea[g] as number;
       for (const p of touchG[g] as number[]) union += (predArea[p] as number) - (onGt[p] as number);
       const s = (covered[g] as number) / union;
-      this.sumSIoU += s;
+      this.sumSIoU.add(s);
       this.gt++;
       for (let t = 0; t < taus.length; t++) {
         if (s >= (taus[t] as number)) this.tp[t] = (this.tp[t] as number) + 1;
@@ -405,8 +414,8 @@ export class ComponentMetricsAccumulator {
         union += (gtArea[g] as number) - (covered[g] as number);
       const inter = onGt[p] as number;
       const ppv = inter / (predArea[p] as number);
-      this.sumSIoUPred += inter / union;
-      this.sumPPV += ppv;
+      this.sumSIoUPred.add(inter / union);
+      this.sumPPV.add(ppv);
       this.pred++;
       for (let t = 0; t < taus.length; t++) {
         if (ppv < (taus[t] as number)) this.fp[t] = (this.fp[t] as number) + 1;
@@ -435,9 +444,9 @@ export class ComponentMetricsAccumulator {
     this.frames += other.frames;
     this.gt += other.gt;
     this.pred += other.pred;
-    this.sumSIoU += other.sumSIoU;
-    this.sumPPV += other.sumPPV;
-    this.sumSIoUPred += other.sumSIoUPred;
+    this.sumSIoU.merge(other.sumSIoU);
+    this.sumPPV.merge(other.sumPPV);
+    this.sumSIoUPred.merge(other.sumSIoUPred);
     for (let t = 0; t < this.tp.length; t++) {
       this.tp[t] = (this.tp[t] as number) + (other.tp[t] as number);
       this.fn[t] = (this.fn[t] as number) + (other.fn[t] as number);
@@ -464,9 +473,9 @@ export class ComponentMetricsAccumulator {
       return { tau, tp, fn, fp, f1: (2 * tp) / (2 * tp + fn + fp) };
     });
     return {
-      sIoU: this.gt === 0 ? NaN : this.sumSIoU / this.gt,
-      ppv: this.pred === 0 ? NaN : this.sumPPV / this.pred,
-      sIoUPred: this.pred === 0 ? NaN : this.sumSIoUPred / this.pred,
+      sIoU: this.gt === 0 ? NaN : this.sumSIoU.value() / this.gt,
+      ppv: this.pred === 0 ? NaN : this.sumPPV.value() / this.pred,
+      sIoUPred: this.pred === 0 ? NaN : this.sumSIoUPred.value() / this.pred,
       meanF1: perThreshold.reduce((s, x) => s + x.f1, 0) / perThreshold.length,
       perThreshold,
       threshold: this.r.threshold,
@@ -489,9 +498,14 @@ export class ComponentMetricsAccumulator {
       frames: this.frames,
       gtComponents: this.gt,
       predComponents: this.pred,
-      sumSIoU: this.sumSIoU,
-      sumPPV: this.sumPPV,
-      sumSIoUPred: this.sumSIoUPred,
+      sumSIoU: this.sumSIoU.value(),
+      sumPPV: this.sumPPV.value(),
+      sumSIoUPred: this.sumSIoUPred.value(),
+      partials: {
+        sIoU: this.sumSIoU.toJSON(),
+        ppv: this.sumPPV.toJSON(),
+        sIoUPred: this.sumSIoUPred.toJSON(),
+      },
       tp: [...this.tp],
       fn: [...this.fn],
       fp: [...this.fp],
@@ -524,9 +538,19 @@ export class ComponentMetricsAccumulator {
     acc.frames = j.frames;
     acc.gt = j.gtComponents;
     acc.pred = j.predComponents;
-    acc.sumSIoU = j.sumSIoU;
-    acc.sumPPV = j.sumPPV;
-    acc.sumSIoUPred = j.sumSIoUPred;
+    const sum = (parts: unknown, total: number): ExactSum => {
+      const s = parts === undefined ? ExactSum.of(total) : ExactSum.fromJSON(parts);
+      if (s === null) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected partials as arrays of finite numbers, got ${describeValue(parts)}`,
+        );
+      }
+      return s;
+    };
+    acc.sumSIoU = sum(j.partials?.sIoU, j.sumSIoU);
+    acc.sumPPV = sum(j.partials?.ppv, j.sumPPV);
+    acc.sumSIoUPred = sum(j.partials?.sIoUPred, j.sumSIoUPred);
     acc.tp.splice(0, k, ...j.tp);
     acc.fn.splice(0, k, ...j.fn);
     acc.fp.splice(0, k, ...j.fp);

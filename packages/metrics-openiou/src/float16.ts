@@ -171,6 +171,20 @@ export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
 let decodeTable: Float32Array | null = null;
 
 /**
+ * Every binary16 bit pattern's value, indexed by the bits (256 KiB, built on first use):
+ * decoding a half is one lookup. Shared by {@link fromFloat16Bits} and `decodeNpy`; do not
+ * write to it.
+ * @internal
+ */
+export function float16Table(): Float32Array {
+  if (decodeTable === null) {
+    decodeTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) decodeTable[h] = float16Value(h);
+  }
+  return decodeTable;
+}
+
+/**
  * Decodes IEEE-754 half-float bits into a `Float32Array` (every float16 value is exact there).
  *
  * @param bits - float16 bit patterns, e.g. read from a SMIYC `.hdf5`/`.npy` score map.
@@ -181,11 +195,7 @@ let decodeTable: Float32Array | null = null;
  * ```
  */
 export function fromFloat16Bits(bits: ArrayLike<number>): Float32Array {
-  if (decodeTable === null) {
-    decodeTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) decodeTable[h] = float16Value(h);
-  }
-  const table = decodeTable;
+  const table = float16Table();
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = table[(bits[i] as number) & 0xffff] as number;
   return out;

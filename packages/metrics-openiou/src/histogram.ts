@@ -13,14 +13,18 @@ import { badLabelError, checkFinite, nonFiniteError, type NumericArray } from '.
 export class ScoreHistogram {
   readonly counts = new Float64Array(2 * FLOAT16_BINS);
 
-  /** Adds validated-length data; validates values on the way. Returns the frame's counts. */
+  /**
+   * Adds validated-length data; validates values on the way; writes the frame's counts to `out`.
+   * Returns how many of the counted (non-ignored) scores are no float16 value, i.e. were rounded
+   * into their bin.
+   */
   add(
     fn: string,
     scores: NumericArray,
     labels: NumericArray,
     ignore: readonly number[],
     out: LabelCounts,
-  ): void {
+  ): number {
     let f: Float32Array;
     let allowInf = false;
     if (scores instanceof Float32Array) f = scores;
@@ -35,6 +39,7 @@ export class ScoreHistogram {
     const single = ignore.length === 1 ? (ignore[0] as number) : NaN;
     let pos = 0;
     let ign = 0;
+    let inexact = 0;
     for (let i = 0; i < n; i++) {
       const l = labels[i] as number;
       const b = bits[i] as number;
@@ -47,10 +52,13 @@ export class ScoreHistogram {
         if (a >= 0x38800000 && a < 0x477ff000) {
           const h = (a - 0x38000000 + 0xfff + ((a >>> 13) & 1)) >>> 13;
           key = b >>> 31 === 1 ? 0x8000 - h : 0x8000 + h;
+          // a normal float16 value has its 13 low float32 mantissa bits zero: 1 when not
+          inexact += ((a & 0x1fff) + 0x1fff) >>> 13;
         } else {
           if (a >= 0x7f800000 && (a > 0x7f800000 || !allowInf))
             throw nonFiniteError(fn, 'scores', i, f[i] as number);
           key = orderKeyOfBits(b, f[i] as number);
+          if (valueOfKey(key) !== f[i]) inexact++;
         }
         counts[(key << 1) | l]!++;
         pos += l;
@@ -63,6 +71,19 @@ export class ScoreHistogram {
     out.positives = pos;
     out.negatives = n - pos - ign;
     out.ignored = ign;
+    if (allowInf) {
+      // not float32 scores: compare with the given values (the float32 copy was rounded already)
+      inexact = 0;
+      for (let i = 0; i < n; i++) {
+        const l = labels[i] as number;
+        if (
+          (l === 0 || l === 1) &&
+          valueOfKey(orderKeyOfBits(bits[i] as number, f[i] as number)) !== scores[i]
+        )
+          inexact++;
+      }
+    }
+    return inexact;
   }
 
   /** Adds another histogram's counts. */

@@ -116,6 +116,7 @@ export type {
   BenchmarkName,
   BenchmarkProtocol,
   BenchmarkComponents,
+  EvaluationMode,
   LabelKind,
   OpenSetThresholdRule,
 } from './protocols.js';
@@ -136,6 +137,13 @@ export type {
   LabelEncoding,
 } from './session.js';
 
-export { encodeNpy, decodeNpy } from './npy.js';
-export type { NpyDtype, NpyResult } from './npy.js';
+export { encodeNpy, decodeNpy, decodeNpyElements, DEFAULT_DECODE_NPY_OPTIONS } from './npy.js';
+export type {
+  NpyDtype,
+  NpyResult,
+  NpyReadDtype,
+  NpyKind,
+  NpyOutput,
+  DecodeNpyOptions,
+} from './npy.js';
 export type { NumericArray } from './validate.js';

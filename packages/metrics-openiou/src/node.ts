@@ -18,3 +18,12 @@ export {
   canonicalJson,
 } from './node/resume-key.js';
 export type { ResumeKey, ResumeKeyValue, ResumeKeyDifference } from './node/resume-key.js';
+export { readZip, crc32, DEFAULT_READ_ZIP_OPTIONS } from './node/zip.js';
+export type { ZipArchive, ZipEntry, ReadZipOptions } from './node/zip.js';
+export {
+  SESSION_STATE_FILE,
+  SessionStateWriter,
+  readSessionState,
+  readSessionStateIndex,
+} from './node/session-state.js';
+export type { SessionStateIndex, SessionStateRead } from './node/session-state.js';

@@ -36,6 +36,8 @@ export interface OpenSetSweepJSON {
   readonly frames: number;
   /** `[gt*K + closed, key, count, key, count, …]` per non-empty (gt, closed) pair (keys: {@link float16OrderKey}). */
   readonly pairs: readonly (readonly number[])[];
+  /** How many counted scores were no float16 value (rounded into their bin); absent when none. */
+  readonly nonFloat16?: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class OpenSetSweep {
   private readonly pairs = new Map<number, Float64Array>();
   private readonly slots: (Float64Array | undefined)[] = [];
   private frameCount = 0;
+  private inexact = 0;
 
   /**
    * @param numClasses K (1..254)
@@ -92,6 +95,15 @@ export class OpenSetSweep {
   }
 
   /**
+   * How many of the counted scores (ignored pixels left out) were no float16 value: the
+   * confusion at a threshold counts them rounded to float16, so those within one float16 step
+   * of the threshold may fall on the other side than `score > threshold` puts them.
+   */
+  get nonFloat16Scores(): number {
+    return this.inexact;
+  }
+
+  /**
    * Adds one frame: ground truth (0..K, ignore), closed prediction (0..K−1) and scores.
    * @throws DenseHybridError `SHAPE_MISMATCH`, `INVALID_INPUT` for labels out of range
    */
@@ -106,7 +118,9 @@ export class OpenSetSweep {
     // float32 bits of the scores, read in place when they already are a Float32Array
     const f32 = scores instanceof Float32Array ? scores : Float32Array.from(scores);
     const bits = new Uint32Array(f32.buffer, f32.byteOffset, f32.length);
+    const given = f32 === scores;
     const slots = this.slots;
+    let inexact = 0;
     for (let i = 0; i < gt.length; i++) {
       const g = gt[i] as number;
       if (g === this.ignoreLabel) continue;
@@ -124,9 +138,15 @@ export class OpenSetSweep {
         slots[id] = h;
         this.pairs.set(id, h);
       }
-      const key = orderKeyOfBits(bits[i] as number, f32[i] as number);
+      const b = bits[i] as number;
+      const key = orderKeyOfBits(b, f32[i] as number);
       h[key] = (h[key] as number) + 1;
+      const a = b & 0x7fffffff;
+      // a normal float16 value has its 13 low float32 mantissa bits zero
+      if (given && a >= 0x38800000 && a < 0x477ff000) inexact += ((a & 0x1fff) + 0x1fff) >>> 13;
+      else if (valueOfKey(key) !== (scores[i] as number)) inexact++;
     }
+    this.inexact += inexact;
     this.frameCount++;
     return this;
   }
@@ -148,6 +168,7 @@ export class OpenSetSweep {
       } else for (let k = 0; k < BINS; k++) mine[k] = (mine[k] as number) + (h[k] as number);
     }
     this.frameCount += other.frameCount;
+    this.inexact += other.inexact;
     return this;
   }
 
@@ -212,6 +233,7 @@ export class OpenSetSweep {
       ignoreLabel: this.ignoreLabel,
       frames: this.frameCount,
       pairs,
+      ...(this.inexact > 0 ? { nonFloat16: this.inexact } : {}),
     };
   }
 
@@ -242,6 +264,16 @@ export class OpenSetSweep {
       s.slots[row[0] as number] = h;
     }
     s.frameCount = json.frames;
+    const n = json.nonFloat16;
+    if (n !== undefined) {
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `OpenSetSweep.fromJSON: expected nonFloat16 to be a count, got ${String(n)}`,
+        );
+      }
+      s.inexact = n;
+    }
     return s;
   }
 }

@@ -3,6 +3,7 @@ import { decodeBase64, encodeBase64 } from './base64.js';
 import { DenseHybridError, describeValue } from './errors.js';
 import { isIgnored } from './exact.js';
 import { doubleToFloat16, FLOAT16_BINS, orderKeyOfBits, valueOfKey } from './float16.js';
+import { numpySum } from './numpy-sum.js';
 import {
   badLabelError,
   checkArray,
@@ -399,8 +400,10 @@ export class PercentileBinsAccumulator {
     let prevTp = 0;
     let prevFp = 0;
     let started = false;
-    let ap = 0;
-    let auc = 0;
+    // the curve's AP and AUROC terms, summed as np.sum does (numpySum) once the curve is done
+    const apTerms = new Float64Array(n + 1);
+    const aucTerms = new Float64Array(n + 1);
+    let terms = 0;
     let bestF1 = -1;
     let bestF1Threshold = NaN;
     let fpr95 = NaN;
@@ -413,8 +416,9 @@ export class PercentileBinsAccumulator {
       if (started) {
         // AP = Σ (Rᵢ − Rᵢ₋₁)·Pᵢ, precision 1 where nothing is predicted yet; AUROC = np.trapz
         const precision = tp + fp > 0 ? tp / (tp + fp) : 1;
-        ap += (tpr - prevTp / P) * precision;
-        auc += ((fpr - prevFp / N) * (tpr + prevTp / P)) / 2;
+        apTerms[terms] = (tpr - prevTp / P) * precision;
+        aucTerms[terms] = ((fpr - prevFp / N) * (tpr + prevTp / P)) / 2;
+        terms++;
       }
       // F1 = 2TP / (2TP + FP + FN); np.nanargmax keeps the first (highest threshold) maximum
       const f1 = (2 * tp) / (2 * tp + fp + (P - tp));
@@ -434,6 +438,19 @@ export class PercentileBinsAccumulator {
     };
     let tp = 0;
     let fp = 0;
+    if (n > 0) {
+      // curves_from_cmats keeps the first confusion matrix as a point of its own
+      // (`thr_unique_indices` starts with [0]): the first bin alone — a repeated point when its
+      // edge is unique, else one of the bins sharing the highest edge (ours: the first added).
+      // Its AP / AUROC terms are 0 or (ties at the top) depend on that choice; the point is kept
+      // so that np.sum groups the terms as the official curve has them. The curve starts at
+      // (0, 0), threshold max + 1, unless that first point already is there.
+      const t0 = thr[order[0] as number] as number;
+      const tp0 = this.pos[order[0] as number] as number;
+      const fp0 = this.neg[order[0] as number] as number;
+      if (tp0 !== 0 || fp0 !== 0) point(t0 + 1, 0, 0);
+      point(t0, tp0, fp0);
+    }
     for (let i = 0; i < n;) {
       const t = thr[order[i] as number] as number;
       let j = i;
@@ -442,8 +459,6 @@ export class PercentileBinsAccumulator {
         fp += this.neg[order[j] as number] as number;
         j++;
       }
-      // the curve starts at (0, 0), threshold max + 1, unless its first point already is there
-      if (i === 0 && (tp !== 0 || fp !== 0)) point(t + 1, 0, 0);
       point(t, tp, fp);
       i = j;
     }
@@ -452,8 +467,8 @@ export class PercentileBinsAccumulator {
       thr95 = 0;
     }
     return {
-      ap,
-      auroc: auc,
+      ap: numpySum(apTerms, terms),
+      auroc: numpySum(aucTerms, terms),
       fpr: fpr95,
       threshold: thr95,
       tprReached: Number.isNaN(tpr95) ? null : tpr95,

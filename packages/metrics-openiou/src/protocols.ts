@@ -38,6 +38,14 @@ export type LabelKind = 'anomaly' | 'open-set' | 'semantic';
  */
 export type OpenSetThresholdRule = 'cross-calibration' | 'given';
 
+/**
+ * How an evaluation keeps the scores for its pooled metrics: `'exact'` every non-ignored score
+ * (4 bytes per pixel for float32 scores; what sorting every score, as bdlb and scikit-learn do,
+ * gives), `'histogram'` one bin per float16 value (memory flat in the number of frames; exact for
+ * float16 scores, float32 scores rounded to float16). Per-image metrics are exact in both.
+ */
+export type EvaluationMode = 'exact' | 'histogram';
+
 /** SMIYC component metrics of a protocol: the size filters and τ values; threshold: best pooled pixel F1. */
 export type BenchmarkComponents = Required<
   Omit<ComponentMetricsOptions, 'threshold' | 'thresholdRule'>
@@ -65,6 +73,13 @@ export interface BenchmarkProtocol {
   readonly ignoredPixels: IgnoredPixelRule;
   /** The precision the official code sees scores in (SMIYC: float16, Fishyscapes: float32). */
   readonly scoreRounding: ScoreRounding;
+  /**
+   * The evaluation mode that reproduces the official code for any score precision within
+   * bounded memory: `'exact'` for Fishyscapes (bdlb sorts every float32 score; its sets are 30
+   * and 100 frames), `'histogram'` elsewhere (SMIYC reads float16; StreetHazards' metrics are
+   * per image, computed exactly from each frame's scores).
+   */
+  readonly mode: EvaluationMode;
   /**
    * SMIYC's leaderboard pixel metrics come from this many per-frame percentile bins (768); the
    * exact values are reported beside them. `null`: the exact (or histogram) values are the
@@ -106,6 +121,7 @@ const BASE: Omit<BenchmarkProtocol, 'labelKind' | 'officialCode'> = Object.freez
   perImageEmptyFrames: 'skip',
   ignoredPixels: 'excluded',
   scoreRounding: 'as-given',
+  mode: 'histogram',
   percentileBins: null,
   openSetThreshold: 'given',
   calibrationFprRule: 'above',
@@ -130,15 +146,15 @@ const DENSEHYBRID_OSR = [
  * Every benchmark's protocol, as data. The defaults reproduce each benchmark's official code
  * (README, "Conventions per benchmark", names the file and function of every convention):
  *
- * | benchmark | pooling | FPR rule | threshold rule | labels | open-set threshold | extra |
- * |---|---|---|---|---|---|---|
- * | `streethazards` | per-image (skip empty frames) | `nearest` | `>` | open-set, ignore = inlier for AP/FPR/AUROC | cross-calibration t5 ↔ t6: FPR rule `above`, ×0.5 bilinear | closed mIoU pooled |
- * | `cityscapes` | pooled | `at-least` | `>` | semantic | given | — |
- * | `fishyscapes-*` | pooled | `at-least` | `>` | anomaly | given | float32 scores |
- * | `smiyc-anomaly` | pooled | `at-least` | `>` | anomaly | given | 768 percentile bins, float16, components 500 / 100 px |
- * | `smiyc-obstacle` | pooled | `at-least` | `>` | anomaly | given | 768 percentile bins, float16, components 50 / 10 px |
- * | `folder` | pooled | `at-least` | `>` | anomaly | given | — |
- * | `demo` | pooled | `at-least` | `>` | open-set | given (validation split) | — |
+ * | benchmark | pooling | FPR rule | threshold rule | labels | open-set threshold | mode | extra |
+ * |---|---|---|---|---|---|---|---|
+ * | `streethazards` | per-image (skip empty frames) | `nearest` | `>` | open-set, ignore = inlier for AP/FPR/AUROC | cross-calibration t5 ↔ t6: FPR rule `above`, ×0.5 bilinear | histogram (per-image metrics exact) | closed mIoU pooled |
+ * | `cityscapes` | pooled | `at-least` | `>` | semantic | given | histogram | — |
+ * | `fishyscapes-*` | pooled | `at-least` | `>` | anomaly | given | exact | float32 scores |
+ * | `smiyc-anomaly` | pooled | `at-least` | `>` | anomaly | given | histogram | 768 percentile bins, float16, components 500 / 100 px |
+ * | `smiyc-obstacle` | pooled | `at-least` | `>` | anomaly | given | histogram | 768 percentile bins, float16, components 50 / 10 px |
+ * | `folder` | pooled | `at-least` | `>` | anomaly | given | histogram | — |
+ * | `demo` | pooled | `at-least` | `>` | open-set | given (validation split) | histogram | — |
  *
  * All at TPR 0.95, open-mIoU `nanmean`. (The split layout of each dataset is
  * `@densehybrid/data-mixing`'s business.)
@@ -149,6 +165,7 @@ const DENSEHYBRID_OSR = [
  * p.protocol; // 'per-image'
  * p.crossFolds; // ['t5', 't6']
  * p.calibrationScale; // 0.5
+ * BENCHMARK_PROTOCOLS['fishyscapes-static'].mode; // 'exact'
  * ```
  */
 export const BENCHMARK_PROTOCOLS: Readonly<Record<BenchmarkName, BenchmarkProtocol>> =
@@ -179,6 +196,7 @@ export const BENCHMARK_PROTOCOLS: Readonly<Record<BenchmarkName, BenchmarkProtoc
       ...BASE,
       labelKind: 'anomaly',
       scoreRounding: 'float32',
+      mode: 'exact',
       officialCode: Object.freeze([
         'hermannsblum/bdl-benchmark bdlb/fishyscapes/benchmark.py: calculate_metrics_perpixAP',
       ]),
@@ -187,6 +205,7 @@ export const BENCHMARK_PROTOCOLS: Readonly<Record<BenchmarkName, BenchmarkProtoc
       ...BASE,
       labelKind: 'anomaly',
       scoreRounding: 'float32',
+      mode: 'exact',
       officialCode: Object.freeze([
         'hermannsblum/bdl-benchmark bdlb/fishyscapes/benchmark.py: calculate_metrics_perpixAP',
       ]),

@@ -32,6 +32,7 @@ import {
   type ThresholdRule,
 } from './conventions.js';
 import { DenseHybridError, describeValue } from './errors.js';
+import type { ExactScores } from './exact.js';
 import { doubleToFloat16, fromFloat16Bits, toFloat16Bits } from './float16.js';
 import { OpenIoU, type OpenIoUAverage, type OpenIoUResult } from './open-iou.js';
 import { OpenSetSweep, type OpenSetSweepJSON } from './open-set-sweep.js';
@@ -74,8 +75,10 @@ export interface EvaluationSessionOptions {
   /** @default the protocol's */
   readonly tpr?: number;
   /**
-   * `histogram` keeps memory flat in dataset size (scores rounded to float16); `exact` keeps
-   * every score. @default 'histogram'
+   * `histogram` keeps memory flat in dataset size (pooled metrics of scores rounded to float16:
+   * exact for float16 scores; `finish()` notes how many were not); `exact` keeps every score (4
+   * bytes per non-ignored pixel for float32 scores). Per-image metrics are exact in both.
+   * @default the protocol's (`'exact'` for Fishyscapes, else `'histogram'`)
    */
   readonly mode?: Exclude<AccumulatorMode, 'distinct'>;
   /** Open-set threshold when not cross-calibrating: one for every score, or one per score name. */
@@ -395,8 +398,6 @@ function resolveOptions(o: EvaluationSessionOptions): Resolved {
   else if (numClasses !== null) checkInteger(fn, 'numClasses', numClasses, 1, 65534);
   const protocol = o.protocol ?? benchmark.protocol;
   checkOneOf(fn, 'protocol', protocol, ['pooled', 'per-image'] as const);
-  const mode = o.mode ?? 'histogram';
-  checkOneOf(fn, 'mode', mode, ['exact', 'histogram'] as const);
   const average = o.average ?? benchmark.average;
   checkOneOf(fn, 'average', average, ['nanmean', 'sum-over-k'] as const);
   const calibrationScale = o.calibrationScale ?? benchmark.calibrationScale;
@@ -435,6 +436,8 @@ function resolveOptions(o: EvaluationSessionOptions): Resolved {
   const pick = <K extends keyof BenchmarkProtocol>(k: K): BenchmarkProtocol[K] =>
     benchmark[k] ?? folder[k];
   const fprRule = o.fprRule ?? benchmark.fprRule;
+  const mode = o.mode ?? pick('mode');
+  checkOneOf(fn, 'mode', mode, ['exact', 'histogram'] as const);
   const thresholdRule = o.thresholdRule ?? pick('thresholdRule');
   checkOneOf(fn, 'thresholdRule', thresholdRule, THRESHOLD_RULES);
   const calibrationFprRule = o.calibrationFprRule ?? pick('calibrationFprRule');
@@ -539,7 +542,11 @@ interface AnomalyPart {
  * ({@link BENCHMARK_PROTOCOLS}; each can be overridden in the options and is named in
  * {@link conventions}). Memory is flat in the number of frames in histogram mode (SMIYC's
  * percentile bins add ~12 KiB per frame); the state merges ({@link merge}) and serialises
- * ({@link toJSON}), so a run can be split, resumed or parallelised. {@link finish} returns the
+ * ({@link toJSON}, or incrementally into a state folder: `SessionStateWriter` of
+ * `@densehybrid/metrics-openiou/node`), so a run can be split, resumed or parallelised: sessions
+ * of contiguous blocks of frames merged in order give this session's results bit for bit (SMIYC:
+ * the component pass at the merged first pass's {@link bestF1Thresholds}, see
+ * {@link startComponentPass}). {@link finish} returns the
  * results; {@link metricsDocument} turns them into the `metrics.json` document the CLI writes.
  *
  * @example
@@ -718,19 +725,24 @@ export class EvaluationSession {
           ? resampleNearest(Uint8Array.from(binary), width, height, o.calibrationScale).data
           : binary
         : null;
-    // histogram mode rounds every score to float16 anyway (via float32), so only exact mode and
-    // the resampled calibration maps need the benchmark's rounding applied first
-    const round = o.scoreRounding !== 'as-given' && (o.mode === 'exact' || calLabels !== null);
+    // histogram mode rounds every pooled score to float16 anyway (via float32), so only exact
+    // mode, the per-image metrics (exact in every mode) and the resampled calibration maps need
+    // the benchmark's rounding applied first
+    const round =
+      o.scoreRounding !== 'as-given' &&
+      (o.mode === 'exact' || calLabels !== null || o.protocol === 'per-image');
     for (const name of o.scoreNames) {
       const raw = frame.scores[name] as NumericArray;
       const scores = round ? rounded(raw, o.scoreRounding) : raw;
       const st = this.state.get(name)?.get(fold.name) as FoldState;
       if (st.bins && metricLabels) {
         st.bins.add(scores, metricLabels);
-        // histogram mode: the bins' frame histogram is the accumulator's (one read per pixel)
-        if (st.acc && o.mode === 'histogram') {
-          const last = st.bins.lastFrame();
-          st.acc.addFrameHistogram(last.counts, last);
+        // histogram mode with float16 rounding (SMIYC): the bins' frame histogram is the
+        // accumulator's (one read per pixel); otherwise the accumulator counts the scores that
+        // are no float16 value and keeps per-image metrics exact
+        if (st.acc && o.mode === 'histogram' && o.scoreRounding === 'float16') {
+          const { counts, ...pixels } = st.bins.lastFrame();
+          st.acc.addFrameHistogram(counts, pixels);
         } else st.acc?.add(scores, metricLabels);
       } else if (st.acc && metricLabels) st.acc.add(scores, metricLabels);
       if (calLabels && st.cal) {
@@ -812,14 +824,16 @@ export class EvaluationSession {
     const accs = [...per].filter(([, s]) => s.acc !== null);
     const compute = { protocol: o.protocol, emptyFrames: o.perImageEmptyFrames } as const;
     if (accs.length > 0) {
-      pooled = new AnomalyMetricsAccumulator(this.accumulatorOptions());
+      // exact mode: the folds' stores are read in place (pooling copies no score)
+      pooled = AnomalyMetricsAccumulator.union(
+        accs.map(([, s]) => s.acc as AnomalyMetricsAccumulator),
+      );
       const bins =
         o.percentileBins !== null
           ? new PercentileBinsAccumulator({ bins: o.percentileBins, tpr: o.tpr })
           : null;
       for (const [fold, s] of accs) {
         const acc = s.acc as AnomalyMetricsAccumulator;
-        pooled.merge(acc);
         if (bins && s.bins) bins.merge(s.bins);
         try {
           // SMIYC reports its binned values; the exact ones are beside them
@@ -828,6 +842,20 @@ export class EvaluationSession {
         } catch (e) {
           notes.push(`anomaly metrics of fold ${fold}: ${(e as Error).message}`);
         }
+      }
+      const inexact = accs.reduce(
+        (a, [, s]) => a + (s.acc as AnomalyMetricsAccumulator).nonFloat16Scores,
+        0,
+      );
+      // float16 rounding is the convention itself (SMIYC), no note then
+      if (inexact > 0 && o.scoreRounding !== 'float16') {
+        const { positives, negatives } = pooled.pixelCounts;
+        const of = `${inexact} of ${positives + negatives} scores are no float16 value`;
+        notes.push(
+          o.protocol === 'per-image'
+            ? `histogram mode: ${of}; the per-image AP / FPR / AUROC are exact (from each frame's own scores), the pooled curves and pooled values are of the scores rounded to float16 (mode 'exact' keeps every score)`
+            : `histogram mode: ${of} and were rounded to float16 (one bin per float16 value) for AP / FPR / AUROC and the curves; the official code uses them unrounded, expect differences of about 1e-4 (mode 'exact' keeps every score)`,
+        );
       }
       try {
         const exact = pooled.compute(compute);
@@ -871,12 +899,30 @@ export class EvaluationSession {
    * ```
    */
   componentThresholds(): Record<string, number> {
-    const out: Record<string, number> = {};
-    if (!this.o.components) return out;
+    if (!this.o.components) return {};
     if (this.cms !== null) {
+      const out: Record<string, number> = {};
       for (const [name, cm] of this.cms) out[name] = cm.options.threshold;
       return out;
     }
+    return this.bestF1Thresholds();
+  }
+
+  /**
+   * Per score, the best pooled pixel-F1 threshold of the first pass's frames (rounded as the
+   * component pass applies it): what {@link componentThresholds} starts the component pass
+   * with. Empty when the protocol has no component metrics. A sharded evaluation computes it
+   * on the merged first-pass state and hands it to every shard's {@link startComponentPass}.
+   *
+   * @example
+   * ```ts
+   * merged.bestF1Thresholds(); // { score: 0.8125 }
+   * ```
+   */
+  bestF1Thresholds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.o.components) return out;
+    this.checkHeld('EvaluationSession.bestF1Thresholds');
     for (const name of this.o.scoreNames) {
       const t = this.componentThreshold(this.anomalyPart(name)).threshold;
       if (t !== null) out[name] = t;
@@ -884,12 +930,114 @@ export class EvaluationSession {
     return out;
   }
 
+  /**
+   * Starts the component pass at given thresholds instead of this session's own best-F1 ones:
+   * the second pass of a sharded evaluation, where each shard has only its frames and the
+   * thresholds come from the merged first pass ({@link bestF1Thresholds}). After it,
+   * {@link addFrame} is refused and {@link addComponentFrame} feeds the pass. Scores without a
+   * threshold get no component metrics.
+   *
+   * @param thresholds - per score name its threshold (a subset of the score names)
+   * @returns this
+   * @throws DenseHybridError `INVALID_INPUT` when the pass has started already, a name is not a
+   *   score of the session, or a threshold is not a finite number; `INVALID_OPTION` when the
+   *   session has no component metrics
+   * @example
+   * ```ts
+   * shard.startComponentPass(merged.bestF1Thresholds());
+   * for (const f of myFrames) shard.addComponentFrame(f);
+   * ```
+   */
+  startComponentPass(thresholds: Readonly<Record<string, number>>): this {
+    const fn = 'EvaluationSession.startComponentPass';
+    if (!this.o.components) {
+      throw new DenseHybridError(
+        'INVALID_OPTION',
+        `${fn}: expected a session with component metrics (components option or an SMIYC protocol), got components: null`,
+      );
+    }
+    if (this.cms !== null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected a session before its component pass, got one that started it`,
+      );
+    }
+    if (typeof thresholds !== 'object' || thresholds === null) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected thresholds per score name, got ${describeValue(thresholds)}`,
+      );
+    }
+    for (const [name, t] of Object.entries(thresholds)) {
+      if (!this.o.scoreNames.includes(name)) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected thresholds of ${this.o.scoreNames.map((n) => JSON.stringify(n)).join(' | ')}, got one of ${JSON.stringify(name)}`,
+        );
+      }
+      if (typeof t !== 'number' || !Number.isFinite(t)) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected a finite threshold of "${name}", got ${describeValue(t)}`,
+        );
+      }
+    }
+    this.cms = this.newComponentPass(thresholds);
+    return this;
+  }
+
+  /** The component pass's state (null before it starts), as {@link toJSON} stores it. */
+  componentPassState(): EvaluationSessionJSON['components'] {
+    return this.cms === null
+      ? null
+      : Object.fromEntries([...this.cms].map(([name, cm]) => [name, cm.toJSON()]));
+  }
+
+  /**
+   * Every exact score store of the session (exact mode: each score's and fold's accumulator and
+   * calibration data) with a stable id `<score index>-<fold index>-acc|cal`, for state files
+   * that persist them incrementally. Empty in histogram mode.
+   * @internal
+   */
+  exactStores(): { readonly id: string; readonly store: ExactScores }[] {
+    const out: { id: string; store: ExactScores }[] = [];
+    this.o.scoreNames.forEach((name, si) => {
+      this.o.folds.forEach((f, fi) => {
+        const st = this.state.get(name)?.get(f.name) as FoldState;
+        for (const [tag, acc] of [
+          ['acc', st.acc],
+          ['cal', st.cal],
+        ] as const) {
+          const store = acc?.exactStore() ?? null;
+          if (store !== null) out.push({ id: `${si}-${fi}-${tag}`, store });
+        }
+      });
+    });
+    return out;
+  }
+
+  /** Throws when exact scores are offloaded to a state file (they must be restored to compute). */
+  private checkHeld(fn: string): void {
+    const off = this.exactStores().reduce((a, s) => a + s.store.offloadedCount, 0);
+    if (off > 0) {
+      throw new DenseHybridError(
+        'INVALID_INPUT',
+        `${fn}: expected every exact score in memory, got ${off} offloaded to a state file (restore them first: SessionStateWriter.restore or readSessionState of @densehybrid/metrics-openiou/node)`,
+      );
+    }
+  }
+
   /** One component accumulator per score with a threshold (none without component metrics). */
-  private newComponentPass(): Map<string, ComponentMetricsAccumulator> {
+  private newComponentPass(
+    thresholds: Readonly<Record<string, number>> = this.componentThresholds(),
+  ): Map<string, ComponentMetricsAccumulator> {
     const cms = new Map<string, ComponentMetricsAccumulator>();
     const components = this.o.components;
     if (components) {
-      for (const [name, threshold] of Object.entries(this.componentThresholds())) {
+      // in score order, whatever the order of `thresholds`
+      for (const name of this.o.scoreNames) {
+        const threshold = thresholds[name];
+        if (threshold === undefined) continue;
         cms.set(
           name,
           new ComponentMetricsAccumulator({
@@ -949,6 +1097,14 @@ export class EvaluationSession {
       OpenIoU.fromJSON(sweep.openIoUStateAt(threshold, o.thresholdRule)).compute({
         average: o.average,
       });
+    const inexact = openFolds.reduce(
+      (a, f) => a + ((per.get(f.name) as FoldState).sweep?.nonFloat16Scores ?? 0),
+      0,
+    );
+    if (inexact > 0 && o.scoreRounding !== 'float16')
+      notes.push(
+        `open-mIoU: ${inexact} scores are no float16 value; the open-set confusion counts them rounded to float16 (in every mode), so pixels within one float16 step of the threshold can land on the other side than score ${o.thresholdRule === 'greater' ? '>' : '>='} threshold puts them (float16 score maps are exact)`,
+      );
     const rows: OpenSetEvaluation['folds'][number][] = [];
     let source: OpenSetEvaluation['thresholdSource'] | null = null;
     const given = o.thresholdOf.get(name);
@@ -1058,6 +1214,7 @@ export class EvaluationSession {
    * ```
    */
   finish(): EvaluationResult {
+    this.checkHeld('EvaluationSession.finish');
     const o = this.o;
     const notes: string[] = [];
     const multi = o.scoreNames.length > 1;
@@ -1118,6 +1275,11 @@ export class EvaluationSession {
         } catch (e) {
           p.notes.push(`component metrics: ${(e as Error).message}`);
         }
+        // startComponentPass with thresholds of other frames than the first pass's
+        if (cm.options.threshold !== p.threshold)
+          p.notes.push(
+            `component metrics: at threshold ${cm.options.threshold}, but the best pixel F1 of these frames is at ${p.threshold}`,
+          );
       }
       return {
         name: p.name,
@@ -1150,7 +1312,9 @@ export class EvaluationSession {
 
   /**
    * Serialisable state: the resolved options and every accumulator (histogram mode: small;
-   * exact mode: every score, base64). `JSON.stringify(session)` calls it.
+   * exact mode: every score held in memory, base64 — scores offloaded to a state folder's files
+   * by `SessionStateWriter` of `@densehybrid/metrics-openiou/node` appear as their counts only).
+   * `JSON.stringify(session)` calls it.
    *
    * @example
    * ```ts
@@ -1181,10 +1345,7 @@ export class EvaluationSession {
       options,
       frames: Object.fromEntries(this.frameCounts),
       scores,
-      components:
-        this.cms === null
-          ? null
-          : Object.fromEntries([...this.cms].map(([name, cm]) => [name, cm.toJSON()])),
+      components: this.componentPassState(),
     };
   }
 

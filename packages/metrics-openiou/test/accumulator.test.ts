@@ -135,6 +135,53 @@ describe('AnomalyMetricsAccumulator', () => {
     sameMetrics(big, anomalyMetrics([9, 9, 1, 9, -9], [1, 1, 0, 0, 1]));
   });
 
+  it('histogram: per-image metrics of float32 scores are exact (each frame sorted), nonFloat16Scores counts the rounded ones', () => {
+    const fs = frames(11, 5, 300, 1e7); // float32 scores, far from float16 values
+    const f16 = frames(12, 2, 300, 64).map((f) => ({
+      ...f,
+      scores: Float32Array.from(f.scores, roundToFloat16),
+    }));
+    const hist = new AnomalyMetricsAccumulator({ mode: 'histogram' });
+    const exact = new AnomalyMetricsAccumulator({ mode: 'exact' });
+    for (const f of [...fs, ...f16]) {
+      hist.add(f.scores, f.labels);
+      exact.add(f.scores, f.labels);
+    }
+    // bit for bit the exact mode's per-image values, and brute force frame by frame
+    expect(hist.frameMetrics()).toEqual(exact.frameMetrics());
+    expect(hist.compute({ protocol: 'per-image' })).toEqual(
+      exact.compute({ protocol: 'per-image' }),
+    );
+    fs.forEach((f, k) => {
+      const bf = bruteForce(f.scores, f.labels);
+      expect(hist.frameMetrics()[k]!.ap).toBeCloseTo(bf.ap, 12);
+      expect(hist.frameMetrics()[k]!.auroc).toBeCloseTo(bf.auroc, 12);
+    });
+    // the pooled values are of the float16-rounded scores: they differ from the exact ones
+    expect(Math.abs(hist.compute().ap - exact.compute().ap)).toBeGreaterThan(1e-9);
+    const counted = (f: { scores: Float32Array; labels: Uint8Array }) =>
+      f.scores.filter((v, i) => f.labels[i] !== 255 && roundToFloat16(v) !== v).length;
+    const want = fs.reduce((a, f) => a + counted(f), 0);
+    expect(want).toBeGreaterThan(1000);
+    expect(hist.nonFloat16Scores).toBe(want);
+    expect(exact.nonFloat16Scores).toBe(0);
+    // float16 scores: none counted, and the state has no such field
+    const h16 = new AnomalyMetricsAccumulator({ mode: 'histogram' });
+    for (const f of f16) h16.add(f.scores, f.labels);
+    expect(h16.nonFloat16Scores).toBe(0);
+    expect(JSON.stringify(h16)).not.toContain('nonFloat16');
+    // merges add, JSON keeps it; float64 input is compared as given
+    const restored = AnomalyMetricsAccumulator.fromJSON(JSON.stringify(hist));
+    expect(restored.nonFloat16Scores).toBe(want);
+    restored.merge(h16).merge(hist);
+    expect(restored.nonFloat16Scores).toBe(2 * want);
+    const h64 = new AnomalyMetricsAccumulator({ mode: 'histogram' }).add(
+      Float64Array.of(0.5, 0.1, 0.25, 0.3),
+      Uint8Array.of(1, 0, 255, 0),
+    );
+    expect(h64.nonFloat16Scores).toBe(2); // 0.1 and 0.3; 0.25 is ignored
+  });
+
   for (const mode of ['exact', 'histogram'] as const) {
     it(`${mode}: merge(a, b) equals adding everything to one; JSON round trip`, () => {
       const fs = frames(3, 6, 250, 9);

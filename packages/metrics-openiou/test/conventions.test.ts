@@ -430,6 +430,20 @@ describe('BENCHMARK_PROTOCOLS', () => {
       scoreRounding: 'float32',
       percentileBins: null,
     });
+    // bdlb sorts every float32 score: Fishyscapes evaluates exactly; the rest in histogram mode
+    const modes = Object.fromEntries(
+      Object.entries(BENCHMARK_PROTOCOLS).map(([name, p]) => [name, p.mode]),
+    );
+    expect(modes).toEqual({
+      streethazards: 'histogram',
+      cityscapes: 'histogram',
+      'fishyscapes-lostandfound': 'exact',
+      'fishyscapes-static': 'exact',
+      'smiyc-anomaly': 'histogram',
+      'smiyc-obstacle': 'histogram',
+      folder: 'histogram',
+      demo: 'histogram',
+    });
     for (const p of Object.values(BENCHMARK_PROTOCOLS))
       expect(p.officialCode.length).toBeGreaterThan(0);
   });
@@ -465,5 +479,127 @@ describe('BENCHMARK_PROTOCOLS', () => {
       percentileBins: null,
     });
     expect(s.conventions().thresholdRule).toBe('greater');
+  });
+});
+
+describe('evaluation mode per benchmark (float32 scores)', () => {
+  const r0 = rng(31);
+  const W = 20;
+  const H = 14;
+  /** Float32 scores that are no float16 values (closer than a float16 step: rounding ties them). */
+  const frames = Array.from({ length: 5 }, (_, f) => {
+    const n = W * H;
+    const labels = new Uint8Array(n);
+    const closed = new Uint8Array(n);
+    const score = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const x = i % W;
+      const a = f !== 2 && x >= 4 + f && x < 10 + f && Math.floor(i / W) < 6;
+      labels[i] = r0() < 0.05 ? 255 : a ? K : x % K;
+      closed[i] = r0() < 0.7 && labels[i]! < K ? labels[i]! : Math.floor(r0() * K);
+      score[i] = 0.5 + r0() * 0.01 + (a ? 0.004 : 0);
+    }
+    return { width: W, height: H, labels, closed, score };
+  });
+  const binary = (l: Uint8Array) => Uint8Array.from(l, (v) => (v === K ? 1 : v === 255 ? 255 : 0));
+  const all = (pick: (f: (typeof frames)[number]) => ArrayLike<number>) =>
+    Float32Array.from(frames.flatMap((f) => Array.from(pick(f))));
+  const fishy = (o: object = {}) => {
+    const s = new EvaluationSession({ benchmark: 'fishyscapes-static', ...o });
+    for (const f of frames)
+      s.addFrame({ width: W, height: H, labels: binary(f.labels), scores: { score: f.score } });
+    return s;
+  };
+
+  it('Fishyscapes: the default is exact (as bdlb, which sorts every score); histogram rounds and says so', () => {
+    const ref = anomalyMetrics(
+      all((f) => f.score),
+      all((f) => binary(f.labels)),
+    );
+    const def = fishy();
+    expect(def.conventions().mode).toBe('exact');
+    const r = def.finish();
+    expect(r.anomaly!.ap).toBe(ref.ap);
+    expect(r.anomaly!.auroc).toBe(ref.auroc);
+    expect(r.anomaly!.fpr).toBe(ref.fpr);
+    expect(r.notes).toEqual([]);
+    const h = fishy({ mode: 'histogram' }).finish();
+    expect(h.conventions.mode).toBe('histogram');
+    expect(Math.abs(h.anomaly!.ap - ref.ap)).toBeGreaterThan(1e-6);
+    const counted = frames.reduce(
+      (a, f) => a + f.score.filter((v, i) => f.labels[i] !== 255 && roundToFloat16(v) !== v).length,
+      0,
+    );
+    expect(h.notes).toEqual([
+      expect.stringContaining(
+        `histogram mode: ${counted} of ${ref.positives + ref.negatives} scores are no float16 value and were rounded to float16`,
+      ),
+    ]);
+    // in metrics.json too
+    expect(metricsDocument(h).notes).toEqual(h.notes);
+    expect(metricsDocument(h).conventions.mode).toBe('histogram');
+    // SMIYC rounds to float16 itself: no note
+    const smiyc = new EvaluationSession({ benchmark: 'smiyc-anomaly', components: null });
+    for (const f of frames)
+      smiyc.addFrame({ width: W, height: H, labels: binary(f.labels), scores: { score: f.score } });
+    expect(smiyc.conventions().mode).toBe('histogram');
+    expect(smiyc.finish().notes).toEqual([]);
+  });
+
+  it('StreetHazards in histogram mode: per-image metrics exact from each frame, open-mIoU notes the float16 sweep', () => {
+    const sh = (mode: 'exact' | 'histogram' | undefined) => {
+      const s = new EvaluationSession({
+        benchmark: 'streethazards',
+        numClasses: K,
+        calibrationScale: 1,
+        ...(mode ? { mode } : {}),
+      });
+      frames.forEach((f, i) =>
+        s.addFrame({ ...f, fold: i % 2 ? 't6' : 't5', scores: { score: f.score } }),
+      );
+      return s;
+    };
+    const def = sh(undefined);
+    expect(def.conventions().mode).toBe('histogram');
+    const h = def.finish();
+    const e = sh('exact').finish();
+    expect(h.anomaly).toEqual(e.anomaly);
+    expect(h.perFoldAnomaly).toEqual(e.perFoldAnomaly);
+    // = anomaly-seg's per-frame scikit-learn metrics on the float32 scores (ignored = inliers)
+    const per = frames
+      .filter((f) => f.labels.includes(K))
+      .map((f) =>
+        anomalyMetrics(
+          f.score,
+          Uint8Array.from(f.labels, (v) => (v === K ? 1 : 0)),
+          { fprRule: 'nearest' },
+        ),
+      );
+    expect(h.anomaly!.ap).toBeCloseTo(per.reduce((a, m) => a + m.ap, 0) / per.length, 14);
+    expect(h.notes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^histogram mode: \d+ of \d+ scores are no float16 value; the per-image AP \/ FPR \/ AUROC are exact/,
+        ),
+        expect.stringMatching(
+          /^open-mIoU: \d+ scores are no float16 value; the open-set confusion counts them rounded to float16/,
+        ),
+      ]),
+    );
+    expect(e.notes.some((n) => n.startsWith('histogram mode'))).toBe(false);
+    expect(e.notes.some((n) => n.startsWith('open-mIoU: '))).toBe(true); // the sweep is float16 in every mode
+  });
+
+  it('the mode is part of what sessions must share to merge, and of their state', () => {
+    const a = fishy();
+    expect(() => a.merge(fishy({ mode: 'histogram' }))).toThrow(
+      /EvaluationSession.merge: expected a session with settings/,
+    );
+    const back = EvaluationSession.fromJSON(JSON.stringify(fishy({ mode: 'histogram' })));
+    expect(back.conventions().mode).toBe('histogram');
+    expect(back.finish()).toEqual(fishy({ mode: 'histogram' }).finish());
+    const sweep = new OpenSetSweep(K).add([0, 1, 255], [0, 1, 0], [0.1, 0.5, 0.3]);
+    expect(sweep.nonFloat16Scores).toBe(1); // 0.1 (0.5 is a float16 value, 0.3 ignored)
+    expect(OpenSetSweep.fromJSON(sweep.toJSON()).merge(sweep).nonFloat16Scores).toBe(2);
   });
 });

@@ -100,6 +100,18 @@ describe('EvaluationSession', () => {
       50, 10,
     ]);
     expect(smiyc.folds).toEqual([{ name: 'test', labelKind: 'anomaly', ignoreLabel: 255 }]);
+    expect(smiyc.mode).toBe('histogram');
+    // Fishyscapes evaluates exactly by default; the option overrides it
+    expect(new EvaluationSession({ benchmark: 'fishyscapes-static' }).toJSON().options.mode).toBe(
+      'exact',
+    );
+    expect(
+      new EvaluationSession({ benchmark: 'fishyscapes-static', mode: 'histogram' }).conventions()
+        .mode,
+    ).toBe('histogram');
+    // a protocol of the caller's without a mode: histogram
+    const { mode: _m, ...own } = BENCHMARK_PROTOCOLS['fishyscapes-static'];
+    expect(new EvaluationSession({ benchmark: own as never }).conventions().mode).toBe('histogram');
   });
 
   it('merging two halves equals one session over all frames, exactly', () => {

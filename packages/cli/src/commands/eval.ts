@@ -14,28 +14,40 @@ import {
   metricsDocument,
 } from '@densehybrid/metrics-openiou';
 import { openStagedDir } from '@densehybrid/metrics-openiou/node';
+import type { ResumeKeyValue } from '@densehybrid/metrics-openiou/node';
 import { CliUsageError } from '../args.js';
 import { defineCommand } from '../command.js';
 import { DEFAULT_SPLITS, protocolDefaults } from '../datasets.js';
-import { evaluateFolds } from '../evaluate.js';
-import type { EvaluationFold } from '../evaluate.js';
+import { evaluateFolds, evaluateShard, shardRange } from '../evaluate.js';
+import type { EvaluateFoldsOptions, EvaluationFold } from '../evaluate.js';
 import { CLOSED_MAPS, matchScoreMaps, readFrameMaps } from '../score-maps.js';
 import { formatNumber } from '../io.js';
-import { SCORE_NAMES, checkpointDigest, loadModel } from '@densehybrid/core';
+import { SCORE_NAMES } from '@densehybrid/core';
+import { RUNTIME_FLAG, openDetector, outputRoot } from '../runtime.js';
 import type { Detector, ScoreName } from '@densehybrid/core';
-import { writeEvaluationReport } from '../report.js';
+import {
+  measuredTimings,
+  reportContext,
+  summaryLines,
+  writeEvaluationReport,
+  writeTimings,
+} from '../report.js';
+import type { ReportBase } from '../report.js';
+import { readRecord } from '../resume.js';
+import {
+  SHARD_INDEX_VARIABLES,
+  readComponentThresholds,
+  resolveShard,
+  shardDirName,
+} from '../shard.js';
 import {
   BACKEND_FLAG,
   THREADS_FLAG,
   DATASET_FLAG,
   FPR_RULE_FLAG,
-  setupBackend,
   CHECKPOINT_FLAG,
   ROOT_FLAG,
 } from './common.js';
-
-const pct = (v: number | null | undefined): string =>
-  v === null || v === undefined || Number.isNaN(v) ? '—' : (100 * v).toFixed(2);
 
 /**
  * `--score` values: comma-separated lists and repeated flags, in order, duplicates dropped.
@@ -95,8 +107,13 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary:
     'evaluate a checkpoint on a benchmark: AP, FPR95, AUROC, closed/open mIoU, report with PR/ROC curves',
-  description: `Streams the dataset once (memory flat in dataset size with the default histogram
-accumulator) and writes metrics.json, report.md, pr.png and roc.png into --out.
+  description: `Streams the dataset once and writes metrics.json, report.md, pr.png, roc.png and
+timings.json into --out. --mode: histogram (one bin per float16 value, memory flat in dataset
+size) or exact (every score, 4 bytes per pixel, kept in the state's files while evaluating); the
+default is the benchmark's: exact for Fishyscapes (bdlb sorts every float32 score), histogram
+elsewhere (SMIYC reads float16; StreetHazards' per-image metrics are exact from each frame's
+scores). In histogram mode, scores that are no float16 value are rounded to float16 for the
+pooled metrics; metrics.json and report.md name the mode and note such a rounding.
 --score takes several scores (comma-separated or repeated): one forward pass per image feeds
 every score's metrics; the report compares them (one row and one curve per score).
 StreetHazards --split test evaluates t5 and t6 with cross-calibration (threshold at TPR 95% on
@@ -107,11 +124,18 @@ calibration, ...); each flag below overrides one, and metrics.json / report.md n
 Ctrl-C (or a crash) leaves the state in <out>.partial; the same command resumes it. A state of
 another run (another checkpoint, --score, data or option) is refused (exit 2) naming what
 differs; --fresh starts over.
+On a cluster: --shard i/n (or --shard /n with i from JOB_COMPLETION_INDEX,
+SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX) evaluates a contiguous block of the frames
+into <out>/shard-i-of-n; densehybrid merge <out> --out <dir> then writes the metrics.json of
+one process, byte for byte. SMIYC components: that merge writes <dir>/component-thresholds.json;
+run every shard again with --component-thresholds <it>, then merge again. Timings go to
+timings.json, never into metrics.json.
 
 example:
   densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards
   densehybrid eval --checkpoint runs/sh --dataset streethazards --root /data/streethazards \\
-    --score hybrid,generative,discriminative,max-softmax`,
+    --score hybrid,generative,discriminative,max-softmax
+  densehybrid eval --scores maps --dataset smiyc-anomaly --root /data/smiyc --shard /4 --out states`,
   flags: {
     checkpoint: {
       ...CHECKPOINT_FLAG,
@@ -134,7 +158,20 @@ example:
       type: 'path',
       placeholder: 'dir',
       description:
-        'evaluate precomputed score maps instead of a checkpoint: .npy (float16/float32) per frame as <dir>/<score>/<frame>.npy or <dir>/<frame>.<score>.npy, optional closed-set predictions as closed (.npy uint8 or .png)',
+        'evaluate precomputed score maps instead of a checkpoint: per frame .npy/.npz (float16/32/64), SMIYC .hdf5, or 16-bit .png with --png-scale, as <dir>/<score>/<frame>.<ext>, <dir>/<frame>.<score>.<ext> or (one score) <dir>/<frame>.<ext>; optional closed-set predictions as closed (integer arrays or 8-bit .png)',
+    },
+    pngScale: {
+      type: 'number',
+      exclusiveMin: 0,
+      placeholder: 's',
+      description:
+        'with --scores: read 16-bit greyscale .png score maps as value × s (+ --png-offset), e.g. 1.52590219e-5 = 1/65535 for scores in [0, 1]; without it .png files are not score maps',
+    },
+    pngOffset: {
+      type: 'number',
+      default: 0,
+      placeholder: 'o',
+      description: 'with --scores and --png-scale: added to each PNG score after scaling',
     },
     score: {
       type: 'string[]',
@@ -221,15 +258,37 @@ example:
       choices: ['nanmean', 'sum-over-k'],
       description: `open-mIoU mean over the K known classes (${protocolDefaults('average')})`,
     },
+    mode: {
+      type: 'string',
+      choices: ['exact', 'histogram'],
+      description: `exact: keep every score (4 bytes per pixel; sklearn/bdlb on float32 scores); histogram: one bin per float16 value, memory flat, float32 scores rounded to float16 for pooled metrics (${protocolDefaults('mode')})`,
+    },
     exact: {
       type: 'boolean',
-      description:
-        'keep every score (exact, memory grows with the dataset) instead of float16 histograms',
+      description: 'alias of --mode exact',
     },
     limit: { type: 'integer', min: 1, description: 'only the first N images of each fold' },
     fresh: {
       type: 'boolean',
-      description: 'ignore the state of an interrupted run and start over',
+      description:
+        "ignore the state of an interrupted run and start over (with --shard: this shard's)",
+    },
+    shard: {
+      type: 'string',
+      placeholder: 'i/n',
+      description: `evaluate shard i of n (0-based; a contiguous block of the frames) into <out>/shard-i-of-n for densehybrid merge; /n takes i from ${SHARD_INDEX_VARIABLES.join(', ')} (a given i wins)`,
+    },
+    shards: {
+      type: 'integer',
+      min: 1,
+      placeholder: 'n',
+      description: 'the shard count, as --shard /n (i from the environment)',
+    },
+    componentThresholds: {
+      type: 'path',
+      placeholder: 'file',
+      description:
+        'with --shard: the component pass (SMIYC sIoU/PPV/mean F1) at the thresholds densehybrid merge wrote (<merge-out>/component-thresholds.json, or that folder)',
     },
     minPredictionSize: {
       type: 'integer',
@@ -258,6 +317,7 @@ example:
     },
     backend: BACKEND_FLAG,
     threads: THREADS_FLAG,
+    runtime: RUNTIME_FLAG,
   },
   async run(flags, ctx) {
     const name = flags.dataset;
@@ -275,12 +335,20 @@ example:
       );
     }
     const bench = BENCHMARK_PROTOCOLS[name];
+    if (flags.exact && flags.mode !== undefined && flags.mode !== 'exact') {
+      throw new CliUsageError(
+        `--exact: expected no --mode or --mode exact with it (--exact is an alias of --mode exact), got --mode ${flags.mode}`,
+      );
+    }
+    // the benchmark's mode unless given (each reproduces the official code, see --help)
+    const mode: 'exact' | 'histogram' =
+      (flags.mode as 'exact' | 'histogram' | undefined) ?? (flags.exact ? 'exact' : bench.mode);
     const split = flags.split ?? DEFAULT_SPLITS[name].eval;
     const out =
       flags.out ??
       (mapsDir !== undefined
         ? `${mapsDir}-eval-${name}-${split}`
-        : join(flags.checkpoint as string, `eval-${name}-${split}`));
+        : join(outputRoot(flags.checkpoint as string), `eval-${name}-${split}`));
     if (mapsDir !== undefined) {
       const inside = relative(mapsDir, out);
       if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside))) {
@@ -299,10 +367,29 @@ example:
         `--classes: expected the number of known classes K for ${flags.labelKind} labels of the folder adapter with --scores, got nothing`,
       );
     }
+    const shard = resolveShard(flags.shard, flags.shards, ctx.io.env);
+    if (shard?.note) ctx.log(`note: ${shard.note}`);
+    if (flags.componentThresholds !== undefined && shard === null) {
+      throw new CliUsageError(
+        '--component-thresholds: expected --shard (the component pass of a sharded evaluation), got no --shard',
+      );
+    }
+    const thresholds =
+      flags.componentThresholds !== undefined
+        ? await readComponentThresholds(flags.componentThresholds)
+        : null;
     const t0 = performance.now();
-    const backend =
-      mapsDir === undefined ? await setupBackend(ctx, flags.backend, flags.threads) : null;
-    const detector = mapsDir === undefined ? await loadModel(flags.checkpoint as string) : null;
+    const cpu0 = process.cpuUsage();
+    const opened =
+      mapsDir === undefined
+        ? await openDetector(ctx, {
+            ...flags,
+            checkpoint: flags.checkpoint as string,
+            scores: scoreNames as ScoreName[],
+          })
+        : null;
+    const backend = opened ? { name: opened.backend } : null;
+    const detector = opened?.detector ?? null;
     try {
       let folds: EvaluationFold[] = [];
       for (const fold of splitFolds(name, split)) {
@@ -320,7 +407,10 @@ example:
       }
       const maps =
         mapsDir !== undefined
-          ? await matchScoreMaps(mapsDir, flags.root, folds, scoreNames, flags.limit)
+          ? await matchScoreMaps(mapsDir, flags.root, folds, scoreNames, flags.limit, {
+              pngScale: flags.pngScale ?? null,
+              pngOffset: flags.pngOffset,
+            })
           : null;
       // without closed-set predictions: anomaly metrics only (no closed or open mIoU)
       if (maps && !maps.hasClosed) {
@@ -335,17 +425,15 @@ example:
       const first = folds[0]?.dataset;
       const numClasses = detector?.numClasses ?? Math.max(1, first?.numClasses ?? 1);
       const classNames = detector?.classNames ?? first?.classNames ?? [];
-      const staged = await openStagedDir(out, { resume: !flags.fresh });
-      if (staged.resumed) ctx.log(`resuming the interrupted evaluation in ${staged.dir}`);
-      const scratch = join(staged.dir, '.eval-state');
       const total = folds.reduce(
         (s, f) => s + Math.min(f.dataset.size, flags.limit ?? Infinity),
         0,
       );
+      const range = shard ? shardRange(total, shard) : { start: 0, end: total };
       ctx.log(
-        `eval ${folds.map((f) => `${f.dataset.name} (${f.dataset.size})`).join(' + ')} with ${detector ? detector.dir : `the score maps in ${mapsDir}`}`,
+        `eval ${folds.map((f) => `${f.dataset.name} (${f.dataset.size})`).join(' + ')} with ${detector ? detector.dir : `the score maps in ${mapsDir}`}${shard ? `: shard ${shard.index}/${shard.count} (index from ${shard.indexFrom}), images ${range.start}–${range.end - 1} of ${total}` : ''}`,
       );
-      const progress = ctx.progress({ label: 'eval', total });
+      const progress = ctx.progress({ label: 'eval', total: range.end - range.start });
       let last = 0;
       // the StreetHazards test folds cross-calibrate unless --threshold is given (a threshold
       // stored in the checkpoint does not replace the benchmark's calibration)
@@ -367,7 +455,17 @@ example:
             `note: the checkpoint's threshold was calibrated for the rule ${storedRule}; applying it with ${rule} (--threshold-rule ${storedRule} to match)`,
           );
       }
-      const result = await evaluateFolds({
+      const base: ReportBase = {
+        checkpoint: detector?.dir ?? null,
+        scoreMaps: mapsDir ?? null,
+        dataset: name,
+        split,
+        scores: scoreNames,
+        mode: mode === 'exact' ? 'exact (every score)' : 'histogram (float16 bins)',
+        classNames,
+        backend: backend?.name ?? 'none (precomputed score maps)',
+      };
+      const evalOptions: Omit<EvaluateFoldsOptions, 'scratchDir'> = {
         folds,
         score: maps
           ? async (_image, at) => {
@@ -405,7 +503,7 @@ example:
                 : flags.percentileBins,
           average: flags.average,
         },
-        mode: flags.exact ? 'exact' : 'histogram',
+        mode,
         threshold,
         crossCalibrate,
         ...(bench.components
@@ -421,11 +519,12 @@ example:
               },
             }
           : {}),
-        scratchDir: scratch,
-        outDir: out,
+        // score maps are read again for the component pass instead of cached
+        componentScores: maps ? 'rescore' : 'cache',
+        context: base as unknown as ResumeKeyValue,
         resumeKey: {
-          ...(detector
-            ? { checkpoint: await checkpointDigest(detector.dir) }
+          ...(opened
+            ? { checkpoint: await opened.digest(), ...opened.key }
             : { scoreMaps: mapsDir ?? null, scoreMapsDigest: maps?.identity ?? null }),
           dataset: name,
           root: flags.root,
@@ -437,50 +536,75 @@ example:
           last = done;
         },
         ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      });
-      progress.done();
-      const { fprRule, tpr, protocol } = result.conventions;
-      const reportCtx = {
-        checkpoint: detector?.dir ?? null,
-        scoreMaps: mapsDir ?? null,
-        dataset: name,
-        split,
-        score: scoreNames[0] as string,
-        scores: scoreNames,
-        fprRule,
-        tpr,
-        mode: flags.exact ? 'exact' : 'histogram (float16 bins)',
-        classNames,
-        backend: backend?.name ?? 'none (precomputed score maps)',
-        seconds: (performance.now() - t0) / 1000,
       };
+      if (shard) {
+        const dir = join(out, shardDirName(shard));
+        if (flags.fresh) await rm(dir, { recursive: true, force: true });
+        const r = await evaluateShard({
+          ...evalOptions,
+          scratchDir: dir,
+          outDir: dir,
+          shard,
+          ...(thresholds
+            ? {
+                componentThresholds: {
+                  thresholds: thresholds.thresholds,
+                  key: thresholds.key,
+                  source: flags.componentThresholds as string,
+                },
+              }
+            : {}),
+        });
+        progress.done();
+        // timings.json: one entry per command that worked on the shard
+        const previous = (await readRecord(join(dir, 'timings.json'))) as {
+          runs?: unknown;
+        } | null;
+        const runs = Array.isArray(previous?.runs)
+          ? (previous.runs as Record<string, unknown>[])
+          : [];
+        const t = measuredTimings(t0, cpu0, r.images);
+        const { format: _f, version: _v, ...entry } = t;
+        const all = [...runs, { ...entry, componentPass: r.componentPass }];
+        await writeTimings(dir, {
+          ...t,
+          seconds: all.reduce((a, x) => a + Number(x['seconds'] ?? 0), 0),
+          cpuSeconds: all.reduce((a, x) => a + Number(x['cpuSeconds'] ?? 0), 0),
+          images: all.reduce((a, x) => a + Number(x['images'] ?? 0), 0),
+          runs: all,
+        });
+        const merged = `densehybrid merge ${out} --out <dir>`;
+        const human = [
+          `shard ${shard.index}/${shard.count}: images ${range.start}–${range.end - 1} of ${total} ${r.componentPass === 'pending' ? 'done (first pass)' : 'done'}; state in ${dir}`,
+          r.componentPass === 'pending'
+            ? `next: when every shard is done, ${merged} writes <dir>/component-thresholds.json; then run each shard again with --component-thresholds <dir>/component-thresholds.json (the component pass) and merge again`
+            : `next: when every shard is done, ${merged}`,
+        ];
+        ctx.result(
+          {
+            out: dir,
+            shard: { index: shard.index, count: shard.count, start: range.start, end: range.end },
+            total,
+            componentPass: r.componentPass,
+            images: r.images,
+          },
+          human,
+        );
+        return;
+      }
+      const staged = await openStagedDir(out, { resume: !flags.fresh });
+      if (staged.resumed) ctx.log(`resuming the interrupted evaluation in ${staged.dir}`);
+      const scratch = join(staged.dir, '.eval-state');
+      const result = await evaluateFolds({ ...evalOptions, scratchDir: scratch, outDir: out });
+      progress.done();
+      const reportCtx = reportContext(base, result);
       await writeEvaluationReport(staged.dir, result, reportCtx);
+      const timings = measuredTimings(t0, cpu0, result.frames);
+      await writeTimings(staged.dir, timings);
       await rm(scratch, { recursive: true, force: true });
       await staged.commit();
-      const human = [
-        `wrote ${out}/{metrics.json,report.md${result.anomaly ? ',pr.png,roc.png' : ''}}`,
-      ];
-      const width = Math.max(...scoreNames.map((n) => n.length));
-      for (const s of result.scores) {
-        const tag = scoreNames.length > 1 ? `${s.name.padEnd(width)}  ` : '';
-        const a = s.anomaly;
-        if (a)
-          human.push(
-            `${tag}AP ${pct(a.ap)}  FPR95 ${pct(a.fpr)}  AUROC ${pct(a.auroc)}  (${protocol}, ${fprRule}, ${result.frames} images)`,
-          );
-        if (s.openSet)
-          human.push(
-            `${tag}open-mIoU ${pct(s.openSet.openMIoU)} (${s.openSet.thresholdSource})  anomaly IoU ${pct(s.openSet.anomalyIoU)}`,
-          );
-        if (s.components)
-          human.push(
-            `${tag}sIoU ${pct(s.components.sIoU)}  PPV ${pct(s.components.ppv)}  mean F1 ${pct(s.components.meanF1)}`,
-          );
-      }
-      if (result.closed) human.push(`closed mIoU ${pct(result.closed.mIoU)}`);
-      for (const n of result.notes) human.push(`note: ${n}`);
-      ctx.debug(`throughput ${formatNumber(result.frames / reportCtx.seconds)} images/s`);
-      ctx.result({ out, ...metricsDocument(result, reportCtx) }, human);
+      ctx.debug(`throughput ${formatNumber(timings.imagesPerSecond)} images/s`);
+      ctx.result({ out, ...metricsDocument(result, reportCtx) }, summaryLines(out, result));
     } finally {
       detector?.dispose();
     }

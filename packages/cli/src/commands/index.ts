@@ -3,7 +3,10 @@ import { demoCommand } from '../demo/command.js';
 import { benchCommand } from './bench.js';
 import { calibrateCommand } from './calibrate.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { inferCommand } from './infer.js';
+import { mergeCommand } from './merge.js';
 import { trainCommand } from './train.js';
 
 /**
@@ -17,7 +20,10 @@ export const COMMANDS: readonly AnyCommand[] = [
   demoCommand,
   trainCommand,
   evalCommand,
+  mergeCommand,
   inferCommand,
   calibrateCommand,
+  importCommand,
+  exportCommand,
   benchCommand,
 ];

@@ -1,7 +1,12 @@
 import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
-import { readImage, writePng } from '@densehybrid/data-mixing';
-import { checkpointDigest, loadModel } from '@densehybrid/core';
+import {
+  SMIYC_SUBMISSION_DATASETS,
+  readImage,
+  smiycScoreMapPath,
+  writePng,
+  writeSmiycScoreMap,
+} from '@densehybrid/data-mixing';
 import { DenseHybridError, THRESHOLD_RULES, openSetPrediction } from '@densehybrid/metrics-openiou';
 import type { ThresholdRule } from '@densehybrid/metrics-openiou';
 import {
@@ -19,7 +24,8 @@ import { COLORMAP_NAMES, anomalyHeatmap, colorbar, overlay } from '../render/col
 import { colorizeLabels, legend, openSetLegendEntries } from '../render/labels.js';
 import { sideBySide, stack } from '../render/panels.js';
 import { checkResumeKey, readRecord } from '../resume.js';
-import { BACKEND_FLAG, THREADS_FLAG, SCORE_FLAG, setupBackend, CHECKPOINT_FLAG } from './common.js';
+import { BACKEND_FLAG, THREADS_FLAG, SCORE_FLAG, CHECKPOINT_FLAG } from './common.js';
+import { RUNTIME_FLAG, openDetector } from '../runtime.js';
 
 const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp'];
 
@@ -86,8 +92,70 @@ async function collectInputs(cwd: string, paths: readonly string[]): Promise<Inf
   return unique;
 }
 
-/** The four files infer writes per image. */
-const INFER_OUTPUTS = ['heatmap.png', 'overlay.png', 'openset.png', 'scores.npy'] as const;
+/** The output formats of `infer --format`. */
+const INFER_FORMATS = ['standard', 'smiyc'] as const;
+type InferFormat = (typeof INFER_FORMATS)[number];
+
+/** The files infer writes per image (`<name>.<suffix>`), per --format. */
+const INFER_OUTPUTS: Readonly<Record<InferFormat, readonly string[]>> = {
+  standard: ['heatmap.png', 'overlay.png', 'openset.png', 'scores.npy'],
+  smiyc: ['hdf5'],
+};
+
+/** The method name SMIYC's folders get by default (`anomaly_p/<method>/…`). */
+const DEFAULT_SMIYC_METHOD = 'DenseHybrid';
+
+/**
+ * SMIYC's submission folder for the inputs, relative to --out (the benchmark's DIR_OUTPUTS):
+ * `anomaly_p/<method>/<dataset>`; the dataset is --smiyc-dataset, else the track whose folder
+ * (`dataset_AnomalyTrack`, `dataset_ObstacleTrack`) holds every input. Each input's name is its
+ * file name without extension (SMIYC's fid).
+ * @throws CliUsageError when the track is not given and the inputs do not tell it, or when two
+ *   inputs have one file name
+ */
+function smiycLayout(
+  inputs: readonly InferInput[],
+  method: string,
+  dataset: string | undefined,
+): { dir: string; inputs: InferInput[] } {
+  const tracks = { dataset_AnomalyTrack: 'anomaly', dataset_ObstacleTrack: 'obstacle' } as const;
+  const found = new Set(
+    inputs.map((i) => {
+      const parts = i.path.split(sep);
+      const folder = parts.find((p): p is keyof typeof tracks => p in tracks);
+      return folder === undefined ? undefined : SMIYC_SUBMISSION_DATASETS[tracks[folder]];
+    }),
+  );
+  const detected = found.size === 1 ? [...found][0] : undefined;
+  const name = dataset ?? detected;
+  if (name === undefined) {
+    throw new CliUsageError(
+      `--smiyc-dataset: expected the SMIYC dataset folder (${Object.values(SMIYC_SUBMISSION_DATASETS).join(' | ')}, or another of the benchmark's dset names), got none, and the inputs ${found.size > 1 ? 'lie in several tracks' : 'lie in no dataset_AnomalyTrack/ or dataset_ObstacleTrack/ folder'}`,
+    );
+  }
+  let dir: string;
+  try {
+    dir = dirname(smiycScoreMapPath(method, name, 'frame'));
+  } catch (e) {
+    throw new CliUsageError(
+      `--method / --smiyc-dataset: ${(e as Error).message.replace(/^smiycScoreMapPath: /, '')}`,
+    );
+  }
+  const byFid = new Map<string, InferInput>();
+  const out: InferInput[] = [];
+  for (const input of inputs) {
+    const fid = basename(input.path, extname(input.path));
+    const other = byFid.get(fid);
+    if (other) {
+      throw new CliUsageError(
+        `<image|dir>: expected one image per SMIYC frame name (the file name without extension), got ${other.path} and ${input.path}, both ${fid}.hdf5`,
+      );
+    }
+    byFid.set(fid, input);
+    out.push({ path: input.path, stem: fid });
+  }
+  return { dir: dir.split('/').join(sep), inputs: out };
+}
 
 /** The record in --out: settings (the resume key) and each image's source. */
 const RECORD = 'infer.json';
@@ -138,12 +206,16 @@ async function finishedImages(path: string): Promise<Map<string, InferImage>> {
 }
 
 /** Removes output files in `dir` whose image is not in `done` (half-written by a killed run). */
-async function removeUnfinished(dir: string, done: ReadonlyMap<string, InferImage>): Promise<void> {
+async function removeUnfinished(
+  dir: string,
+  done: ReadonlyMap<string, InferImage>,
+  outputs: readonly string[],
+): Promise<void> {
   const walk = async (sub: string): Promise<void> => {
     for (const e of await readdir(join(dir, sub), { withFileTypes: true })) {
       const rel = sub === '' ? e.name : `${sub}/${e.name}`;
       if (e.isDirectory()) await walk(rel);
-      const suffix = INFER_OUTPUTS.find((o) => rel.endsWith(`.${o}`));
+      const suffix = outputs.find((o) => rel.endsWith(`.${o}`));
       if (e.isFile() && suffix !== undefined && !done.has(rel.slice(0, -suffix.length - 1)))
         await rm(join(dir, rel), { force: true });
     }
@@ -154,7 +226,8 @@ async function removeUnfinished(dir: string, done: ReadonlyMap<string, InferImag
 /** `densehybrid infer`: anomaly maps for your own images. */
 export const inferCommand = defineCommand({
   name: 'infer',
-  summary: 'score images with a checkpoint: heatmap, overlay, open-set label map, raw float16 .npy',
+  summary:
+    'score images with a checkpoint: heatmap, overlay, open-set label map, raw float16 .npy; or SMIYC submission files',
   description: `For each image (files, or folders searched recursively) writes into --out:
   <name>.heatmap.png   anomaly score in a perceptual colormap
   <name>.overlay.png   the heatmap blended over the input, with a scale bar of the scores
@@ -169,9 +242,16 @@ Outputs are staged in <out>.partial and published together; Ctrl-C (or a crash) 
 images and the same command resumes. A partial run or an --out made with another checkpoint,
 --score, --threshold, --colormap, --normalize range or --alpha is refused (exit 2) naming what
 differs; --fresh starts over (and replaces the earlier outputs in --out).
+--format smiyc writes SMIYC's submission files instead, as the benchmark's evaluation reads
+them with --out as its DIR_OUTPUTS: <out>/anomaly_p/<method>/<dataset>/<frame>.hdf5 (dataset
+"value", float16, gzip 9), <frame> = the image's file name without extension, <dataset> =
+AnomalyTrack-all or ObstacleTrack-all (from the images' dataset_*Track folder, or
+--smiyc-dataset); infer.json and the staging lie in that folder.
 
 example:
-  densehybrid infer --checkpoint runs/sh photos/ street.jpg --out maps`,
+  densehybrid infer --checkpoint runs/sh photos/ street.jpg --out maps
+  densehybrid infer --checkpoint runs/smiyc --format smiyc --out outputs \\
+    /data/smiyc/dataset_AnomalyTrack/images`,
   flags: {
     checkpoint: CHECKPOINT_FLAG,
     out: {
@@ -226,8 +306,27 @@ example:
       description:
         'ignore images finished by an interrupted run, and replace outputs in --out made with other settings',
     },
+    format: {
+      type: 'string',
+      choices: INFER_FORMATS,
+      default: 'standard',
+      description:
+        'standard: heatmap, overlay, open-set PNGs and <name>.scores.npy; smiyc: SMIYC submission files <out>/anomaly_p/<method>/<dataset>/<frame>.hdf5 (float16)',
+    },
+    method: {
+      type: 'string',
+      default: DEFAULT_SMIYC_METHOD,
+      placeholder: 'name',
+      description: "--format smiyc: the method's name (its folder under anomaly_p/)",
+    },
+    smiycDataset: {
+      type: 'string',
+      placeholder: 'name',
+      description: `--format smiyc: the dataset folder (${Object.values(SMIYC_SUBMISSION_DATASETS).join(', ')}; default: from the images' dataset_AnomalyTrack/ or dataset_ObstacleTrack/ folder)`,
+    },
     backend: BACKEND_FLAG,
     threads: THREADS_FLAG,
+    runtime: RUNTIME_FLAG,
   },
   positionals: [
     {
@@ -238,9 +337,15 @@ example:
     },
   ],
   async run(flags, ctx) {
-    const inputs = await collectInputs(ctx.io.cwd, ctx.positionals);
-    await setupBackend(ctx, flags.backend, flags.threads);
-    const detector = await loadModel(flags.checkpoint);
+    const smiyc = flags.format === 'smiyc';
+    const collected = await collectInputs(ctx.io.cwd, ctx.positionals);
+    // --format smiyc: the submission folder under --out, one <fid>.hdf5 per image
+    const layout = smiyc ? smiycLayout(collected, flags.method, flags.smiycDataset) : null;
+    const inputs = layout?.inputs ?? collected;
+    const outDir = layout ? join(flags.out, layout.dir) : flags.out;
+    const outputs = INFER_OUTPUTS[flags.format];
+    const opened = await openDetector(ctx, { ...flags, scores: [flags.score] });
+    const detector = opened.detector;
     try {
       const stored = detector.meta.threshold;
       const useStored = flags.threshold === undefined && stored?.score === flags.score;
@@ -248,25 +353,34 @@ example:
       const thresholdRule: ThresholdRule =
         flags.thresholdRule ??
         (useStored ? (stored?.thresholdRule ?? 'greater-or-equal') : 'greater');
-      if (threshold === undefined) {
+      if (threshold === undefined && !smiyc) {
         ctx.log(
           'note: no open-set threshold (pass --threshold or run `densehybrid calibrate`); openset.png shows the closed-set prediction',
         );
       }
-      // everything that determines the four files of an image, besides the image itself
-      const key: ResumeKey = {
-        checkpoint: await checkpointDigest(detector.dir),
-        score: flags.score,
-        threshold: threshold ?? null,
-        thresholdRule: threshold === undefined ? null : thresholdRule,
-        colormap: flags.colormap,
-        normalize: flags.normalize,
-        range: flags.normalize === 'fixed' ? [flags.min, flags.max] : null,
-        alpha: flags.alpha,
-      };
+      // everything that determines the files of an image, besides the image itself
+      const key: ResumeKey = smiyc
+        ? {
+            checkpoint: await opened.digest(),
+            ...opened.key,
+            score: flags.score,
+            outputFormat: flags.format,
+            smiycFolder: layout?.dir.split(sep).join('/') ?? null,
+          }
+        : {
+            checkpoint: await opened.digest(),
+            ...opened.key,
+            score: flags.score,
+            threshold: threshold ?? null,
+            thresholdRule: threshold === undefined ? null : thresholdRule,
+            colormap: flags.colormap,
+            normalize: flags.normalize,
+            range: flags.normalize === 'fixed' ? [flags.min, flags.max] : null,
+            alpha: flags.alpha,
+          };
       const current = { format: RECORD_FORMAT, version: RECORD_VERSION, ...key };
       // publishing merges into an existing --out: its outputs must have the same settings
-      const published = await readRecord(join(flags.out, RECORD));
+      const published = await readRecord(join(outDir, RECORD));
       let kept: Readonly<Record<string, InferImage>> = {};
       let replaced: readonly string[] = [];
       if (published !== undefined) {
@@ -275,13 +389,13 @@ example:
         else if (flags.fresh) replaced = Object.keys(recordImages(published));
         else
           checkResumeKey(
-            `--out ${flags.out} holds the outputs`,
+            `--out ${outDir} holds the outputs`,
             recordKey(published),
             current,
             'rerun with --fresh to replace them',
           );
       }
-      let staged = await openStagedDir(flags.out, { resume: !flags.fresh });
+      let staged = await openStagedDir(outDir, { resume: !flags.fresh });
       const progressPath = join(staged.dir, PROGRESS);
       let done = new Map<string, InferImage>();
       if (staged.resumed) {
@@ -289,16 +403,16 @@ example:
         if (partial === undefined) {
           // no record of what the files were made with: trust none of them
           await staged.discard();
-          staged = await openStagedDir(flags.out, { resume: false });
+          staged = await openStagedDir(outDir, { resume: false });
         } else {
           checkResumeKey(
-            `--out ${flags.out} holds the unfinished outputs`,
+            `--out ${outDir} holds the unfinished outputs`,
             recordKey(partial),
             current,
             'rerun with --fresh to start over',
           );
           done = await finishedImages(progressPath);
-          await removeUnfinished(staged.dir, done);
+          await removeUnfinished(staged.dir, done, outputs);
         }
       }
       // the settings first: a kill from here on leaves a partial run that names them
@@ -316,9 +430,8 @@ example:
       await writeFileAtomic('infer', join(staged.dir, RECORD), record({}));
       const progress = ctx.progress({ label: 'infer', total: inputs.length });
       const K = detector.numClasses;
-      const legendImage = await legend(openSetLegendEntries(detector.classNames), {
-        maxHeight: 10_000,
-      });
+      // the open-set legend, made for the first standard-format image
+      let legendImage: Awaited<ReturnType<typeof legend>> | undefined;
       let skipped = 0;
       let written = 0;
       const log = await open(progressPath, 'a');
@@ -341,32 +454,41 @@ example:
             progress.tick();
             continue;
           }
-          const [heatPath, overlayPath, opensetPath, npyPath] = INFER_OUTPUTS.map((o) =>
-            join(staged.dir, `${input.stem}.${o}`),
-          ) as [string, string, string, string];
           const image = await readImage(input.path);
           const frame = await detector.score(image, flags.score);
-          const heat = anomalyHeatmap(frame.scores, frame.width, frame.height, {
-            colormap: flags.colormap,
-            normalize: flags.normalize,
-            min: flags.min,
-            max: flags.max,
-          });
-          const labels =
-            threshold === undefined
-              ? frame.closed
-              : openSetPrediction(frame.closed, frame.scores, threshold, K, { thresholdRule });
-          const labelImage = colorizeLabels(labels, frame.width, frame.height, K);
-          await mkdir(dirname(heatPath), { recursive: true });
-          await writePng(heatPath, heat.image);
-          const scale = await colorbar(flags.colormap, {
-            min: heat.min,
-            max: heat.max,
-            width: frame.width,
-          });
-          await writePng(overlayPath, stack([overlay(image, heat.image, flags.alpha), scale]));
-          await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
-          await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
+          if (smiyc) {
+            // float16 "value", gzip 9, as SMIYC's Evaluation.save_output writes it
+            const h5Path = join(staged.dir, `${input.stem}.hdf5`);
+            await writeSmiycScoreMap(h5Path, frame.scores, frame.width, frame.height);
+          } else {
+            const [heatPath, overlayPath, opensetPath, npyPath] = outputs.map((o) =>
+              join(staged.dir, `${input.stem}.${o}`),
+            ) as [string, string, string, string];
+            const heat = anomalyHeatmap(frame.scores, frame.width, frame.height, {
+              colormap: flags.colormap,
+              normalize: flags.normalize,
+              min: flags.min,
+              max: flags.max,
+            });
+            const labels =
+              threshold === undefined
+                ? frame.closed
+                : openSetPrediction(frame.closed, frame.scores, threshold, K, { thresholdRule });
+            const labelImage = colorizeLabels(labels, frame.width, frame.height, K);
+            await mkdir(dirname(heatPath), { recursive: true });
+            await writePng(heatPath, heat.image);
+            const scale = await colorbar(flags.colormap, {
+              min: heat.min,
+              max: heat.max,
+              width: frame.width,
+            });
+            await writePng(overlayPath, stack([overlay(image, heat.image, flags.alpha), scale]));
+            legendImage ??= await legend(openSetLegendEntries(detector.classNames), {
+              maxHeight: 10_000,
+            });
+            await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
+            await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
+          }
           // finished only once its line is on disk
           await log.write(`${JSON.stringify({ stem: input.stem, ...source })}\n`);
           await log.sync();
@@ -388,18 +510,22 @@ example:
       await writeFileAtomic('infer', join(staged.dir, RECORD), record(sorted));
       await rm(progressPath, { force: true });
       // --fresh over outputs of other settings: the merge must not keep any of them
+      const before = (recordKey(published) as { outputFormat?: unknown } | null)?.outputFormat;
+      const old = INFER_OUTPUTS[before === 'smiyc' ? 'smiyc' : 'standard'];
       for (const stem of replaced)
-        for (const o of INFER_OUTPUTS) await rm(join(flags.out, `${stem}.${o}`), { force: true });
+        for (const o of old) await rm(join(outDir, `${stem}.${o}`), { force: true });
       await staged.commit();
       ctx.result(
         {
           out: flags.out,
+          format: flags.format,
+          dir: outDir,
           images: inputs.map((i) => i.stem),
-          threshold: threshold ?? null,
+          threshold: smiyc ? null : (threshold ?? null),
           skipped,
         },
         [
-          `wrote ${inputs.length} image${inputs.length === 1 ? '' : 's'} × {${INFER_OUTPUTS.join(',')}} into ${flags.out}${skipped ? ` (${skipped} kept from the interrupted run)` : ''}`,
+          `wrote ${inputs.length} image${inputs.length === 1 ? '' : 's'} × {${outputs.join(',')}} into ${outDir}${skipped ? ` (${skipped} kept from the interrupted run)` : ''}`,
         ],
       );
     } finally {

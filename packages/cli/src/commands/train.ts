@@ -1,17 +1,18 @@
 import { rm, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
-import { BACKBONE_NAMES, createBackbone, loadWeights } from '@densehybrid/backbones';
+import { join } from 'node:path';
+import { BACKBONE_NAMES, createBackbone } from '@densehybrid/backbones';
 import {
+  DEFAULT_SKIP_RULES,
+  IMAGENET_SKIP_RULES,
   createDenseHybridModel,
   datasetPosteriorHead,
-  disposeCheckpoint,
-  loadCheckpoint,
+  formatAccounting,
+  loadStateDict,
   modelConfig,
-  restoreVariables,
   saveModel,
   train,
 } from '@densehybrid/core';
-import type { DenseHybridModel } from '@densehybrid/core';
+import type { DenseHybridModel, ModelGroup } from '@densehybrid/core';
 import { mixedContentBatches, openDataset } from '@densehybrid/data-mixing';
 import { DenseHybridError } from '@densehybrid/metrics-openiou';
 import { recoverDirectory, sha256, writeFileAtomic } from '@densehybrid/metrics-openiou/node';
@@ -20,6 +21,7 @@ import { defineCommand } from '../command.js';
 import { DEFAULT_SPLITS } from '../datasets.js';
 import { formatNumber } from '../io.js';
 import { checkResumeKey, readRecord } from '../resume.js';
+import { parseGroups } from './import.js';
 import {
   BACKEND_FLAG,
   THREADS_FLAG,
@@ -41,52 +43,28 @@ async function* startingWith<T>(
   yield* batches;
 }
 
+/**
+ * `--init`: weights from a PyTorch state_dict (.pt/.pth/.safetensors) or a checkpoint or run
+ * folder, every source key accounted for (mapped, converted, skipped by a named rule, or an
+ * error), every model group covered unless `--init-allow-missing` names it.
+ */
 async function initWeights(
   model: DenseHybridModel,
   path: string,
+  allowMissing: readonly ModelGroup[],
   log: (l: string) => void,
 ): Promise<void> {
-  if (extname(path) === '.safetensors') {
-    // PyTorch / torchvision state_dict names, OIHW convs converted by loadWeights
-    const r = await loadWeights(model.backbone, path, {
-      allowMissing: true,
-      allowUnexpected: true,
-    });
-    if (r.loaded === 0) {
-      throw new DenseHybridError(
-        'MODEL_LOAD',
-        `--init: expected weights named like this backbone's in ${path}, got none that match (unused: ${r.unexpected.slice(0, 3).join(', ')})`,
-      );
-    }
-    log(
-      `init: ${r.loaded} weights from ${path} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
-    );
-    return;
-  }
-  const dir = (await exists(join(path, 'model', 'checkpoint.json'))) ? join(path, 'model') : path;
-  const ckpt = await loadCheckpoint(dir);
-  try {
-    // A DenseHybrid run's checkpoint names weights `backbone.<name>` / `head.<name>`; a plain
-    // backbone checkpoint uses the backbone's own names (which may themselves start with
-    // `backbone.`, as LDN's do). Restore into whichever naming matches more weights.
-    const lenient = { allowMissing: true, allowUnexpected: true } as const;
-    const matches = (target: ReadonlyMap<string, unknown>) =>
-      [...ckpt.variables.keys()].filter((k) => target.has(k)).length;
-    const r =
-      matches(model.variables) >= matches(model.backbone.variables)
-        ? restoreVariables(model.variables, ckpt, lenient)
-        : restoreVariables(model.backbone.variables, ckpt, lenient);
-    if (r.restored === 0)
-      throw new DenseHybridError(
-        'MODEL_LOAD',
-        `--init: expected weights matching the ${model.backbone.config.architecture} backbone in ${dir}, got none`,
-      );
-    log(
-      `init: ${r.restored} weights from ${dir} (${r.missing.length} missing, ${r.unexpected.length} unused)`,
-    );
-  } finally {
-    disposeCheckpoint(ckpt);
-  }
+  const r = await loadStateDict(model, path, {
+    skip: [...DEFAULT_SKIP_RULES, ...IMAGENET_SKIP_RULES],
+    allowMissing,
+  }).catch((e: unknown) => {
+    if (DenseHybridError.is(e) && e.code === 'MODEL_LOAD')
+      throw new DenseHybridError('MODEL_LOAD', `--init ${path}: ${e.message}`, { cause: e });
+    throw e;
+  });
+  const loaded = r.mapped + r.converted;
+  log(`init: ${loaded} weights from ${r.source} (${r.missing.length} missing, 0 unused)`);
+  for (const line of formatAccounting(r)) log(`init: ${line}`);
 }
 
 /** `densehybrid train`: DenseHybrid training on a benchmark with pasted negatives. */
@@ -134,9 +112,15 @@ example:
     },
     init: {
       type: 'path',
-      placeholder: 'checkpoint|safetensors',
+      placeholder: 'checkpoint|pt|safetensors',
       description:
-        'initial weights: a checkpoint or run folder, or a PyTorch .safetensors (e.g. torchvision ImageNet weights)',
+        "initial weights: a checkpoint or run folder, or a PyTorch state_dict (.pt/.pth as torch.save writes it, .safetensors; e.g. the authors' models, torchvision ImageNet weights)",
+    },
+    initAllowMissing: {
+      type: 'string',
+      placeholder: 'groups',
+      description:
+        'model groups --init may lack (kept as initialised): encoder, decoder, classifier, head, backbone (= encoder,decoder); e.g. decoder,classifier,head for ImageNet weights',
     },
     out: {
       type: 'path',
@@ -255,6 +239,10 @@ example:
       negativesRoot: flags.negativesRoot ?? null,
       backbone: flags.backbone,
       init: flags.init ?? null,
+      // only when given: run.json files of earlier runs have no such field
+      ...(flags.initAllowMissing !== undefined
+        ? { initAllowMissing: parseGroups(flags.initAllowMissing, 'init-allow-missing') }
+        : {}),
       steps: flags.steps,
       batchSize: flags.batchSize,
       cropSize: flags.cropSize,
@@ -300,7 +288,13 @@ example:
       head: datasetPosteriorHead({ channels: backbone.preLogitChannels, seed: flags.seed }),
     });
     try {
-      if (flags.init !== undefined && !flags.resume) await initWeights(model, flags.init, ctx.log);
+      if (flags.init !== undefined && !flags.resume)
+        await initWeights(
+          model,
+          flags.init,
+          parseGroups(flags.initAllowMissing, 'init-allow-missing'),
+          ctx.log,
+        );
       const progress = ctx.progress({
         label: 'train',
         total: flags.steps,

@@ -7,11 +7,13 @@ import {
   hybridScore,
   maxLogitScore,
   maxSoftmaxScore,
+  smlScore,
   standardizedMaxLogit,
   type DenseHybridModel,
   type SmlStatistics,
 } from '@densehybrid/core';
 import type { DigitScenes, SceneSplit } from '@densehybrid/data-mixing';
+import type { DemoTrackName } from './scenes.js';
 import {
   BENCHMARK_PROTOCOLS,
   OpenIoU,
@@ -28,6 +30,7 @@ export const DEMO_SCORES = [
   'max-logit',
   'entropy',
   'SML',
+  'std-max-logit',
   'generative',
   'discriminative',
   'hybrid',
@@ -39,7 +42,9 @@ export const SCORE_DESCRIPTIONS: Readonly<Record<DemoScoreName, string>> = {
   'max-softmax': '1 − max softmax(s) (Hendrycks & Gimpel)',
   'max-logit': '−max s',
   entropy: 'entropy of softmax(s)',
-  SML: 'standardized max logit (per-class μ, σ fitted on training scenes)',
+  SML: 'full SML (Jung et al., ICCV 2021): standardized max logit, then iterative boundary suppression (width 4, 4 iterations) and dilated smoothing (7×7 Gaussian, σ 1, dilation 6), the authors’ defaults',
+  'std-max-logit':
+    'standardized max logit alone (SML’s first step: −(max s − μ_ĉ)/σ_ĉ, per-class μ, σ fitted on training scenes)',
   generative: '−ln p̂(x) = −logsumexp(s) (energy; DenseHybrid generative component)',
   discriminative: 'P(d_out|x) = σ(g) (DenseHybrid discriminative component)',
   hybrid: 'ln P(d_out|x) − ln p̂(x) (DenseHybrid, eq. 6)',
@@ -108,7 +113,8 @@ export async function scoreSplit(
       'max-softmax': maxSoftmaxScore(logits),
       'max-logit': maxLogitScore(logits),
       entropy: entropyScore(logits),
-      SML: standardizedMaxLogit(logits, sml),
+      SML: smlScore(logits, sml),
+      'std-max-logit': standardizedMaxLogit(logits, sml),
       generative: generativeScore(logits),
       discriminative: discriminativeScore(posteriorLogits),
       hybrid: hybridScore(logits, posteriorLogits),
@@ -142,9 +148,9 @@ export interface ScoreMetrics {
   readonly anomalyIoU: number;
 }
 
-/** Metrics of one track (near-OOD or far-OOD). */
+/** Metrics of one track (near-OOD, seen family, unseen family). */
 export interface TrackMetrics {
-  readonly track: 'near' | 'far';
+  readonly track: DemoTrackName;
   /** Closed-set mIoU over K classes (anomaly pixels ignored), %. */
   readonly closedMIoU: number;
   /** Closed-set IoU per known class, %. */
@@ -218,7 +224,7 @@ const OPEN_SET_OPTIONS = { thresholdRule: DEMO.thresholdRule } as const;
 
 /** Evaluates every score on a track: AP/FPR95/AUROC on test, open-mIoU with a val threshold. */
 export function evaluateTrack(
-  track: 'near' | 'far',
+  track: DemoTrackName,
   val: SplitOutputs,
   test: SplitOutputs,
   numClasses: number,

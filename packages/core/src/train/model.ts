@@ -65,7 +65,9 @@ export interface DenseHybridModel {
   forward(images: tf.Tensor4D, options?: { readonly training?: boolean }): DenseHybridForwardResult;
   /**
    * Inference (batch-norm in eval mode): logits and posterior logits upsampled bilinearly
-   * to the image size, as the scores expect. Synchronous; the caller owns the result.
+   * to the image size, as the scores expect (`align_corners=True` where the backbone's
+   * `upsampleAlignCorners` says so, else half-pixel centres). Synchronous; the caller owns the
+   * result.
    */
   predict(images: tf.Tensor4D): DenseHybridForwardResult;
   /**
@@ -143,9 +145,11 @@ export function createDenseHybridModel(options: DenseHybridModelOptions): DenseH
     return tf.tidy(() => {
       const out = forward(images, { training: false });
       const size: [number, number] = [images.shape[1], images.shape[2]];
+      // the backbone's choice: align_corners=True for the authors' DeepLabV3+ / WideResNet-38
+      const up = { alignCorners: backbone.upsampleAlignCorners ?? false };
       return {
-        logits: upsampleBilinear(out.logits, size),
-        posteriorLogits: upsampleBilinear(out.posteriorLogits, size),
+        logits: upsampleBilinear(out.logits, size, up),
+        posteriorLogits: upsampleBilinear(out.posteriorLogits, size, up),
       };
     });
   };

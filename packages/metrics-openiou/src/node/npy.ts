@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { DenseHybridError } from '../errors.js';
-import { decodeNpy, encodeNpy, type NpyDtype, type NpyResult } from '../npy.js';
+import {
+  decodeNpy,
+  encodeNpy,
+  type DecodeNpyOptions,
+  type NpyDtype,
+  type NpyResult,
+} from '../npy.js';
 import { writeFileAtomic } from './fs-atomic.js';
 
 /**
@@ -22,16 +28,32 @@ export async function writeNpy(
 }
 
 /**
- * Reads a `.npy` file of dtype `<f2`, `<f4` or `|u1` (e.g. a score map saved by
+ * Reads a `.npy` file of any numeric dtype (see `decodeNpy`; e.g. a score map saved by
  * `np.save('scores.npy', s.astype(np.float16))`).
  *
+ * @param options - as `decodeNpy`'s: `{ output: 'float64' }` for a `Float64Array`
  * @throws DenseHybridError `IO` when unreadable, `INVALID_INPUT` when malformed
  * @example
  * ```ts
  * const { shape, data } = await readNpy('maps/img.scores.npy');
  * ```
  */
-export async function readNpy(path: string): Promise<NpyResult> {
+export async function readNpy(
+  path: string,
+  options?: DecodeNpyOptions & { readonly output?: 'float32' },
+): Promise<NpyResult<Float32Array>>;
+export async function readNpy(
+  path: string,
+  options: DecodeNpyOptions & { readonly output: 'float64' },
+): Promise<NpyResult<Float64Array>>;
+export async function readNpy(
+  path: string,
+  options?: DecodeNpyOptions,
+): Promise<NpyResult<Float32Array | Float64Array>>;
+export async function readNpy(
+  path: string,
+  options: DecodeNpyOptions = {},
+): Promise<NpyResult<Float32Array | Float64Array>> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -42,5 +64,5 @@ export async function readNpy(path: string): Promise<NpyResult> {
       { cause: e },
     );
   }
-  return decodeNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return decodeNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
 }
