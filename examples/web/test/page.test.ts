@@ -278,16 +278,19 @@ describe.skipIf(CHROMIUM === undefined)('the page in headless Chromium', () => {
     await page.close();
   });
 
-  it('an exported checkpoint (fixed size, NCHW) gives the same map on WebGPU where there is an adapter, else on wasm saying why (image dropped)', async () => {
-    const page = await open('model=models/exported-nchw-fixed.onnx');
+  it('the same default export (dynamic size, no float64 op) gives the same map on WebGPU where there is an adapter, else on wasm saying why (image dropped); a fixed-size NCHW export on wasm too', async () => {
+    const page = await open('model=models/exported.onnx');
     const ready = await settle(page, 'ready');
     expect(ready.error).toBeUndefined();
     const adapter = await page.evaluate(async () => {
       const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
       return gpu !== undefined && (await gpu.requestAdapter()) !== null;
     });
-    if (adapter) expect(ready.backend).toBe('webgpu');
-    else {
+    if (adapter) {
+      // a WebGPU session that failed (e.g. on a float64 node) would have fallen back with a note
+      expect(ready.notes).toEqual([]);
+      expect(ready.backend).toBe('webgpu');
+    } else {
       console.warn(
         'no WebGPU adapter in this Chromium (SwiftShader/Vulkan missing): checked the wasm fallback instead',
       );
@@ -297,13 +300,27 @@ describe.skipIf(CHROMIUM === undefined)('the page in headless Chromium', () => {
     await dropImage(page);
     const done = await settle(page, 'done');
     expect(done.error).toBeUndefined();
+    expect([done.result?.width, done.result?.height]).toEqual([W, H]);
     const err = relativeError(done.result?.scores ?? [], reference.scores);
     console.log(
-      `page (ONNX Runtime Web, ${done.backend}) vs Node (tfjs, same checkpoint): max relative error ${err.toExponential(2)}`,
+      `page (ONNX Runtime Web, ${done.backend}, dynamic-size export) vs Node (tfjs, same checkpoint): max relative error ${err.toExponential(2)}`,
     );
     expect(err).toBeLessThanOrEqual(1e-4);
     expect(done.result?.closed).toEqual(Array.from(reference.closed));
     await page.close();
+    // the NCHW export of fixed size: the layout and the size come from its contract
+    const fixed = await open('model=models/exported-nchw-fixed.onnx&ep=wasm');
+    expect((await settle(fixed, 'ready')).error).toBeUndefined();
+    await dropImage(fixed);
+    const planar = await settle(fixed, 'done');
+    expect(planar.error).toBeUndefined();
+    const errFixed = relativeError(planar.result?.scores ?? [], reference.scores);
+    console.log(
+      `page (ONNX Runtime Web, wasm, fixed-size NCHW export) vs Node (tfjs): max relative error ${errFixed.toExponential(2)}`,
+    );
+    expect(errFixed).toBeLessThanOrEqual(1e-4);
+    expect(planar.result?.closed).toEqual(Array.from(reference.closed));
+    await fixed.close();
   });
 
   it('a model with plain metadata keys scores as float64 NumPy does (≤ 1e-4 relative); the slider relabels', async () => {

@@ -42,7 +42,11 @@ export type {
   ResNetEncoder,
 } from './deeplab.js';
 
-export { deeplabV3PlusWrn38, DEFAULT_DEEPLAB_V3_PLUS_WRN38_OPTIONS } from './wrn38.js';
+export {
+  deeplabV3PlusWrn38,
+  DEFAULT_DEEPLAB_V3_PLUS_WRN38_OPTIONS,
+  WRN38_WASM_MAX_PIXELS,
+} from './wrn38.js';
 export type {
   DeepLabV3PlusWrn38,
   DeepLabV3PlusWrn38Options,

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { DenseHybridError, describeValue } from '@densehybrid/metrics-openiou';
 import {
   ParamStore,
@@ -14,6 +15,7 @@ import {
   type TraceableSegmentationModel,
 } from './layers.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './deeplab.js';
+import type { ApplyOptions, SegmentationOutput } from './model.js';
 
 /** Options of {@link deeplabV3PlusWrn38}. */
 export interface DeepLabV3PlusWrn38Options {
@@ -349,7 +351,7 @@ export function deeplabV3PlusWrn38(options: DeepLabV3PlusWrn38Options = {}): Dee
   const config = resolveConfig(options);
   const store = new ParamStore(config.seed, config.batchNormMomentum, config.batchNormEpsilon);
   const params = buildParams(config, store);
-  return segmentationModel({
+  const model = segmentationModel({
     fn: FN,
     config,
     store,
@@ -364,4 +366,36 @@ export function deeplabV3PlusWrn38(options: DeepLabV3PlusWrn38Options = {}): Dee
       ? { inputNormalization: { mean: IMAGENET_MEAN, std: IMAGENET_STD } }
       : {}),
   });
+  return {
+    ...model,
+    apply(images: tf.Tensor4D, applyOptions?: ApplyOptions): SegmentationOutput {
+      const shape = (images as Partial<tf.Tensor4D> | null)?.shape;
+      const pixels =
+        Array.isArray(shape) && shape.length === 4 ? shape[0] * shape[1] * shape[2] : 0;
+      // fail at once, not with a wasm "memory access out of bounds" minutes into the pass
+      if (
+        config.widthDivisor === 1 &&
+        pixels > WRN38_WASM_MAX_PIXELS &&
+        tf.getBackend() === 'wasm'
+      ) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${FN}.apply: expected at most ${WRN38_WASM_MAX_PIXELS} pixels per batch (1024×2048) on the wasm backend, whose heap is 4 GiB, got ${pixels} (${shape!.join('×')}); use the tensorflow backend (tfjs-node) or a smaller image`,
+        );
+      }
+      return model.apply(images, applyOptions);
+    },
+  };
 }
+
+/**
+ * The largest batch × height × width {@link deeplabV3PlusWrn38} runs on tfjs' wasm backend:
+ * 1024×2048 (Cityscapes / Fishyscapes frames) was measured to fit its 4 GiB heap (3.7 GiB at the
+ * peak, through `predict` and the hybrid score); larger inputs are refused on wasm.
+ *
+ * @example
+ * ```ts
+ * WRN38_WASM_MAX_PIXELS; // 2097152
+ * ```
+ */
+export const WRN38_WASM_MAX_PIXELS = 1024 * 2048;

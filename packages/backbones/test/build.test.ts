@@ -53,6 +53,7 @@ describe('createBackbone', () => {
       'densenet121',
       'deeplab-resnet18',
       'deeplab-resnet50',
+      'deeplabv3plus-wrn38',
     ]);
     const tiny = createBackbone({ name: 'tiny', numClasses: 3, seed: 5 });
     const ldn = ladderDenseNet({ preset: 'tiny', numClasses: 3, seed: 5 });
@@ -69,10 +70,10 @@ describe('createBackbone', () => {
 
   it('names the unknown architecture or name and lists the known ones', () => {
     expect(() => createBackbone({ architecture: 'unet', numClasses: 2 })).toThrow(
-      /createBackbone: expected config\.architecture to be one of 'ladderDenseNet', 'deeplabV3Plus' .*got "unet"/,
+      /createBackbone: expected config\.architecture to be one of 'ladderDenseNet', 'deeplabV3Plus', 'deeplabV3PlusWrn38' .*got "unet"/,
     );
     expect(() => createBackbone({ name: 'resnet101' as 'tiny', numClasses: 2 })).toThrow(
-      /createBackbone: expected name to be one of 'tiny', .*'deeplab-resnet50', got "resnet101"/,
+      /createBackbone: expected name to be one of 'tiny', .*'deeplabv3plus-wrn38', got "resnet101"/,
     );
     expect(() => createBackbone({ name: 'constructor' as 'tiny', numClasses: 2 })).toThrow(
       /expected name to be one of/,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_DEEPLAB_V3_PLUS_WRN38_OPTIONS,
   DenseHybridError,
+  WRN38_WASM_MAX_PIXELS,
   createBackbone,
   deeplabV3PlusWrn38,
   type DeepLabV3PlusWrn38,
@@ -191,6 +192,17 @@ describe('deeplabV3PlusWrn38 (full width)', () => {
     expect(model.variables.get('mod7.block1.convs.conv2.weight')!.shape).toEqual([
       3, 3, 1024, 2048,
     ]);
+  });
+
+  it('refuses inputs above 1024×2048 pixels per batch on wasm at once (4 GiB heap)', () => {
+    expect(WRN38_WASM_MAX_PIXELS).toBe(1024 * 2048);
+    const images = tf.zeros([1, 1025, 2048, 3]) as tf.Tensor4D;
+    const t0 = performance.now();
+    expect(() => model.apply(images)).toThrow(
+      /deeplabV3PlusWrn38\.apply: expected at most 2097152 pixels per batch \(1024×2048\) on the wasm backend, whose heap is 4 GiB, got 2099200 \(1×1025×2048×3\)/,
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    images.dispose();
   });
 
   it('memory: the stage schedule peaks at 920 bytes per input pixel (1024×2048: 1.8 GiB)', () => {

@@ -5,6 +5,9 @@ import {
   DenseHybridError,
   EvaluationSession,
   binaryAnomalyLabels,
+  fromFloat16Bits,
+  openSetPassKey,
+  toFloat16Bits,
 } from '@densehybrid/metrics-openiou';
 import type {
   BenchmarkName,
@@ -128,7 +131,7 @@ export interface EvaluateFoldsOptions {
    * none. @default the benchmark's (SMIYC: 500 / 100 px, ObstacleTrack 50 / 10 px; else none)
    */
   readonly components?: Omit<ComponentMetricsOptions, 'threshold'> | null;
-  /** Folder for resumable state and the score cache of the component pass. */
+  /** Folder for resumable state and the score cache of the second pass. */
   readonly scratchDir: string;
   /**
    * What else determines the result besides these options and the folds' samples (the
@@ -147,8 +150,10 @@ export interface EvaluateFoldsOptions {
   /** Only the first `limit` images of each fold. */
   readonly limit?: number;
   /**
-   * What the component pass reads: the scores cached in `scratchDir` by the first pass
-   * (`cache`: float16 in histogram mode, float32 in exact mode), or the scorer called again
+   * What the second pass (component metrics; open-mIoU of scores that are no float16 values)
+   * reads: the scores cached in `scratchDir` by the first pass (`cache`: component folds float16
+   * in histogram mode, float32 in exact mode; open-set folds float16 when every score of the frame
+   * is a float16 value, else float32, with the closed prediction), or the scorer called again
    * (`rescore`: for precomputed score maps, which cost a read). Same numbers either way.
    * @default 'cache'
    */
@@ -197,12 +202,14 @@ export function shardRange(total: number, shard: ShardSpec): { start: number; en
 /** The format of an evaluation's state ({@link EvalStateMeta}). */
 export const EVAL_STATE_FORMAT = 'densehybrid/eval-state';
 /**
- * 7: per-image metrics exact in histogram mode too, scores that are no float16 value counted,
+ * 8: the second pass also counts open-mIoU exactly (score maps that are no float16 values),
+ * so the first pass caches open-set folds' scores and closed predictions too (7: per-image
+ * metrics exact in histogram mode too, scores that are no float16 value counted,
  * the mode defaulting to the benchmark's (6: a session state folder — index + append-only exact
  * scores — with shards and a resumable component pass; 5: one JSON file with the key and the
  * whole session). A state of another version is another run's.
  */
-export const EVAL_STATE_VERSION = 7;
+export const EVAL_STATE_VERSION = 8;
 
 /**
  * The `meta` of an evaluation's session state folder (`session-state.json`): what the run is,
@@ -307,6 +314,13 @@ function newSession(options: EvaluateFoldsOptions): EvaluationSession {
     ...(options.crossCalibrate !== undefined ? { crossCalibrate: options.crossCalibrate } : {}),
     ...(options.components !== undefined ? { components: options.components } : {}),
   });
+}
+
+/** Whether every score is a float16 value (a float16 cache keeps it losslessly). */
+function isFloat16Exact(s: Float32Array): boolean {
+  const back = fromFloat16Bits(toFloat16Bits(s));
+  for (let i = 0; i < s.length; i++) if (back[i] !== s[i] && !Number.isNaN(s[i])) return false;
+  return true;
 }
 
 /** Evaluates the frames `[start, end)`: both passes as far as `thresholds` allow. */
@@ -445,6 +459,12 @@ async function evaluateRange(
     const rangeSize = end - start;
     const withComponents = (fold: EvaluationFold): boolean =>
       resolved.components !== null && labelKindOf(fold) !== 'semantic';
+    // open-set folds: the second pass counts open-mIoU at the final thresholds when their scores
+    // are no float16 values (known after the first pass, of every shard)
+    const openSet = (fold: EvaluationFold): boolean => labelKindOf(fold) === 'open-set';
+    const cached = (fold: EvaluationFold): boolean => withComponents(fold) || openSet(fold);
+    const closedPath = (fold: string, i: number): string =>
+      join(scoreCache, 'closed', `${fold}-${i}.npy`);
     let images = 0;
     const stopped = async (done: number, saveJson?: EvaluationSessionJSON): Promise<never> => {
       await writer.commit(meta, saveJson);
@@ -494,13 +514,20 @@ async function evaluateRange(
           });
           // exact mode: the frame's scores go to the state's files, not into memory
           await writer.append();
-          if (withComponents(fold) && !rescore) {
-            for (const name of names)
+          if (cached(fold) && !rescore) {
+            for (const name of names) {
+              const s = frame.scores[name] as Float32Array;
+              // open-set counts need the scores as given (float16 only when lossless)
+              const f2 =
+                mode === 'histogram' && (!openSet(fold) || isFloat16Exact(s)) ? '<f2' : '<f4';
+              await writeNpy(cachePath(name, fold.name, i), s, [frame.height, frame.width], f2);
+            }
+            if (openSet(fold) && frame.closed !== undefined)
               await writeNpy(
-                cachePath(name, fold.name, i),
-                frame.scores[name] as Float32Array,
+                closedPath(fold.name, i),
+                frame.closed,
                 [frame.height, frame.width],
-                mode === 'histogram' ? '<f2' : '<f4',
+                '|u1',
               );
           }
           count++;
@@ -515,18 +542,25 @@ async function evaluateRange(
       meta = { ...meta, firstPass: true };
       await writer.commit(meta);
     }
-    // the session's JSON with the exact stores in the files (the component pass adds to it)
-    const firstPass = { ...session.toJSON(), components: null };
+    // the session's JSON with the exact stores in the files (the second pass adds to it)
+    const firstPass = { ...session.toJSON(), components: null, openSetPass: null };
 
-    // the component pass: at the thresholds of the merged first pass (a shard is given them)
-    // or this session's own (one process)
+    // the second pass (component metrics; open-mIoU of scores that are no float16 values): at
+    // the thresholds of the merged first pass (a shard is given them) or this session's own
+    // (one process)
     let thresholds: Readonly<Record<string, number>> | null = thresholdsGiven;
-    const needsPass = options.folds.some(withComponents);
+    const needsPass = options.folds.some(cached);
     if (shard === null) {
       await writer.restore();
-      thresholds = session.componentThresholds();
+      thresholds = session.secondPassThresholds();
     }
     const scored = thresholds ? Object.keys(thresholds) : [];
+    // the folds the second pass reads: component folds with a component threshold, open-set
+    // folds with an open-set one
+    const inPass = (fold: EvaluationFold): boolean =>
+      (withComponents(fold) && names.some((n) => thresholds?.[n] !== undefined)) ||
+      (openSet(fold) &&
+        names.some((n) => thresholds?.[openSetPassKey(n, fold.name)] !== undefined));
     let componentPass: ShardOutcome['componentPass'] = needsPass ? 'pending' : 'none';
     if (thresholds !== null && needsPass && scored.length === 0) componentPass = 'none';
     if (thresholds !== null && scored.length > 0) {
@@ -544,6 +578,7 @@ async function evaluateRange(
       const json = (): EvaluationSessionJSON => ({
         ...firstPass,
         components: session.componentPassState(),
+        openSetPass: session.openSetPassState(),
       });
       let done = pass.done;
       let sinceSave = 0;
@@ -563,12 +598,13 @@ async function evaluateRange(
             meta = { ...meta, componentPass: { thresholds, done, finished: false } };
             await stopped(done, json());
           }
-          if (withComponents(fold)) {
+          if (inPass(fold)) {
             const sample = await fold.dataset.load(i);
             if (sample.label) {
               const labels =
                 fold.binaryLabels === true ? binaryOf(fold, sample.label.data) : sample.label.data;
               const scores: Record<string, Float32Array> = {};
+              let closed: Uint8Array | undefined;
               if (rescore) {
                 const frame = await scoreFrame(sample.image, {
                   fold: fi,
@@ -576,10 +612,13 @@ async function evaluateRange(
                   width: sample.label.width,
                   height: sample.label.height,
                 });
-                for (const name of scored) scores[name] = frame.scores[name] as Float32Array;
+                for (const name of names) scores[name] = frame.scores[name] as Float32Array;
+                closed = frame.closed;
               } else {
-                for (const name of scored)
+                for (const name of names)
                   scores[name] = (await readNpy(cachePath(name, fold.name, i))).data;
+                if (openSet(fold))
+                  closed = Uint8Array.from((await readNpy(closedPath(fold.name, i))).data);
               }
               session.addComponentFrame({
                 fold: fold.name,
@@ -587,6 +626,7 @@ async function evaluateRange(
                 height: sample.label.height,
                 scores,
                 labels,
+                ...(closed !== undefined ? { closed } : {}),
               });
               images++;
             }

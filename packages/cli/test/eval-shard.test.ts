@@ -310,11 +310,30 @@ describe('eval --shard i/n + merge = one process', () => {
     expect(one.code, one.stderr).toBe(0);
     const doc = JSON.parse(await readFile(join(single, 'metrics.json'), 'utf8'));
     expect(doc.openSet.thresholdSource).toBe('cross-calibration');
+    // float32 maps: one process counts open-mIoU at the thresholds in a second pass (no note)
+    expect(JSON.stringify(doc.notes)).not.toMatch(/open-mIoU: \d+ scores/);
     const sharded = join(tmp.dir, 'sh-sharded');
-    for (const i of [0, 1, 2]) {
-      const s = await cli(args(sharded, ['--shard', `${i}/3`, '--json']));
+    const shards = (extra: readonly string[]) =>
+      Promise.all(
+        [0, 1, 2].map((i) => cli(args(sharded, ['--shard', `${i}/3`, '--json', ...extra]))),
+      );
+    for (const s of await shards([])) {
       expect(s.code, s.stderr).toBe(0);
-      expect(JSON.parse(s.stdout).componentPass).toBe('none');
+      expect(JSON.parse(s.stdout).componentPass).toBe('pending');
+    }
+    // the first merge: the open-set thresholds of the merged first pass, for the second pass
+    const m1 = await cli(['merge', sharded, '--out', join(tmp.dir, 'sh-merged'), '--json']);
+    expect(m1.code, m1.stderr).toBe(0);
+    const pending = JSON.parse(m1.stdout);
+    expect(pending.status).toBe('component-pass-needed');
+    expect(Object.keys(pending.thresholds).sort()).toEqual([
+      'open-set/t5/scores',
+      'open-set/t6/scores',
+    ]);
+    expect(pending.thresholds['open-set/t5/scores']).toBe(doc.openSet.folds[0].threshold);
+    for (const s of await shards(['--component-thresholds', pending.componentThresholds])) {
+      expect(s.code, s.stderr).toBe(0);
+      expect(JSON.parse(s.stdout).componentPass).toBe('done');
     }
     const m = await cli(['merge', sharded, '--out', join(tmp.dir, 'sh-merged')]);
     expect(m.code, m.stderr).toBe(0);
@@ -325,7 +344,7 @@ describe('eval --shard i/n + merge = one process', () => {
 });
 
 describe('eval --checkpoint --shard', () => {
-  it('SMIYC from a checkpoint: the first pass caches float16 maps in the shard folder for the component pass; merge = one process', async () => {
+  it('SMIYC and StreetHazards from a checkpoint: the first pass caches maps in the shard folder for the second pass; merge = one process', async () => {
     const sh = join(tmp.dir, 'ck-sh');
     const ade = join(tmp.dir, 'ck-ade');
     const sm = join(tmp.dir, 'ck-smiyc');
@@ -360,6 +379,32 @@ describe('eval --checkpoint --shard', () => {
     const doc = await readFile(join(merged, 'metrics.json'), 'utf8');
     expect(doc).toBe(await readFile(join(single, 'metrics.json'), 'utf8'));
     expect(JSON.parse(doc).context.backend).toBe('wasm');
+    // StreetHazards from the checkpoint: float32 scores, so open-mIoU is counted again at the
+    // cross-calibrated thresholds, from the cache (maps + closed predictions); merge = one process
+    const shArgs = (out: string, extra: string[] = []) =>
+      fixtureEvalArgs(run, 'streethazards', sh, out, extra);
+    const shSingle = join(tmp.dir, 'ck-sh-single');
+    const one = await cli(shArgs(shSingle));
+    expect(one.code, one.stderr).toBe(0);
+    const shDoc = await readFile(join(shSingle, 'metrics.json'), 'utf8');
+    expect(JSON.parse(shDoc).openSet.thresholdSource).toBe('cross-calibration');
+    expect(JSON.stringify(JSON.parse(shDoc).notes)).not.toMatch(/open-mIoU: \d+ scores/);
+    const shSharded = join(tmp.dir, 'ck-sh-sharded');
+    for (const i of [0, 1])
+      expect((await cli(shArgs(shSharded, ['--shard', `${i}/2`]))).code).toBe(0);
+    expect(await readdir(join(shSharded, 'shard-1-of-2', 'scores'))).toContain('closed');
+    const shMerged = join(tmp.dir, 'ck-sh-merged');
+    const p1 = JSON.parse((await cli(['merge', shSharded, '--out', shMerged, '--json'])).stdout);
+    expect(p1.status).toBe('component-pass-needed');
+    expect(Object.keys(p1.thresholds).every((k) => k.startsWith('open-set/'))).toBe(true);
+    for (const i of [0, 1]) {
+      const r = await cli(
+        shArgs(shSharded, ['--shard', `${i}/2`, '--component-thresholds', shMerged]),
+      );
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect((await cli(['merge', shSharded, '--out', shMerged])).code).toBe(0);
+    expect(await readFile(join(shMerged, 'metrics.json'), 'utf8')).toBe(shDoc);
   }, 120_000);
 });
 

@@ -122,6 +122,8 @@ export type {
 } from './protocols.js';
 
 export { EvaluationSession, binaryAnomalyLabels, metricsDocument } from './session.js';
+export { openSetPassKey } from './session.js';
+export type { OpenSetPassJSON } from './session.js';
 export type {
   EvaluationSessionOptions,
   EvaluationSessionJSON,

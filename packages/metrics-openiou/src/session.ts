@@ -126,8 +126,36 @@ export interface EvaluationFrame {
   readonly closed?: NumericArray;
 }
 
-/** One frame of the component pass ({@link EvaluationSession.addComponentFrame}). */
-export type ComponentPassFrame = Omit<EvaluationFrame, 'closed'>;
+/**
+ * One frame of the second pass ({@link EvaluationSession.addComponentFrame}): `closed` is needed
+ * on open-set folds that the pass counts ({@link EvaluationSession.secondPassThresholds}).
+ */
+export type ComponentPassFrame = EvaluationFrame;
+
+/**
+ * The key of a score's open-set threshold on a fold among the second pass's thresholds
+ * ({@link EvaluationSession.secondPassThresholds}); component thresholds are keyed by the score name.
+ *
+ * @example
+ * ```ts
+ * openSetPassKey('score', 't5'); // 'open-set/t5/score'
+ * ```
+ */
+export const openSetPassKey = (score: string, fold: string): string => `open-set/${fold}/${score}`;
+
+/** The open-set confusion of one score and fold counted at its threshold in the second pass. */
+export interface OpenSetPassJSON {
+  readonly threshold: number;
+  /** `(K+1)²` counts, row = ground truth, column = open-set prediction. */
+  readonly confusion: readonly number[];
+}
+
+interface OpenSetPass {
+  readonly score: string;
+  readonly fold: string;
+  readonly threshold: number;
+  readonly confusion: Float64Array;
+}
 
 /** Open-set segmentation results. */
 export interface OpenSetEvaluation {
@@ -283,6 +311,11 @@ export interface EvaluationSessionJSON {
   >;
   /** Per score: the component pass's accumulator, once started. */
   readonly components: Readonly<Record<string, ComponentMetricsJSON>> | null;
+  /**
+   * Per {@link openSetPassKey}: the second pass's exact open-set confusion, once started (absent
+   * before, and in states written before it existed).
+   */
+  readonly openSetPass?: Readonly<Record<string, OpenSetPassJSON>> | null;
 }
 
 type Resolved = EvaluationSessionJSON['options'] & {
@@ -538,7 +571,8 @@ interface AnomalyPart {
  * FPR at the protocol's TPR, AUROC) pooled or per image, closed mIoU, open-mIoU (cross-calibrated
  * between two folds or at a given threshold), for several scores at once, and SMIYC component
  * metrics in a second pass ({@link addComponentFrame}, because their threshold is the best pooled
- * F1 over all frames). By default every convention is the benchmark's official code's
+ * F1 over all frames; the same pass counts open-mIoU exactly at the final thresholds when the
+ * scores are no float16 values, see {@link secondPassThresholds}). By default every convention is the benchmark's official code's
  * ({@link BENCHMARK_PROTOCOLS}; each can be overridden in the options and is named in
  * {@link conventions}). Memory is flat in the number of frames in histogram mode (SMIYC's
  * percentile bins add ~12 KiB per frame); the state merges ({@link merge}) and serialises
@@ -561,6 +595,8 @@ export class EvaluationSession {
   private readonly state = new Map<string, Map<string, FoldState>>();
   private readonly frameCounts = new Map<string, number>();
   private cms: Map<string, ComponentMetricsAccumulator> | null = null;
+  /** The second pass's open-set counts (non-null exactly when `cms` is). */
+  private osp: Map<string, OpenSetPass> | null = null;
 
   /**
    * @param options - see {@link EvaluationSessionOptions}
@@ -808,6 +844,19 @@ export class EvaluationSession {
         if (theirs) cm.merge(theirs);
       }
     }
+    if (this.osp !== null && other.osp !== null) {
+      for (const [key, p] of this.osp) {
+        const theirs = other.osp.get(key);
+        if (theirs === undefined || theirs.threshold !== p.threshold) {
+          throw new DenseHybridError(
+            'INVALID_INPUT',
+            `${fn}: expected the same open-set pass threshold for ${key} (${p.threshold}), got ${theirs === undefined ? 'none' : theirs.threshold}`,
+          );
+        }
+        for (let i = 0; i < p.confusion.length; i++)
+          p.confusion[i] = (p.confusion[i] as number) + (theirs.confusion[i] as number);
+      }
+    }
     return this;
   }
 
@@ -909,6 +958,42 @@ export class EvaluationSession {
   }
 
   /**
+   * Every threshold of the second pass ({@link startComponentPass}, {@link addComponentFrame}):
+   * the component thresholds ({@link bestF1Thresholds}, keyed by score name) and, keyed by
+   * {@link openSetPassKey}, the open-set threshold of each open-set fold whose scores were not all
+   * float16 values — the first pass's open-set sweep counts float16 bins, the second pass counts
+   * the confusion at the final (cross-calibrated or given) threshold exactly. Empty when no
+   * second pass is needed (no component metrics, float16 score maps): then {@link finish} is
+   * final after the first pass. Always of the first pass's state (also once the pass started), so
+   * a sharded evaluation computes it on the merged first pass and hands it to every shard's
+   * {@link startComponentPass}.
+   *
+   * @example
+   * ```ts
+   * const t = merged.secondPassThresholds(); // { 'open-set/t5/score': 2.38, 'open-set/t6/score': 2.35 }
+   * if (Object.keys(t).length > 0) {
+   *   shard.startComponentPass(t);
+   *   for (const f of myFrames) shard.addComponentFrame(f); // with `closed` on open-set folds
+   * }
+   * ```
+   */
+  secondPassThresholds(): Record<string, number> {
+    this.checkHeld('EvaluationSession.secondPassThresholds');
+    return { ...this.bestF1Thresholds(), ...this.openSetPassThresholds() };
+  }
+
+  /** Per {@link openSetPassKey} of this session, its score and open-set fold. */
+  private openSetPassKeys(): Map<string, { score: string; fold: string }> {
+    const keys = new Map<string, { score: string; fold: string }>();
+    for (const f of this.o.folds) {
+      if (f.labelKind !== 'open-set') continue;
+      for (const score of this.o.scoreNames)
+        keys.set(openSetPassKey(score, f.name), { score, fold: f.name });
+    }
+    return keys;
+  }
+
+  /**
    * Per score, the best pooled pixel-F1 threshold of the first pass's frames (rounded as the
    * component pass applies it): what {@link componentThresholds} starts the component pass
    * with. Empty when the protocol has no component metrics. A sharded evaluation computes it
@@ -950,7 +1035,8 @@ export class EvaluationSession {
    */
   startComponentPass(thresholds: Readonly<Record<string, number>>): this {
     const fn = 'EvaluationSession.startComponentPass';
-    if (!this.o.components) {
+    const openKeys = this.openSetPassKeys();
+    if (!this.o.components && openKeys.size === 0) {
       throw new DenseHybridError(
         'INVALID_OPTION',
         `${fn}: expected a session with component metrics (components option or an SMIYC protocol), got components: null`,
@@ -968,11 +1054,12 @@ export class EvaluationSession {
         `${fn}: expected thresholds per score name, got ${describeValue(thresholds)}`,
       );
     }
+    const known = [...(this.o.components ? this.o.scoreNames : []), ...openKeys.keys()];
     for (const [name, t] of Object.entries(thresholds)) {
-      if (!this.o.scoreNames.includes(name)) {
+      if (!known.includes(name)) {
         throw new DenseHybridError(
           'INVALID_INPUT',
-          `${fn}: expected thresholds of ${this.o.scoreNames.map((n) => JSON.stringify(n)).join(' | ')}, got one of ${JSON.stringify(name)}`,
+          `${fn}: expected thresholds of ${known.map((n) => JSON.stringify(n)).join(' | ')}, got one of ${JSON.stringify(name)}`,
         );
       }
       if (typeof t !== 'number' || !Number.isFinite(t)) {
@@ -982,8 +1069,37 @@ export class EvaluationSession {
         );
       }
     }
-    this.cms = this.newComponentPass(thresholds);
+    this.startPass(thresholds);
     return this;
+  }
+
+  /** Starts the second pass: component accumulators and open-set counts at `thresholds`. */
+  private startPass(thresholds: Readonly<Record<string, number>>): void {
+    this.cms = this.newComponentPass(thresholds);
+    const K = this.o.numClasses ?? 0;
+    this.osp = new Map();
+    for (const [key, { score, fold }] of this.openSetPassKeys()) {
+      const threshold = thresholds[key];
+      if (threshold === undefined) continue;
+      this.osp.set(key, {
+        score,
+        fold,
+        threshold,
+        confusion: new Float64Array((K + 1) * (K + 1)),
+      });
+    }
+  }
+
+  /** The second pass's open-set counts (null before it starts), as {@link toJSON} stores them. */
+  openSetPassState(): Record<string, OpenSetPassJSON> | null {
+    return this.osp === null
+      ? null
+      : Object.fromEntries(
+          [...this.osp].map(([key, p]) => [
+            key,
+            { threshold: p.threshold, confusion: Array.from(p.confusion) },
+          ]),
+        );
   }
 
   /** The component pass's state (null before it starts), as {@link toJSON} stores it. */
@@ -1052,11 +1168,22 @@ export class EvaluationSession {
   }
 
   /**
-   * The second pass of the component metrics: adds a frame's scores and labels (the same frames
-   * as in the first pass, again) to each score's component accumulator at its
-   * {@link componentThresholds} threshold, predicting under the `thresholdRule`. The scores are
-   * rounded as the first pass saw them (float16 in histogram mode, else `scoreRounding`). After the first call {@link addFrame} is refused.
-   * Without component metrics in the protocol this does nothing.
+   * The second pass: adds a frame's scores and labels (the same frames as in the first pass,
+   * again) to each score's component accumulator at its {@link componentThresholds} threshold,
+   * predicting under the `thresholdRule` (the scores rounded as the first pass saw them: float16
+   * in histogram mode, else `scoreRounding`), and on an open-set fold with a pass threshold
+   * ({@link secondPassThresholds}) its open-set prediction at that threshold (unrounded scores,
+   * `closed` needed) to the exact open-set confusion that {@link finish} then reports. Starts the
+   * pass at {@link secondPassThresholds} unless {@link startComponentPass} did; after the first
+   * call {@link addFrame} is refused. With nothing to count (no component metrics, float16 open-set
+   * scores) this does nothing.
+   *
+   * @example
+   * ```ts
+   * for (const f of frames) session.addFrame(f);
+   * for (const f of frames) session.addComponentFrame(f); // same frames, `closed` included
+   * session.finish().openSet?.openMIoU; // exact for float32 scores too
+   * ```
    *
    * @returns this
    * @throws DenseHybridError `INVALID_INPUT`, `SHAPE_MISMATCH`, `NON_FINITE`
@@ -1065,8 +1192,10 @@ export class EvaluationSession {
     const fn = 'EvaluationSession.addComponentFrame';
     this.checkFrame(fn, frame);
     const fold = this.fold(fn, frame.fold);
-    this.cms ??= this.newComponentPass();
-    const cms = this.cms;
+    if (this.cms === null) this.startPass(this.secondPassThresholds());
+    const cms = this.cms as Map<string, ComponentMetricsAccumulator>;
+    for (const p of this.osp?.values() ?? [])
+      if (p.fold === fold.name) this.countOpenSet(fn, p, frame, fold.ignoreLabel);
     const binary = binaryAnomalyLabels(frame.labels, {
       labelKind: fold.labelKind,
       numClasses: this.o.numClasses ?? 0,
@@ -1087,29 +1216,24 @@ export class EvaluationSession {
     return this;
   }
 
-  /** Open-set results of one score: cross-calibrated, at its given threshold, or none. */
-  private openSetPart(name: string, notes: string[]): OpenSetEvaluation | null {
+  /**
+   * The open-set folds' thresholds of one score (cross-calibrated, or the given one), with the
+   * threshold's source; null when there is none (or no open-set fold).
+   */
+  private openSetThresholds(
+    name: string,
+    notes: string[],
+  ): {
+    source: OpenSetEvaluation['thresholdSource'];
+    rows: { fold: string; threshold: number; calibratedOn: string | null }[];
+  } | null {
     const o = this.o;
     const per = this.state.get(name) as Map<string, FoldState>;
     const openFolds = o.folds.filter((f) => f.labelKind === 'open-set');
     if (openFolds.length === 0) return null;
-    const compute = (sweep: OpenSetSweep, threshold: number): OpenIoUResult =>
-      OpenIoU.fromJSON(sweep.openIoUStateAt(threshold, o.thresholdRule)).compute({
-        average: o.average,
-      });
-    const inexact = openFolds.reduce(
-      (a, f) => a + ((per.get(f.name) as FoldState).sweep?.nonFloat16Scores ?? 0),
-      0,
-    );
-    if (inexact > 0 && o.scoreRounding !== 'float16')
-      notes.push(
-        `open-mIoU: ${inexact} scores are no float16 value; the open-set confusion counts them rounded to float16 (in every mode), so pixels within one float16 step of the threshold can land on the other side than score ${o.thresholdRule === 'greater' ? '>' : '>='} threshold puts them (float16 score maps are exact)`,
-      );
-    const rows: OpenSetEvaluation['folds'][number][] = [];
-    let source: OpenSetEvaluation['thresholdSource'] | null = null;
     const given = o.thresholdOf.get(name);
     if (o.crossCalibrate && openFolds.length === 2) {
-      source = 'cross-calibration';
+      const rows: { fold: string; threshold: number; calibratedOn: string | null }[] = [];
       for (const [a, b] of [
         [0, 1],
         [1, 0],
@@ -1127,31 +1251,132 @@ export class EvaluationSession {
           fprRule: o.calibrationFprRule,
           thresholdRule: o.thresholdRule,
         }).threshold;
-        const sweep = (per.get(fa.name) as FoldState).sweep as OpenSetSweep;
-        rows.push({
-          name: fa.name,
-          frames: sweep.frames,
-          threshold: thr,
-          calibratedOn: fb.name,
-          result: compute(sweep, thr),
-        });
+        rows.push({ fold: fa.name, threshold: thr, calibratedOn: fb.name });
       }
-    } else if (given !== undefined) {
-      source = 'given';
-      for (const f of openFolds) {
-        const sweep = (per.get(f.name) as FoldState).sweep as OpenSetSweep;
-        rows.push({
-          name: f.name,
-          frames: sweep.frames,
-          threshold: given,
-          calibratedOn: null,
-          result: compute(sweep, given),
-        });
-      }
-    } else {
-      notes.push(
-        'open-mIoU: no threshold; run `densehybrid calibrate` on the checkpoint or pass --threshold',
+      return { source: 'cross-calibration', rows };
+    }
+    if (given !== undefined) {
+      return {
+        source: 'given',
+        rows: openFolds.map((f) => ({ fold: f.name, threshold: given, calibratedOn: null })),
+      };
+    }
+    notes.push(
+      'open-mIoU: no threshold; run `densehybrid calibrate` on the checkpoint or pass --threshold',
+    );
+    return null;
+  }
+
+  /**
+   * Per {@link openSetPassKey}, the open-set thresholds that the second pass counts at: those of
+   * the open-set folds whose scores were not all float16 values (the first pass's open-set sweep
+   * counts float16 bins; exact for float16 scores, so those folds need no pass). Empty for
+   * float16 score maps, and with `scoreRounding: 'float16'` (the rounding is the convention).
+   */
+  private openSetPassThresholds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const o = this.o;
+    if (o.scoreRounding === 'float16') return out;
+    for (const name of o.scoreNames) {
+      const per = this.state.get(name) as Map<string, FoldState>;
+      const needed = o.folds.some(
+        (f) => f.labelKind === 'open-set' && (per.get(f.name)?.sweep?.nonFloat16Scores ?? 0) > 0,
       );
+      if (!needed) continue;
+      for (const r of this.openSetThresholds(name, [])?.rows ?? []) {
+        const sweep = (per.get(r.fold) as FoldState).sweep as OpenSetSweep;
+        if (sweep.nonFloat16Scores > 0 && Number.isFinite(r.threshold))
+          out[openSetPassKey(name, r.fold)] = r.threshold;
+      }
+    }
+    return out;
+  }
+
+  /** Adds a frame's open-set prediction at the pass's threshold to its exact confusion. */
+  private countOpenSet(
+    fn: string,
+    p: OpenSetPass,
+    frame: ComponentPassFrame,
+    ignoreLabel: number,
+  ): void {
+    const closed = frame.closed;
+    checkArray(fn, 'closed', closed);
+    if (closed.length !== frame.labels.length) {
+      throw new DenseHybridError(
+        'SHAPE_MISMATCH',
+        `${fn}: expected closed of length width*height = ${frame.labels.length}, got ${closed.length}`,
+      );
+    }
+    const K = this.o.numClasses as number;
+    const n = K + 1;
+    const gt = frame.labels;
+    const s = rounded(frame.scores[p.score] as NumericArray, this.o.scoreRounding);
+    const t = p.threshold;
+    const greater = this.o.thresholdRule === 'greater';
+    const conf = p.confusion;
+    for (let i = 0; i < gt.length; i++) {
+      const g = gt[i] as number;
+      if (g === ignoreLabel) continue;
+      const c = closed[i] as number;
+      if (!(g >= 0 && g <= K) || !(c >= 0 && c < K)) {
+        throw new DenseHybridError(
+          'INVALID_INPUT',
+          `${fn}: expected gt in 0..${K} or ${ignoreLabel} and closed in 0..${K - 1}, got gt ${g}, closed ${c} at pixel ${i}`,
+        );
+      }
+      const v = s[i] as number;
+      const unknown = greater ? v > t : v >= t;
+      const at = g * n + (unknown ? K : c);
+      conf[at] = (conf[at] as number) + 1;
+    }
+  }
+
+  /** Open-set results of one score: cross-calibrated, at its given threshold, or none. */
+  private openSetPart(name: string, notes: string[]): OpenSetEvaluation | null {
+    const o = this.o;
+    const per = this.state.get(name) as Map<string, FoldState>;
+    const openFolds = o.folds.filter((f) => f.labelKind === 'open-set');
+    if (openFolds.length === 0) return null;
+    // the second pass's exact counts at the fold's threshold, when it counted one
+    const passAt = (fold: string, threshold: number): OpenSetPass | null => {
+      const p = this.osp?.get(openSetPassKey(name, fold));
+      return p !== undefined && p.threshold === threshold ? p : null;
+    };
+    const compute = (fold: string, sweep: OpenSetSweep, threshold: number): OpenIoUResult => {
+      const state = sweep.openIoUStateAt(threshold, o.thresholdRule);
+      const p = passAt(fold, threshold);
+      return OpenIoU.fromJSON(p ? { ...state, confusion: Array.from(p.confusion) } : state).compute(
+        {
+          average: o.average,
+        },
+      );
+    };
+    const calibrationNotes: string[] = [];
+    const found = this.openSetThresholds(name, calibrationNotes);
+    const inexact = openFolds.reduce(
+      (a, f) =>
+        a +
+        (found?.rows.some((r) => r.fold === f.name && passAt(f.name, r.threshold) !== null)
+          ? 0
+          : ((per.get(f.name) as FoldState).sweep?.nonFloat16Scores ?? 0)),
+      0,
+    );
+    if (inexact > 0 && o.scoreRounding !== 'float16')
+      notes.push(
+        `open-mIoU: ${inexact} scores are no float16 value; the open-set confusion counts them rounded to float16, so pixels within one float16 step of the threshold can land on the other side than score ${o.thresholdRule === 'greater' ? '>' : '>='} threshold puts them (float16 score maps are exact; the second pass at secondPassThresholds() counts them exactly)`,
+      );
+    notes.push(...calibrationNotes);
+    const rows: OpenSetEvaluation['folds'][number][] = [];
+    const source = found?.source ?? null;
+    for (const r of found?.rows ?? []) {
+      const sweep = (per.get(r.fold) as FoldState).sweep as OpenSetSweep;
+      rows.push({
+        name: r.fold,
+        frames: sweep.frames,
+        threshold: r.threshold,
+        calibratedOn: r.calibratedOn,
+        result: compute(r.fold, sweep, r.threshold),
+      });
     }
     if (source === null) return null;
     const w = rows.reduce((s, r) => s + r.frames, 0);
@@ -1346,6 +1571,7 @@ export class EvaluationSession {
       frames: Object.fromEntries(this.frameCounts),
       scores,
       components: this.componentPassState(),
+      ...(this.osp !== null ? { openSetPass: this.openSetPassState() } : {}),
     };
   }
 
@@ -1444,6 +1670,24 @@ export class EvaluationSession {
           ComponentMetricsAccumulator.fromJSON(cm),
         ]),
       );
+      const K = session.o.numClasses ?? 0;
+      const keys = session.openSetPassKeys();
+      session.osp = new Map();
+      for (const [key, p] of Object.entries(j.openSetPass ?? {})) {
+        const at = keys.get(key);
+        if (
+          at === undefined ||
+          typeof p?.threshold !== 'number' ||
+          !Array.isArray(p.confusion) ||
+          p.confusion.length !== (K + 1) * (K + 1)
+        )
+          throw bad(`an open-set pass state of this session's scores and folds at ${key}`);
+        session.osp.set(key, {
+          ...at,
+          threshold: p.threshold,
+          confusion: Float64Array.from(p.confusion),
+        });
+      }
     }
     return session;
   }

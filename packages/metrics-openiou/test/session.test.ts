@@ -197,6 +197,82 @@ describe('EvaluationSession', () => {
     expect(r.closed).toEqual({ mIoU: c.closedMIoU, iou: c.closedIoU });
   });
 
+  it('float32 scores: the second pass counts open-mIoU at the final thresholds exactly (float16 maps need none)', () => {
+    const K = 3;
+    const { t5, t6 } = shFrames();
+    expect(fill(new EvaluationSession(SH), { t5, t6 }).secondPassThresholds()).toEqual({});
+    // the same frames off the float16 grid: a float32 offset below half a float16 step
+    const r = rng(9);
+    const off = (fs: typeof t5) =>
+      fs.map((f) => ({
+        ...f,
+        scores: Object.fromEntries(
+          Object.entries(f.scores).map(([k, v]) => [
+            k,
+            Float32Array.from(v, (x) => x + (r() - 0.5) * 2 ** -12),
+          ]),
+        ),
+      }));
+    const frames = { t5: off(t5), t6: off(t6) };
+    const session = fill(new EvaluationSession(SH), frames);
+    const onePass = session.finish();
+    expect(onePass.notes.join(' ')).toMatch(/open-mIoU: \d+ scores are no float16 value/);
+    const thresholds = session.secondPassThresholds();
+    expect(Object.keys(thresholds).sort()).toEqual([
+      'open-set/t5/generative',
+      'open-set/t5/hybrid',
+      'open-set/t6/generative',
+      'open-set/t6/hybrid',
+    ]);
+    const json = session.toJSON();
+    // two shards (one fold each), both passes at the merged first pass's thresholds, merged,
+    // equal one session's passes
+    const a = fill(new EvaluationSession(SH), { t5: frames.t5 });
+    const b = fill(new EvaluationSession(SH), { t6: frames.t6 });
+    expect(EvaluationSession.fromJSON(a.toJSON()).merge(b).secondPassThresholds()).toEqual(
+      thresholds,
+    );
+    a.startComponentPass(thresholds);
+    b.startComponentPass(thresholds);
+    for (const f of frames.t5) a.addComponentFrame({ ...f, fold: 't5' });
+    for (const f of frames.t6) b.addComponentFrame({ ...f, fold: 't6' });
+    const merged = EvaluationSession.fromJSON(JSON.stringify(a.toJSON()));
+    merged.merge(EvaluationSession.fromJSON(b.toJSON()));
+    expect(merged.secondPassThresholds()).toEqual(thresholds);
+    const res = merged.finish();
+    for (const [fold, list] of Object.entries(frames))
+      for (const f of list) session.addComponentFrame({ ...f, fold });
+    expect(JSON.stringify(session.finish()) === JSON.stringify(res)).toBe(true);
+    expect(res.notes.join(' ')).not.toMatch(/open-mIoU: \d+ scores/);
+    let differs = false;
+    for (const name of ['hybrid', 'generative']) {
+      const sc = res.scores.find((s) => s.name === name)!;
+      const before = onePass.scores.find((s) => s.name === name)!;
+      for (const [i, fold] of (['t5', 't6'] as const).entries()) {
+        const row = sc.openSet!.folds[i]!;
+        expect(row.threshold).toBe(thresholds[`open-set/${fold}/${name}`]);
+        // reference: OpenIoU on openSetPrediction of the unrounded scores (the authors' `>`)
+        const want = new OpenIoU({ numClasses: K });
+        for (const f of frames[fold])
+          want.add(
+            f.labels,
+            openSetPrediction(f.closed, f.scores[name]!, row.threshold, K, {
+              thresholdRule: 'greater',
+            }),
+            f.closed,
+          );
+        expect(row.result).toEqual(want.compute());
+        differs ||= JSON.stringify(before.openSet!.folds[i]!.result) !== JSON.stringify(row.result);
+      }
+    }
+    // the float16 bins of the first pass were off somewhere (else this test proves nothing)
+    expect(differs).toBe(true);
+    expect(() => a.addFrame({ ...frames.t5[0]!, fold: 't5' })).toThrow(/before the component pass/);
+    expect(() =>
+      EvaluationSession.fromJSON(json).startComponentPass({ 'open-set/t7/hybrid': 1 }),
+    ).toThrow(/expected thresholds of "open-set\/t5\/hybrid"/);
+  });
+
   it('at a given threshold equals OpenIoU on openSetPrediction', () => {
     const K = 3;
     const frames = openSetFrames(3, 4, K, ['score']);

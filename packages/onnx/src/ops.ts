@@ -15,7 +15,8 @@ import { GraphBuilder } from './graph.js';
  * explains each size argument by the first rule that gives its value at *both* sizes: a
  * constant; the spatial size of a tensor the architecture read with `shape()` (most recent first);
  * for pooling grids, the aspect rule `max(1, roundHalfEven(g·W/H))` of the pooled tensor. The
- * graph is then emitted once with those rules as Shape/arithmetic nodes. A forward pass whose
+ * graph is then emitted once with those rules as Shape/arithmetic nodes, in int64 (no float64:
+ * ONNX Runtime Web's WebGPU build has no float64 kernels; see {@link aspectGrid}). A forward pass whose
  * operations differ between the two sizes (branching on the size), or a size no rule explains,
  * is refused: export it at a fixed size (`inputSize`).
  */
@@ -398,7 +399,10 @@ export class OnnxOps implements Ops<OnnxValue> {
     const grid = (r: GridRule, self: string, other: string): string => {
       if (r.kind === 'const') return this.g.int64([r.value], []);
       if (r.kind === 'same') return self;
-      // max(1, roundHalfEven(other · self/otherSize)) in float64, exactly as the JS it replaces
+      if (aspectRuleIsExact(r.other)) return aspectGrid(this.g, self, other, r.other);
+      // a grid whose float64 rule differs from the exact one at some half-way ratio: the float64
+      // nodes, so that the graph still equals tfjs and PyTorch (ONNX Runtime Web's WebGPU build
+      // cannot run them; none of the presets' grids needs them)
       const f64 = (v: string) => this.g.op('Cast', [v], { to: { i: 11 } });
       const ratio = this.g.op('Div', [f64(self), f64(other)]);
       const scaled = this.g.op('Mul', [ratio, this.g.double([r.other], [])]);
@@ -417,6 +421,75 @@ export class OnnxOps implements Ops<OnnxValue> {
     return this.value(out, shape);
   }
 }
+
+/**
+ * The aspect rule of a pooling grid, `max(1, round(grid · self / other))` with Python's round
+ * (half to even), in int64 arithmetic only (`Mul`, `Add`, `Div`, `Mod`, `Sub`, `Max`: every
+ * ONNX Runtime build runs them, WebGPU's included, which has no float64 kernels). `self` and
+ * `other` are positive int64 tensors of one shape or broadcastable ones (scalars in the exported
+ * graphs). With a = grid·self and b = other: u = ⌊(2a + b) / 2b⌋ is round half up; the ratio is
+ * half-way exactly when 2b divides 2a + b, and then half to even takes u − (u mod 2).
+ *
+ * @example
+ * aspectGrid(g, w, h, 4); // int64 max(1, round(4·W/H)), W and H int64 scalars
+ */
+export function aspectGrid(g: GraphBuilder, self: string, other: string, grid: number): string {
+  const [zero, one, two] = [g.int64([0], []), g.int64([1], []), g.int64([2], [])];
+  const a = g.op('Mul', [self, g.int64([grid], [])]);
+  const num = g.op('Add', [g.op('Mul', [a, two]), other]); // 2a + b
+  const den = g.op('Mul', [other, two]); // 2b
+  const up = g.op('Div', [num, den]); // round half up (non-negative: floor = truncation)
+  const half = g.op('Max', [g.op('Sub', [one, g.op('Mod', [num, den])]), zero]); // 1 iff 2b | 2a + b
+  const even = g.op('Sub', [up, g.op('Mul', [half, g.op('Mod', [up, two])])]);
+  return g.op('Max', [even, one]);
+}
+
+/** Widths of the pooled tensor up to which {@link aspectRuleIsExact} vouches for the int64 rule. */
+const ASPECT_EXACT_LIMIT = 1 << 16;
+
+const exactGrids = new Map<number, boolean>();
+
+/**
+ * Whether the int64 rule of {@link aspectGrid} (the exact ratio, rounded half to even) gives
+ * what the architectures compute in float64, `max(1, roundHalfEven((self / other) · grid))`
+ * (tfjs, and PyTorch's `max(1, round(ar * g))`), for every `self ≤ limit` and every `other`.
+ *
+ * Why a finite check suffices: the float64 value is within a relative 2⁻⁵² of the exact one, and
+ * an exact ratio that is not half-way lies at least 1/(2·other) from a rounding boundary, so both
+ * round alike while self·grid < 2⁵⁰. A half-way ratio (2·self·grid/other odd) is decided by the
+ * float rounding of fl(self/other)·grid, which depends on the fraction self/other alone; in
+ * lowest terms p/q its denominator q divides 2·grid. So trying p = 1 … limit for each divisor q
+ * of 2·grid covers every size. The presets' grids (8, 4, 2, 1) and e.g. 3, 5, 6, 9, 10, 12 are
+ * exact; 7, 11, 13, 14, 15 are not (e.g. grid 7 at 29×14: fl(29/14)·7 = 14.500000000000002 → 15,
+ * the exact 14.5 → 14). Results are cached per grid.
+ *
+ * @example
+ * aspectRuleIsExact(8); // true
+ * aspectRuleIsExact(7); // false
+ */
+export function aspectRuleIsExact(grid: number, limit = ASPECT_EXACT_LIMIT): boolean {
+  const cached = limit === ASPECT_EXACT_LIMIT ? exactGrids.get(grid) : undefined;
+  if (cached !== undefined) return cached;
+  let exact = Number.isSafeInteger(grid) && grid >= 1 && grid * limit < 2 ** 50;
+  for (let q = 1; exact && q <= 2 * grid; q++) {
+    if ((2 * grid) % q !== 0) continue;
+    for (let p = 1; p <= limit; p++) {
+      const twice = (2 * p * grid) / q; // an integer (q | 2·grid): 2 · the exact ratio
+      if (twice % 2 === 1 && aspectValue(grid, p, q) !== Math.max(1, halfEvenOfHalves(twice))) {
+        exact = false;
+        break;
+      }
+    }
+  }
+  if (limit === ASPECT_EXACT_LIMIT) exactGrids.set(grid, exact);
+  return exact;
+}
+
+/** round(t / 2) half to even, for a positive odd integer t (the exact value t/2 is half-way). */
+const halfEvenOfHalves = (t: number): number => {
+  const down = (t - 1) / 2;
+  return down % 2 === 0 ? down : down + 1;
+};
 
 /**
  * `[out, size]` float matrix whose row i averages positions `floor(i·size/out) …

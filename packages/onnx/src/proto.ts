@@ -346,3 +346,41 @@ export function decodeGraph(bytes: Uint8Array): DecodedGraph {
     outputs: (g.output ?? []).map((v) => ({ name: v.name, dims: dims(v) })),
   };
 }
+
+/**
+ * Every element type an ONNX file names, for tests and inspection: initializers, graph inputs and
+ * outputs, `value_info`, tensor-valued attributes (`Constant`, `ConstantOfShape`) and the
+ * `to`/`dtype` attributes of nodes (`Cast`, `EyeLike`, random ops). Each entry says where.
+ *
+ * @example
+ * declaredTypes(bytes).filter((t) => t.type === TENSOR_TYPES.double); // float64 anywhere
+ */
+export function declaredTypes(bytes: Uint8Array): { where: string; type: number }[] {
+  const m = MODEL.toObject(MODEL.decode(bytes), { longs: Number, defaults: false });
+  type Info = { name: string; type?: { tensorType?: { elemType?: number } } };
+  type Attr = { name: string; i?: number; t?: { dataType?: number } };
+  const g = m['graph'] as {
+    node?: { name?: string; opType: string; attribute?: Attr[] }[];
+    initializer?: { name: string; dataType: number }[];
+    input?: Info[];
+    output?: Info[];
+    valueInfo?: Info[];
+  };
+  const out: { where: string; type: number }[] = [];
+  for (const t of g.initializer ?? [])
+    out.push({ where: `initializer ${t.name}`, type: t.dataType });
+  for (const [kind, infos] of [
+    ['input', g.input],
+    ['output', g.output],
+    ['value_info', g.valueInfo],
+  ] as const)
+    for (const v of infos ?? [])
+      out.push({ where: `${kind} ${v.name}`, type: v.type?.tensorType?.elemType ?? 0 });
+  for (const n of g.node ?? [])
+    for (const a of n.attribute ?? []) {
+      const where = `${n.opType} ${n.name ?? ''} attribute ${a.name}`;
+      if (a.t !== undefined) out.push({ where, type: a.t.dataType ?? 0 });
+      else if (a.name === 'to' || a.name === 'dtype') out.push({ where, type: a.i ?? 0 });
+    }
+  return out;
+}

@@ -115,8 +115,10 @@ describe('dynamic height and width', () => {
     // no int64 initializer of the size of a spatial dimension at the trace sizes
     const ints = g.initializers.filter((t) => t.dataType === 7).map((t) => t.name);
     expect(ints.filter((n) => /_(1003|1009|601|1457|32|126|63)(_|$)/.test(n))).toEqual([]);
-    // the aspect-dependent SPP grids: Round of W/H in float64
-    expect(g.nodes.filter((n) => n.opType === 'Round').length).toBe(4);
+    // the aspect-dependent SPP grids: max(1, round(g·W/H)) in int64 (Div and Mod), no float64 Round
+    expect(g.nodes.filter((n) => n.opType === 'Round')).toEqual([]);
+    expect(g.nodes.filter((n) => n.opType === 'Mod').length).toBe(2 * 4); // grids 8, 4, 2, 1
+    expect(g.initializers.filter((t) => t.dataType === 11)).toEqual([]);
   });
 
   it('NCHW layout: the same scores from planar input', async () => {

@@ -127,8 +127,9 @@ differs; --fresh starts over.
 On a cluster: --shard i/n (or --shard /n with i from JOB_COMPLETION_INDEX,
 SLURM_ARRAY_TASK_ID or AWS_BATCH_JOB_ARRAY_INDEX) evaluates a contiguous block of the frames
 into <out>/shard-i-of-n; densehybrid merge <out> --out <dir> then writes the metrics.json of
-one process, byte for byte. SMIYC components: that merge writes <dir>/component-thresholds.json;
-run every shard again with --component-thresholds <it>, then merge again. Timings go to
+one process, byte for byte. SMIYC components, and open-mIoU of score maps that are no float16
+values (float32 maps, checkpoints): that merge writes <dir>/component-thresholds.json; run every
+shard again with --component-thresholds <it> (the second pass), then merge again. Timings go to
 timings.json, never into metrics.json.
 
 example:
@@ -288,7 +289,7 @@ example:
       type: 'path',
       placeholder: 'file',
       description:
-        'with --shard: the component pass (SMIYC sIoU/PPV/mean F1) at the thresholds densehybrid merge wrote (<merge-out>/component-thresholds.json, or that folder)',
+        'with --shard: the second pass (SMIYC sIoU/PPV/mean F1; open-mIoU of scores that are no float16 values) at the thresholds densehybrid merge wrote (<merge-out>/component-thresholds.json, or that folder)',
     },
     minPredictionSize: {
       type: 'integer',
@@ -577,7 +578,7 @@ example:
         const human = [
           `shard ${shard.index}/${shard.count}: images ${range.start}–${range.end - 1} of ${total} ${r.componentPass === 'pending' ? 'done (first pass)' : 'done'}; state in ${dir}`,
           r.componentPass === 'pending'
-            ? `next: when every shard is done, ${merged} writes <dir>/component-thresholds.json; then run each shard again with --component-thresholds <dir>/component-thresholds.json (the component pass) and merge again`
+            ? `next: when every shard is done, ${merged}; when it writes <dir>/component-thresholds.json (a second pass is needed), run each shard again with --component-thresholds <dir>/component-thresholds.json and merge again`
             : `next: when every shard is done, ${merged}`,
         ];
         ctx.result(

@@ -227,7 +227,7 @@ async function removeUnfinished(
 export const inferCommand = defineCommand({
   name: 'infer',
   summary:
-    'score images with a checkpoint: heatmap, overlay, open-set label map, raw float16 .npy; or SMIYC submission files',
+    'score images: heatmap, overlay, open-set label map, float16 .npy, or SMIYC submission files',
   description: `For each image (files, or folders searched recursively) writes into --out:
   <name>.heatmap.png   anomaly score in a perceptual colormap
   <name>.overlay.png   the heatmap blended over the input, with a scale bar of the scores

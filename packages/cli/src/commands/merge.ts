@@ -150,9 +150,10 @@ writes <out>/shard-i-of-n), checks that they are the n shards of one run (same c
 score maps, data, scores and conventions; every index once; each finished) and writes into --out
 what a single process writes: metrics.json (the same bytes), report.md, pr.png, roc.png, and
 timings.json (each shard's timings; the only file that differs).
-SMIYC component metrics (sIoU, PPV, mean F1) threshold at the best pixel F1 of all frames: the
-first merge then writes --out/component-thresholds.json instead; run every shard again with
---component-thresholds <that file> (the component pass), then merge again.
+SMIYC component metrics (sIoU, PPV, mean F1) threshold at the best pixel F1 of all frames, and
+open-mIoU of score maps that are no float16 values is counted at the cross-calibrated thresholds
+of all frames: the first merge then writes --out/component-thresholds.json instead; run every
+shard again with --component-thresholds <that file> (the second pass), then merge again.
 
 example:
   densehybrid merge runs/eval --out runs/eval/merged          # runs/eval/shard-*-of-*
@@ -184,7 +185,8 @@ example:
     const frames = states.reduce((a, s) => a + s.shard.end - s.shard.start, 0);
     ctx.log(`merge ${n} shards of ${frames} images`);
     const { session } = await readSessionState<EvalStateMeta>(states.map((s) => s.dir));
-    const thresholds = session.bestF1Thresholds();
+    // component thresholds and, for scores that are no float16 values, open-set ones
+    const thresholds = session.secondPassThresholds();
     const needsPass = Object.keys(thresholds).length > 0;
     if (needsPass) {
       const ran = states.filter((s) => s.meta.componentPass?.finished === true);
