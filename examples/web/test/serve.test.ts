@@ -88,7 +88,7 @@ describe('serve.mjs', () => {
 
   it('says how to build the page when the folder has none', async () => {
     await expect(startServer({ dir: join(root, 'empty'), port: 0 })).rejects.toThrow(
-      /serve: expected a built page \(index.html\) in .*empty, got none; run `npm run build` in examples\/web first/,
+      /serve: expected a built page \(index.html\) in .*empty, got none; run `npm run bundle` in examples\/web first/,
     );
   });
 });

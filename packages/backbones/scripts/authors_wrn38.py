@@ -30,6 +30,10 @@ Usage (repository root; the package built):
     PATH=$(getconf PATH) nice -n 10 python3 packages/backbones/scripts/authors_wrn38.py \
         forward /tmp/wrn38 --height 256 --width 512 --classes 19
     node packages/backbones/scripts/compare_wrn38.mjs /tmp/wrn38
+    # an 8-bit input (input.png, the model on png / 255) for the `densehybrid infer --raw` check
+    PATH=$(getconf PATH) nice -n 10 python3 packages/backbones/scripts/authors_wrn38.py \
+        forward /tmp/wrn38u8 --uint8 1
+    nice -n 10 node packages/backbones/scripts/authors_infer_check.mjs wrn38 /tmp/wrn38u8
 
 `forward` writes `model.pt` (torch.save(state_dict), zip format — what the authors ship),
 `model.safetensors` (the same tensors, for `loadWeights`), `head.safetensors` (`logits_ood`
@@ -214,13 +218,22 @@ def nhwc(t):
     return t.permute(0, 2, 3, 1).contiguous()
 
 
-def forward_cmd(out_dir, h, w, k, seed, threads):
+def forward_cmd(out_dir, h, w, k, seed, threads, uint8=False):
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = WRN38DeepLab(k).double()
-    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed + 1),
-                   dtype=torch.float64)
+    if uint8:
+        # an 8-bit image (what `densehybrid infer` reads): written as input.png, the model sees
+        # exactly png / 255
+        image = torch.randint(0, 256, (1, h, w, 3), generator=torch.Generator().manual_seed(seed + 1),
+                              dtype=torch.uint8)
+        from PIL import Image  # system python's Pillow; only for --uint8
+        Image.fromarray(image[0].numpy(), "RGB").save(os.path.join(out_dir, "input.png"))
+        x = image.permute(0, 3, 1, 2).double() / 255
+    else:
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed + 1),
+                       dtype=torch.float64)
     t0 = time.time()
     randomise(model, x, seed)
     t_init = time.time() - t0
@@ -270,7 +283,7 @@ def forward_cmd(out_dir, h, w, k, seed, threads):
         "hybrid": hybrid.float().contiguous(),
     }, os.path.join(out_dir, "io.safetensors"))
     info = {"height": h, "width": w, "numClasses": k, "seed": seed, "threads": threads,
-            "parameters": params, "parametersWithoutOodHead": params_no_ood,
+            "uint8": uint8, "parameters": params, "parametersWithoutOodHead": params_no_ood,
             "stateDictEntries": len(sd32), "convFlops": flops[0], "initSeconds": round(t_init, 2),
             "twoForwardsSecondsFloat64": round(t_fwd, 2),
             "shapes": {"preLogits": list(dec0.shape), "logitsStride2": list(dec1.shape),
@@ -294,14 +307,15 @@ def main(argv):
             f.write(head + ', "keys": [\n' + lines + "\n]}\n")
         print(f"wrote {len(keys)} keys ({params} parameters) to {argv[1]}")
         return
-    opts = {"--height": 256, "--width": 512, "--classes": 19, "--seed": 0, "--threads": 2}
+    opts = {"--height": 256, "--width": 512, "--classes": 19, "--seed": 0, "--threads": 2,
+            "--uint8": 0}
     rest = argv[2:]
     for i in range(0, len(rest), 2):
         if rest[i] not in opts or i + 1 >= len(rest):
             raise SystemExit(__doc__)
         opts[rest[i]] = int(rest[i + 1])
     forward_cmd(argv[1], opts["--height"], opts["--width"], opts["--classes"], opts["--seed"],
-                opts["--threads"])
+                opts["--threads"], opts["--uint8"] != 0)
 
 
 if __name__ == "__main__":

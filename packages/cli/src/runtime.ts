@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { checkpointDigest, loadModel } from '@densehybrid/core';
-import type { Detector, ScoreName } from '@densehybrid/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { SCORES, checkpointDigest, loadModel } from '@densehybrid/core';
+import type { Detector, DetectorImage, ScoreName, ScoreResult } from '@densehybrid/core';
 import { exportOnnx, loadOnnxDetector } from '@densehybrid/onnx';
 import { sha256 } from '@densehybrid/metrics-openiou/node';
 import { initBackend } from '@densehybrid/tfjs-wasm-training';
@@ -36,9 +37,26 @@ export type CliDetector = Pick<
   'numClasses' | 'classNames' | 'meta' | 'dir' | 'detect' | 'score' | 'dispose'
 >;
 
+/**
+ * One forward pass with its raw outputs (`infer --raw`), all float32 at the image's full size,
+ * row-major: the score map and closed-set prediction as {@link Detector.score} gives them, plus
+ * the logits and the posterior logit g as {@link Detector.predict} gives them.
+ */
+export interface RawFrame extends ScoreResult {
+  /** Class logits `[H, W, K]` (NHWC without the batch), after the upsampling to the input size. */
+  readonly logits: Float32Array;
+  /** The dataset-posterior logit g (σ(g) = P(d_out|x); the OOD logit), `[H, W]`. */
+  readonly posteriorLogits: Float32Array;
+}
+
 /** A detector opened for a command, with what its records and reports name. */
 export interface OpenedDetector {
   readonly detector: CliDetector;
+  /**
+   * The raw outputs of one image (8-bit RGB, divided by 255) and one score, from one forward
+   * pass; `null` on runtimes that do not give them (`--runtime onnx`).
+   */
+  readonly raw: ((image: DetectorImage, score: ScoreName) => Promise<RawFrame>) | null;
   /** The backend / execution provider, for reports (`wasm`, `onnxruntime cpu`, …). */
   readonly backend: string;
   /** The model's identity for resume keys: the checkpoint digest, or the .onnx file's SHA-256. */
@@ -55,6 +73,40 @@ export interface OpenDetectorFlags {
   readonly threads: number | undefined;
   /** Scores the command computes (exported into the graph when exporting in memory). */
   readonly scores: readonly ScoreName[];
+}
+
+/**
+ * {@link OpenedDetector.raw} on tfjs: the ops of core's `Detector.detect` (the image as float32
+ * divided by 255, `predict`, the score of `SCORES`, argmax), keeping the logits and the posterior
+ * logit. No tensor survives the call.
+ */
+async function rawForward(
+  detector: Detector,
+  image: DetectorImage,
+  score: ScoreName,
+): Promise<RawFrame> {
+  const { width, height } = image;
+  const out = tf.tidy(() => {
+    const x = tf.div(tf.tensor4d(image.data, [1, height, width, 3], 'float32'), 255) as tf.Tensor4D;
+    const { logits, posteriorLogits } = detector.predict(x);
+    return {
+      logits,
+      posteriorLogits,
+      s: SCORES[score](logits, posteriorLogits),
+      c: tf.cast(tf.argMax(logits, -1), 'int32'),
+    };
+  });
+  try {
+    const [logits, posteriorLogits, scores, closed] = await Promise.all([
+      out.logits.data() as Promise<Float32Array>,
+      out.posteriorLogits.data() as Promise<Float32Array>,
+      out.s.data() as Promise<Float32Array>,
+      out.c.data() as Promise<Int32Array>,
+    ]);
+    return { width, height, scores, closed: Uint8Array.from(closed), logits, posteriorLogits };
+  } finally {
+    tf.dispose([out.logits, out.posteriorLogits, out.s, out.c]);
+  }
 }
 
 const isOnnxFile = async (path: string): Promise<boolean> =>
@@ -98,6 +150,7 @@ export async function openDetector(
     const detector = await loadModel(flags.checkpoint);
     return {
       detector,
+      raw: (image, score) => rawForward(detector, image, score),
       backend: report.name,
       digest: () => checkpointDigest(detector.dir),
       key: {},
@@ -154,6 +207,7 @@ export async function openDetector(
       score: onnx.score,
       dispose: onnx.dispose,
     },
+    raw: null,
     backend,
     digest,
     key: { runtime: 'onnx' },

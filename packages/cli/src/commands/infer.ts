@@ -102,6 +102,14 @@ const INFER_OUTPUTS: Readonly<Record<InferFormat, readonly string[]>> = {
   smiyc: ['hdf5'],
 };
 
+/**
+ * The float32 files `infer --raw` adds per image (`<name>.<suffix>`), for the score `score`:
+ * logits `[H, W, K]`, the posterior (OOD) logit g `[H, W]` and the score map `[H, W]`.
+ */
+function rawOutputs(score: string): readonly string[] {
+  return ['logits.npy', 'posterior-logit.npy', `${score}.npy`];
+}
+
 /** The method name SMIYC's folders get by default (`anomaly_p/<method>/…`). */
 const DEFAULT_SMIYC_METHOD = 'DenseHybrid';
 
@@ -233,6 +241,10 @@ export const inferCommand = defineCommand({
   <name>.overlay.png   the heatmap blended over the input, with a scale bar of the scores
   <name>.openset.png   open-set labels (K classes + unknown in white) with a legend
   <name>.scores.npy    the raw score map, float16 (NumPy '<f2', SMIYC's submission format)
+with --raw also, float32 (NumPy '<f4', the model's outputs at the input size, unrounded):
+  <name>.logits.npy           class logits [H, W, K] (after the upsampling to the input size)
+  <name>.posterior-logit.npy  the dataset-posterior (OOD) logit g [H, W], sigmoid(g) = P(out|x)
+  <name>.<score>.npy          the --score map [H, W] (e.g. <name>.hybrid.npy)
 <name> is the file name without its extension; an image found in a folder keeps its path below
 that folder (photos/2024/a.jpg, given photos/, writes <out>/2024/a.*). Two images with the same
 <name> are refused (exit 2). infer.json records the checkpoint's digest, the settings and each
@@ -240,8 +252,8 @@ image's source file and SHA-256.
 The open-set map uses --threshold, else the checkpoint's calibrated threshold.
 Outputs are staged in <out>.partial and published together; Ctrl-C (or a crash) keeps finished
 images and the same command resumes. A partial run or an --out made with another checkpoint,
---score, --threshold, --colormap, --normalize range or --alpha is refused (exit 2) naming what
-differs; --fresh starts over (and replaces the earlier outputs in --out).
+--score, --threshold, --colormap, --normalize range, --alpha or --raw is refused (exit 2) naming
+what differs; --fresh starts over (and replaces the earlier outputs in --out).
 --format smiyc writes SMIYC's submission files instead, as the benchmark's evaluation reads
 them with --out as its DIR_OUTPUTS: <out>/anomaly_p/<method>/<dataset>/<frame>.hdf5 (dataset
 "value", float16, gzip 9), <frame> = the image's file name without extension, <dataset> =
@@ -306,6 +318,11 @@ example:
       description:
         'ignore images finished by an interrupted run, and replace outputs in --out made with other settings',
     },
+    raw: {
+      type: 'boolean',
+      description:
+        'also write float32 <name>.logits.npy [H, W, K], <name>.posterior-logit.npy [H, W] and <name>.<score>.npy [H, W] (standard format, --runtime tfjs)',
+    },
     format: {
       type: 'string',
       choices: INFER_FORMATS,
@@ -338,12 +355,21 @@ example:
   ],
   async run(flags, ctx) {
     const smiyc = flags.format === 'smiyc';
+    const raw = flags.raw === true;
+    if (raw && smiyc)
+      throw new CliUsageError(
+        '--raw: expected --format standard (the float32 .npy files sit beside its outputs), got --format smiyc',
+      );
+    if (raw && flags.runtime !== 'tfjs')
+      throw new CliUsageError(
+        `--raw: expected --runtime tfjs (the logits and posterior logit come from the TensorFlow.js model), got --runtime ${flags.runtime}`,
+      );
     const collected = await collectInputs(ctx.io.cwd, ctx.positionals);
     // --format smiyc: the submission folder under --out, one <fid>.hdf5 per image
     const layout = smiyc ? smiycLayout(collected, flags.method, flags.smiycDataset) : null;
     const inputs = layout?.inputs ?? collected;
     const outDir = layout ? join(flags.out, layout.dir) : flags.out;
-    const outputs = INFER_OUTPUTS[flags.format];
+    const outputs = [...INFER_OUTPUTS[flags.format], ...(raw ? rawOutputs(flags.score) : [])];
     const opened = await openDetector(ctx, { ...flags, scores: [flags.score] });
     const detector = opened.detector;
     try {
@@ -377,6 +403,8 @@ example:
             normalize: flags.normalize,
             range: flags.normalize === 'fixed' ? [flags.min, flags.max] : null,
             alpha: flags.alpha,
+            // only when set: records of runs before --raw stay valid
+            ...(raw ? { raw: true } : {}),
           };
       const current = { format: RECORD_FORMAT, version: RECORD_VERSION, ...key };
       // publishing merges into an existing --out: its outputs must have the same settings
@@ -455,7 +483,8 @@ example:
             continue;
           }
           const image = await readImage(input.path);
-          const frame = await detector.score(image, flags.score);
+          const rawFrame = raw && opened.raw ? await opened.raw(image, flags.score) : undefined;
+          const frame = rawFrame ?? (await detector.score(image, flags.score));
           if (smiyc) {
             // float16 "value", gzip 9, as SMIYC's Evaluation.save_output writes it
             const h5Path = join(staged.dir, `${input.stem}.hdf5`);
@@ -488,6 +517,15 @@ example:
             });
             await writePng(opensetPath, await sideBySide([labelImage, legendImage], { gap: 4 }));
             await writeNpy(npyPath, frame.scores, [frame.height, frame.width]);
+            if (rawFrame) {
+              const [logitsPath, posteriorPath, scorePath] = rawOutputs(flags.score).map((o) =>
+                join(staged.dir, `${input.stem}.${o}`),
+              ) as [string, string, string];
+              const hw = [frame.height, frame.width];
+              await writeNpy(logitsPath, rawFrame.logits, [...hw, K], '<f4');
+              await writeNpy(posteriorPath, rawFrame.posteriorLogits, hw, '<f4');
+              await writeNpy(scorePath, rawFrame.scores, hw, '<f4');
+            }
           }
           // finished only once its line is on disk
           await log.write(`${JSON.stringify({ stem: input.stem, ...source })}\n`);
@@ -510,8 +548,17 @@ example:
       await writeFileAtomic('infer', join(staged.dir, RECORD), record(sorted));
       await rm(progressPath, { force: true });
       // --fresh over outputs of other settings: the merge must not keep any of them
-      const before = (recordKey(published) as { outputFormat?: unknown } | null)?.outputFormat;
-      const old = INFER_OUTPUTS[before === 'smiyc' ? 'smiyc' : 'standard'];
+      const before = recordKey(published) as {
+        outputFormat?: unknown;
+        raw?: unknown;
+        score?: unknown;
+      } | null;
+      const old = [
+        ...INFER_OUTPUTS[before?.outputFormat === 'smiyc' ? 'smiyc' : 'standard'],
+        ...(before?.raw === true && typeof before.score === 'string'
+          ? rawOutputs(before.score)
+          : []),
+      ];
       for (const stem of replaced)
         for (const o of old) await rm(join(outDir, `${stem}.${o}`), { force: true });
       await staged.commit();
