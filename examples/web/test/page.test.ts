@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { ladderDenseNet } from '@densehybrid/backbones';
+import { BACKBONE_NAMES, ladderDenseNet } from '@densehybrid/backbones';
 import {
   createDenseHybridModel,
   datasetPosteriorHead,
@@ -21,7 +21,15 @@ import {
 import type { Detector, ScoreResult } from '@densehybrid/core';
 import { readImage, writePng } from '@densehybrid/data-mixing';
 import { openSetPrediction } from '@densehybrid/metrics-openiou';
-import { exportOnnx } from '@densehybrid/onnx';
+import { exportOnnx, loadOnnxDetector } from '@densehybrid/onnx';
+// the ONNX parity test's preset configs (LDN presets full size, DeepLab / WRN-38 at reduced
+// widths) and its calibrated weights: the same models as the Node parity, here in the browser
+import {
+  calibratedModel,
+  testBackboneConfig,
+  testImage,
+  tfjsReference,
+} from '../../../packages/onnx/test/helpers.js';
 import { buildPage } from '../build.mjs';
 import { startServer } from '../serve.mjs';
 import type { PageApi } from '../src/main.js';
@@ -127,6 +135,7 @@ interface ReadBack {
 
 describe.skipIf(CHROMIUM === undefined)('the page in headless Chromium', () => {
   let work: string;
+  let site: string;
   let browser: Browser;
   let server: Awaited<ReturnType<typeof startServer>>;
   let imagePath: string;
@@ -136,7 +145,7 @@ describe.skipIf(CHROMIUM === undefined)('the page in headless Chromium', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'densehybrid-web-'));
-    const site = join(work, 'site');
+    site = join(work, 'site');
     await buildPage({ outdir: site, minify: false });
     await mkdir(join(site, 'models'));
     for (const f of ['tiny.onnx', 'tiny-nhwc.onnx', 'tiny-nometa.onnx'])
@@ -408,6 +417,108 @@ describe.skipIf(CHROMIUM === undefined)('the page in headless Chromium', () => {
       } else expect(notes).not.toMatch(/no input contract/);
       await page.close();
     }
+  });
+
+  it('every backbone preset (BACKBONE_NAMES), exported, gives the same hybrid map in the page (wasm), in Node tfjs and in Node ONNX Runtime (≤ 1e-4 relative; one page, image dropped once)', async () => {
+    // 64×48: the size the parity test calibrates its models on; PNG, so every runtime sees the
+    // same 8-bit pixels
+    const [pw, ph] = [64, 48];
+    const png = join(work, 'presets.png');
+    await writePng(png, testImage(pw, ph, 5));
+    const image = await readImage(png);
+    const page = await open('ep=wasm');
+    // the image first: each model loaded after it runs on it at once
+    const bytes = [...(await readFile(png))];
+    const transfer = await page.evaluateHandle((b) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(b)], 'presets.png', { type: 'image/png' }));
+      return dt;
+    }, bytes);
+    await page.dispatchEvent('body', 'drop', { dataTransfer: transfer });
+    const rows: {
+      preset: string;
+      mb: string;
+      tfjs: string;
+      ortNode: string;
+      nodeNode: string;
+      s: string;
+    }[] = [];
+    const tensorsBefore = tf.memory().numTensors;
+    for (const name of BACKBONE_NAMES) {
+      const t0 = performance.now();
+      const model = calibratedModel(testBackboneConfig(name));
+      let onnx: Uint8Array;
+      let ref: Awaited<ReturnType<typeof tfjsReference>>;
+      try {
+        ref = await tfjsReference(model, image);
+        onnx = await exportOnnx(model);
+      } finally {
+        model.dispose();
+      }
+      const ortNode = await loadOnnxDetector(onnx, { threads: 1 });
+      let viaOrt: Float32Array;
+      try {
+        viaOrt = (await ortNode.detect(image, { scores: ['hybrid'] })).scores.hybrid;
+      } finally {
+        ortNode.dispose();
+      }
+      const url = `models/preset-${name}.onnx`;
+      await writeFile(join(site, url), onnx);
+      await page.fill('#model-url', url);
+      await page.click('#model-load');
+      // done for this model: its name is set while loading, before 'ready' and the run
+      await page.waitForFunction(
+        (u) => {
+          const d = (window as unknown as { __densehybrid?: PageApi }).__densehybrid;
+          return d?.status === 'error' || (d?.model?.name === u && d.status === 'done');
+        },
+        url,
+        { timeout: 30_000 },
+      );
+      const got = await page.evaluate(() => {
+        const d = (window as unknown as { __densehybrid: PageApi }).__densehybrid;
+        const r = d.result;
+        return {
+          error: d.error,
+          backend: d.backend,
+          size: [r?.width, r?.height],
+          score: r?.score,
+          scores: Array.from(r?.scores ?? []),
+        };
+      });
+      expect(got.error, name).toBeUndefined();
+      expect([got.backend, got.score, ...got.size], name).toEqual(['wasm', 'hybrid', pw, ph]);
+      // the map varies over the image (a constant map would agree trivially)
+      expect(Math.max(...ref.scores.hybrid) - Math.min(...ref.scores.hybrid), name).toBeGreaterThan(
+        0.05,
+      );
+      const eTfjs = relativeError(got.scores, ref.scores.hybrid);
+      const eOrt = relativeError(got.scores, viaOrt);
+      const eNode = relativeError(viaOrt, ref.scores.hybrid);
+      rows.push({
+        preset: name,
+        mb: (onnx.length / 1e6).toFixed(1),
+        tfjs: eTfjs.toExponential(2),
+        ortNode: eOrt.toExponential(2),
+        nodeNode: eNode.toExponential(2),
+        s: ((performance.now() - t0) / 1000).toFixed(1),
+      });
+      expect(eTfjs, `${name}: page vs tfjs`).toBeLessThanOrEqual(1e-4);
+      expect(eOrt, `${name}: page vs ONNX Runtime Node`).toBeLessThanOrEqual(1e-4);
+      expect(eNode, `${name}: ONNX Runtime Node vs tfjs`).toBeLessThanOrEqual(1e-4);
+    }
+    await page.close();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    console.log(
+      [
+        `hybrid map, ${pw}×${ph}, max |Δ| / max |reference|:`,
+        'preset               | MB   | page vs tfjs | page vs ORT-Node | ORT-Node vs tfjs | s',
+        ...rows.map(
+          (r) =>
+            `${r.preset.padEnd(20)} | ${r.mb.padStart(4)} | ${r.tfjs.padStart(12)} | ${r.ortNode.padStart(16)} | ${r.nodeNode.padStart(16)} | ${r.s}`,
+        ),
+      ].join('\n'),
+    );
   });
 
   it('says what is wrong with a file that is not a model, and loads nothing from elsewhere', async () => {
