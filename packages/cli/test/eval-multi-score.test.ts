@@ -15,7 +15,7 @@ import {
 } from '@densehybrid/metrics-openiou';
 import type { FprRule, ThresholdRule } from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/metrics-openiou/node';
-import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
+import { cli, evalJson, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -45,14 +45,6 @@ const evalArgs = (dataset: string, root: string, out: string, scores: string[]):
     out,
     scores.flatMap((s) => ['--score', s]),
   );
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
-async function evalJson(args: string[]): Promise<Record<string, any>> {
-  const r = await cli([...args, '--json']);
-  expect(r.stderr).not.toMatch(/densehybrid eval:/);
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
 
 const SH_SCORES = ['hybrid', 'generative', 'discriminative', 'max-softmax'];
 

@@ -5,7 +5,7 @@ import { openDataset, readLabel, readScoreMap, writeSmiycScoreMap } from '@dense
 import { encodeNpy } from '@densehybrid/metrics-openiou';
 import { readNpy } from '@densehybrid/metrics-openiou/node';
 import { greyPng, npyBytes, npzBytes } from '../../../test-support/score-map-files.js';
-import { cli, fixtureTrainArgs, tempDir } from './helpers.js';
+import { cli, evalJson, fixtureTrainArgs, scoreMapsEvalArgs, tempDir } from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -26,22 +26,6 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`training fixture failed: ${r.stderr}`);
 }, 120_000);
 afterAll(async () => tmp.cleanup());
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
-async function evalJson(args: string[]): Promise<Record<string, any>> {
-  const r = await cli([...args, '--json']);
-  expect(r.stderr).not.toMatch(/densehybrid eval:/);
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
-const evalArgs = (
-  dataset: string,
-  root: string,
-  maps: string,
-  out: string,
-  extra: string[] = [],
-) => ['eval', '--scores', maps, '--dataset', dataset, '--root', root, '--out', out, ...extra];
 
 /** The sections of metrics.json that depend on the scores. */
 const numbers = (m: Record<string, unknown>) => ({
@@ -120,12 +104,17 @@ describe('eval --scores reads every format the same', () => {
       await writeAll(dirs, `f${i}_leftImg8bit`, k, s);
     }
     const ref = await evalJson(
-      evalArgs('fishyscapes-lostandfound', fs, dirs['npy'] as string, join(tmp.dir, 'fs-out-npy')),
+      scoreMapsEvalArgs(
+        'fishyscapes-lostandfound',
+        fs,
+        dirs['npy'] as string,
+        join(tmp.dir, 'fs-out-npy'),
+      ),
     );
     expect(ref.anomaly.ap).toBeGreaterThan(0.5);
     for (const f of FORMATS.slice(1)) {
       const m = await evalJson(
-        evalArgs(
+        scoreMapsEvalArgs(
           'fishyscapes-lostandfound',
           fs,
           dirs[f] as string,
@@ -157,11 +146,11 @@ describe('eval --scores reads every format the same', () => {
     }
     const extra = ['--min-prediction-size', '0', '--min-instance-size', '0'];
     const ref = await evalJson(
-      evalArgs('smiyc-anomaly', smiyc, npy, join(tmp.dir, 'smiyc-out-npy'), extra),
+      scoreMapsEvalArgs('smiyc-anomaly', smiyc, npy, join(tmp.dir, 'smiyc-out-npy'), extra),
     );
     expect(ref.components).not.toBeNull();
     const bare = await evalJson(
-      evalArgs(
+      scoreMapsEvalArgs(
         'smiyc-anomaly',
         smiyc,
         join(outputs, 'anomaly_p/Mine'),
@@ -171,7 +160,7 @@ describe('eval --scores reads every format the same', () => {
     );
     expect(numbers(bare)).toEqual(numbers(ref));
     const both = await evalJson(
-      evalArgs(
+      scoreMapsEvalArgs(
         'smiyc-anomaly',
         smiyc,
         join(outputs, 'anomaly_p'),
@@ -213,10 +202,16 @@ describe('eval --scores reads every format the same', () => {
       }
     }
     const a = await evalJson(
-      evalArgs('streethazards', sh, png, join(tmp.dir, 'sh-out-png'), ['--score', 'hybrid']),
+      scoreMapsEvalArgs('streethazards', sh, png, join(tmp.dir, 'sh-out-png'), [
+        '--score',
+        'hybrid',
+      ]),
     );
     const b = await evalJson(
-      evalArgs('streethazards', sh, npz, join(tmp.dir, 'sh-out-npz'), ['--score', 'hybrid']),
+      scoreMapsEvalArgs('streethazards', sh, npz, join(tmp.dir, 'sh-out-npz'), [
+        '--score',
+        'hybrid',
+      ]),
     );
     expect(a.openSet).not.toBeNull();
     expect(a.closed.mIoU).toBeGreaterThan(0.5);
@@ -227,7 +222,7 @@ describe('eval --scores reads every format the same', () => {
 describe('eval --scores format errors (exit 1, naming the file)', () => {
   const run1 = async (maps: string, extra: string[] = []) => {
     const r = await cli(
-      evalArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'err-out'), extra),
+      scoreMapsEvalArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'err-out'), extra),
     );
     return {
       code: r.code,
@@ -317,7 +312,7 @@ describe('infer --format smiyc', () => {
     }
     const extra = ['--min-prediction-size', '0', '--min-instance-size', '0'];
     const a = await evalJson(
-      evalArgs(
+      scoreMapsEvalArgs(
         'smiyc-anomaly',
         smiyc,
         join(outputs, 'anomaly_p/DenseHybrid'),
@@ -325,7 +320,9 @@ describe('infer --format smiyc', () => {
         extra,
       ),
     );
-    const b = await evalJson(evalArgs('smiyc-anomaly', smiyc, std, join(tmp.dir, 'ib'), extra));
+    const b = await evalJson(
+      scoreMapsEvalArgs('smiyc-anomaly', smiyc, std, join(tmp.dir, 'ib'), extra),
+    );
     expect(numbers(a)).toEqual(numbers(b));
 
     // --method and --smiyc-dataset name the folders; a second track goes beside the first

@@ -6,7 +6,14 @@ import { loadModel } from '@densehybrid/core';
 import { openDataset, readLabel } from '@densehybrid/data-mixing';
 import { anomalyMetrics, encodeNpy } from '@densehybrid/metrics-openiou';
 import { readNpy, writeNpy } from '@densehybrid/metrics-openiou/node';
-import { cli, fixtureEvalArgs, fixtureTrainArgs, tempDir } from './helpers.js';
+import {
+  cli,
+  evalJson,
+  fixtureEvalArgs,
+  fixtureTrainArgs,
+  scoreMapsEvalArgs,
+  tempDir,
+} from './helpers.js';
 import { H, W, makeAde, makeFishyscapes, makeSmiyc, makeStreetHazards } from './fixtures.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -27,22 +34,6 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`training fixture failed: ${r.stderr}`);
 }, 120_000);
 afterAll(async () => tmp.cleanup());
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
-async function evalJson(args: string[]): Promise<Record<string, any>> {
-  const r = await cli([...args, '--json']);
-  expect(r.stderr).not.toMatch(/densehybrid eval:/);
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
-const scoresArgs = (
-  dataset: string,
-  root: string,
-  maps: string,
-  out: string,
-  extra: string[] = [],
-) => ['eval', '--scores', maps, '--dataset', dataset, '--root', root, '--out', out, ...extra];
 
 async function infer(input: string, out: string): Promise<void> {
   const r = await cli(['infer', '--checkpoint', run, input, '--out', out, '--backend', 'wasm']);
@@ -67,7 +58,7 @@ describe('eval --scores', () => {
     const maps = join(tmp.dir, 'maps-fs');
     await infer(join(fs, 'leftImg8bit'), maps);
     const m = await evalJson(
-      scoresArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'eval-fs-maps')),
+      scoreMapsEvalArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'eval-fs-maps')),
     );
     // histogram mode rounds the network's float32 scores to float16, as infer's maps are
     const ck = await evalJson(
@@ -176,7 +167,9 @@ describe('eval --scores', () => {
       detector.dispose();
     }
     const args = ['--score', 'hybrid,generative'];
-    const m = await evalJson(scoresArgs('streethazards', sh, maps, join(tmp.dir, 'sh-maps'), args));
+    const m = await evalJson(
+      scoreMapsEvalArgs('streethazards', sh, maps, join(tmp.dir, 'sh-maps'), args),
+    );
     const ck = await evalJson(
       fixtureEvalArgs(run, 'streethazards', sh, join(tmp.dir, 'sh-ck'), args),
     );
@@ -190,7 +183,7 @@ describe('eval --scores', () => {
     await cp(maps, bare, { recursive: true });
     await rm(join(bare, 'closed'), { recursive: true });
     const r = await cli([
-      ...scoresArgs('streethazards', sh, bare, join(tmp.dir, 'sh-bare'), args),
+      ...scoreMapsEvalArgs('streethazards', sh, bare, join(tmp.dir, 'sh-bare'), args),
       '--json',
     ]);
     expect(r.code).toBe(0);
@@ -207,7 +200,7 @@ describe('eval --scores', () => {
     await infer(join(smiyc, 'dataset_AnomalyTrack/images'), maps);
     const extra = ['--min-prediction-size', '0', '--min-instance-size', '0'];
     const m = await evalJson(
-      scoresArgs('smiyc-anomaly', smiyc, maps, join(tmp.dir, 'smiyc-maps'), extra),
+      scoreMapsEvalArgs('smiyc-anomaly', smiyc, maps, join(tmp.dir, 'smiyc-maps'), extra),
     );
     const ck = await evalJson(
       fixtureEvalArgs(run, 'smiyc-anomaly', smiyc, join(tmp.dir, 'smiyc-ck'), extra),
@@ -221,7 +214,7 @@ describe('eval --scores', () => {
     const bad = join(tmp.dir, 'maps-bad');
     const run1 = async (dir: string) => {
       const r = await cli(
-        scoresArgs('fishyscapes-lostandfound', fs, dir, join(tmp.dir, 'bad-out')),
+        scoreMapsEvalArgs('fishyscapes-lostandfound', fs, dir, join(tmp.dir, 'bad-out')),
       );
       return { code: r.code, err: r.stderr.split('\n').filter((l) => l.startsWith('densehybrid')) };
     };
@@ -253,23 +246,23 @@ describe('eval --scores', () => {
     // StreetHazards t5/0 and t6/0: a flat 0.scores.npy cannot say which
     const flat = join(tmp.dir, 'maps-flat');
     await infer(join(sh, 'test/images/test/t5'), flat);
-    const amb = await cli(scoresArgs('streethazards', sh, flat, join(tmp.dir, 'flat-out')));
+    const amb = await cli(scoreMapsEvalArgs('streethazards', sh, flat, join(tmp.dir, 'flat-out')));
     expect(amb.code).toBe(1);
     expect(amb.stderr).toMatch(/0\.scores\.npy: it matches 2 frames/);
     const both = await cli([
-      ...scoresArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'x')),
+      ...scoreMapsEvalArgs('fishyscapes-lostandfound', fs, maps, join(tmp.dir, 'x')),
       '--checkpoint',
       run,
     ]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--checkpoint \/ --scores: expected one of them .*got both/);
     const inside = await cli(
-      scoresArgs('fishyscapes-lostandfound', fs, maps, join(maps, 'report')),
+      scoreMapsEvalArgs('fishyscapes-lostandfound', fs, maps, join(maps, 'report')),
     );
     expect(inside.code).toBe(2);
     expect(inside.stderr).toMatch(/--out: expected a folder outside --scores/);
     const k = await cli([
-      ...scoresArgs('folder', fs, maps, join(tmp.dir, 'k')),
+      ...scoreMapsEvalArgs('folder', fs, maps, join(tmp.dir, 'k')),
       '--label-kind',
       'open-set',
     ]);
@@ -281,7 +274,7 @@ describe('eval --scores', () => {
     const maps = join(tmp.dir, 'maps-resume');
     await cp(join(tmp.dir, 'maps-fs'), maps, { recursive: true });
     const out = join(tmp.dir, 'eval-resume');
-    const args = scoresArgs('fishyscapes-lostandfound', fs, maps, out);
+    const args = scoreMapsEvalArgs('fishyscapes-lostandfound', fs, maps, out);
     const controller = new AbortController();
     const first = await cli(args, {
       io: {

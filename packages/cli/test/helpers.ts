@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { runCli } from '@densehybrid/cli';
 import type { AnyCommand, CliIo } from '@densehybrid/cli';
 
@@ -102,4 +103,27 @@ export function fixtureEvalArgs(
     'wasm',
     ...extra,
   ];
+}
+
+/** `densehybrid eval --scores <maps>` arguments (no checkpoint): `--dataset`, `--root`, `--out`, then `extra`. */
+export function scoreMapsEvalArgs(
+  dataset: string,
+  root: string,
+  maps: string,
+  out: string,
+  extra: readonly string[] = [],
+): string[] {
+  return ['eval', '--scores', maps, '--dataset', dataset, '--root', root, '--out', out, ...extra];
+}
+
+/**
+ * Runs a `densehybrid eval` with `--json`, expects it to succeed without an error line, and
+ * returns its metrics.json document.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the metrics.json document
+export async function evalJson(args: readonly string[]): Promise<Record<string, any>> {
+  const r = await cli([...args, '--json']);
+  expect(r.stderr).not.toMatch(/densehybrid eval:/);
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
 }
